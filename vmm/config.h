@@ -1,0 +1,51 @@
+/* The VM configuration: TOML schema, validation and defaults. */
+#ifndef VMSILO_CONFIG_H
+#define VMSILO_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/log.h"
+
+enum console_mode { CONSOLE_STDOUT, CONSOLE_FILE, CONSOLE_PTY, CONSOLE_NONE };
+enum reboot_action { REBOOT_EXIT, REBOOT_RESTART };
+
+#define CONFIG_MIN_MEMORY_MIB 64
+#define CONFIG_MAX_MEMORY_MIB (1024u * 1024u)	/* 1 TiB */
+#define CONFIG_MAX_CPUS 64
+
+struct vm_config {
+	char *source;			/* the file name, for messages */
+	char *name;			/* required; [A-Za-z0-9_.-], 1..64 chars */
+	uint64_t memory_mib;		/* default 512 */
+	unsigned cpus;			/* default 1 */
+	char *kernel;			/* required */
+	char *initramfs;		/* NULL when absent */
+	char *cmdline;			/* default "console=ttyS0" */
+	char **kernel_params;		/* appended to cmdline */
+	size_t nr_kernel_params;
+	char *runtime_dir;		/* default "/run/vmsilo" */
+	enum reboot_action on_reboot;	/* key "reboot": "exit" (default) | "restart" */
+	enum log_level log_level;	/* key "log_level", default warn */
+	bool log_level_set;
+	struct {
+		enum console_mode mode;	/* default stdout */
+		char *path;		/* required for "file" */
+	} console;
+};
+
+/*
+ * Parses and validates a config. On error prints one line per problem to
+ * stderr as "file:line:col: key: what is wrong" and returns -1; the first
+ * error line is also copied to err when err is not NULL.
+ */
+int config_parse(const char *source, const char *text, size_t len,
+		 struct vm_config *cfg, char *err, size_t errlen);
+/* Reads path and parses it; a file that cannot be read is one error line. */
+int config_load(const char *path, struct vm_config *cfg, char *err, size_t errlen);
+void config_free(struct vm_config *cfg);
+/* The full kernel command line: cmdline plus kernel_params, space-joined. */
+char *config_kernel_cmdline(const struct vm_config *cfg);
+
+#endif
