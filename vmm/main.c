@@ -1,0 +1,187 @@
+/* vmsilo-vmm: command line, config, and the VM's life from boot to exit. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+
+#include "vmm/config.h"
+#include "vmm/console.h"
+#include "vmm/log.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+
+/* Exit statuses, distinct so supervisors can tell what happened. */
+#define EXIT_POWEROFF	0
+#define EXIT_FAILURE_SETUP 1
+#define EXIT_REBOOT	32
+#define EXIT_CRASH	33
+
+struct options {
+	const char *config;
+	bool check_only;
+	int log_level;		/* -1: from the config */
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: vmsilo-vmm --config FILE.toml [options]\n"
+		"Boots the VM described by FILE.toml on KVM.\n\n"
+		"  -c, --config FILE     the VM's configuration (required)\n"
+		"      --check-config    validate the configuration and exit\n"
+		"  -l, --log-level LVL   error|warn|info|debug|trace (overrides the config)\n"
+		"  -h, --help            this text\n"
+		"  -V, --version         print the version\n\n"
+		"Exit status: 0 guest powered off, %d guest rebooted (reboot = \"exit\"),\n"
+		"%d guest crashed, 128+N stopped by signal N, 1 setup error.\n"
+		"SIGTERM presses the guest's power button; a second one stops it at once.\n",
+		EXIT_REBOOT, EXIT_CRASH);
+}
+
+static int parse_args(int argc, char **argv, struct options *opt)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'k' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	int c;
+
+	*opt = (struct options){ .log_level = -1 };
+	while ((c = getopt_long(argc, argv, "c:l:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': opt->config = optarg; break;
+		case 'k': opt->check_only = true; break;
+		case 'l':
+			opt->log_level = log_level_parse(optarg);
+			if (opt->log_level < 0) {
+				fprintf(stderr, "vmsilo-vmm: --log-level: expected error, warn, info, debug or trace, got \"%s\"\n", optarg);
+				return -1;
+			}
+			break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("vmsilo-vmm %s\n", VMSILO_VERSION); exit(0);
+		default: usage(stderr); return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vmsilo-vmm: unexpected argument \"%s\" (see --help)\n", argv[optind]);
+		return -1;
+	}
+	if (!opt->config) {
+		fprintf(stderr, "vmsilo-vmm: --config FILE is required (see --help)\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int check_host_memory(const struct vm_config *cfg)
+{
+	struct sysinfo si;
+	unsigned long long host_mib;
+
+	if (sysinfo(&si))
+		return 0;
+	host_mib = (unsigned long long)si.totalram * si.mem_unit >> 20;
+	if (cfg->memory_mib > host_mib) {
+		fprintf(stderr, "vmsilo-vmm: %s: memory: %llu MiB is more than this host's %llu MiB of RAM\n",
+			cfg->source, (unsigned long long)cfg->memory_mib, host_mib);
+		return -1;
+	}
+	return 0;
+}
+
+/* Only vCPU threads take the kick signal; signals that stop the VM go to
+ * the main loop's signalfd. Set before any thread exists. */
+static void block_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, vcpu_kick_signal());
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int exit_status(enum vm_exit reason, const struct vm *vm)
+{
+	switch (reason) {
+	case VM_EXIT_POWEROFF:
+		return EXIT_POWEROFF;
+	case VM_EXIT_RESET:
+		log_info("guest rebooted; exiting as configured (reboot = \"exit\")");
+		return EXIT_REBOOT;
+	case VM_EXIT_STOPPED:
+		return vm->stop_signal ? 128 + vm->stop_signal : 0;
+	default:
+		fprintf(stderr, "vmsilo-vmm: the guest crashed\n");
+		return EXIT_CRASH;
+	}
+}
+
+static int run_vm(const struct vm_config *cfg, struct console *console)
+{
+	static struct vm vm;
+	enum vm_exit reason;
+	char err[512] = "";
+
+	for (;;) {
+		if (vm_create(&vm, cfg, console, err, sizeof(err))) {
+			fprintf(stderr, "vmsilo-vmm: %s\n", err);
+			vm_destroy(&vm);
+			return EXIT_FAILURE_SETUP;
+		}
+		reason = vm_run(&vm);
+		if (reason != VM_EXIT_RESET || cfg->on_reboot != REBOOT_RESTART)
+			break;
+		log_info("guest rebooted; restarting it");
+		vm_destroy(&vm);
+	}
+	int status = exit_status(reason, &vm);
+
+	vm_destroy(&vm);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct vm_config cfg;
+	struct console console;
+	struct options opt;
+	char err[512] = "";
+	int status;
+
+	if (parse_args(argc, argv, &opt))
+		return EXIT_FAILURE_SETUP;
+	if (config_load(opt.config, &cfg, NULL, 0))
+		return EXIT_FAILURE_SETUP;
+	if (opt.check_only) {
+		printf("%s: ok\n", opt.config);
+		config_free(&cfg);
+		return 0;
+	}
+	log_set_level(opt.log_level >= 0 ? (enum log_level)opt.log_level :
+		      cfg.log_level_set ? cfg.log_level : LOG_WARN);
+	if (check_host_memory(&cfg)) {
+		config_free(&cfg);
+		return EXIT_FAILURE_SETUP;
+	}
+	block_signals();
+	if (console_open(&console, &cfg, err, sizeof(err))) {
+		fprintf(stderr, "vmsilo-vmm: %s\n", err);
+		config_free(&cfg);
+		return EXIT_FAILURE_SETUP;
+	}
+	status = run_vm(&cfg, &console);
+	console_close(&console);
+	config_free(&cfg);
+	return status;
+}

@@ -1,0 +1,19 @@
+/* vCPU creation, register setup and the KVM_RUN loop. */
+#ifndef VMSILO_VCPU_H
+#define VMSILO_VCPU_H
+
+#include "boot/loader.h"
+#include "vmm/vm.h"
+
+int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned id, char *err, size_t errlen);
+/* Puts the boot vCPU at the kernel's entry point. */
+int vcpu_set_boot_state(struct vcpu *vcpu, const struct boot_image *img);
+int vcpu_start(struct vcpu *vcpu);
+/* Forces a vCPU out of KVM_RUN; it then sees the exit request. */
+void vcpu_kick(struct vcpu *vcpu);
+void vcpu_join(struct vcpu *vcpu);
+void vcpu_destroy(struct vcpu *vcpu);
+/* The signal used to kick vCPUs; main blocks it, vCPU threads unblock it. */
+int vcpu_kick_signal(void);
+
+#endif

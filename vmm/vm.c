@@ -1,0 +1,297 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "boot/acpi.h"
+#include "boot/cpu_state.h"
+#include "boot/loader.h"
+#include "vmm/log.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+
+static int fail(char *err, size_t errlen, const char *what)
+{
+	snprintf(err, errlen, "%s: %s", what, strerror(errno));
+	return -1;
+}
+
+/* Guest RAM is one sealed memfd so device processes can map it later. */
+static int create_memory(struct vm *vm, char *err, size_t errlen)
+{
+	uint64_t size = vm->cfg->memory_mib * MIB;
+	void *host;
+
+	vm->mem_fd = memfd_create("vmsilo-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (vm->mem_fd < 0 || ftruncate(vm->mem_fd, (off_t)size))
+		return fail(err, errlen, "guest memory");
+	fcntl(vm->mem_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW);
+	host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, vm->mem_fd, 0);
+	if (host == MAP_FAILED)
+		return fail(err, errlen, "guest memory: mmap");
+	madvise(host, size, MADV_HUGEPAGE);
+	guest_mem_layout(&vm->mem, host, size);
+	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
+		const struct guest_region *r = &vm->mem.regions[i];
+
+		if (kvm_add_memory(&vm->kvm, i, r->gpa, r->size, vm->mem.host + r->offset))
+			return fail(err, errlen, "KVM_SET_USER_MEMORY_REGION");
+	}
+	return 0;
+}
+
+static void on_pm_event(void *ctx, enum acpi_pm_event event)
+{
+	vm_request_exit(ctx, event == ACPI_PM_RESET ? VM_EXIT_RESET : VM_EXIT_POWEROFF);
+}
+
+static void on_kbd_reset(void *ctx)
+{
+	vm_request_exit(ctx, VM_EXIT_RESET);
+}
+
+static int add_devices(struct vm *vm)
+{
+	struct bus *pio = &vm->pio;
+
+	serial_init(&vm->serial, &vm->kvm, LAYOUT_COM1_IRQ, vm->console->out_fd,
+		    vm->serial_space_fd);
+	rtc_init(&vm->rtc);
+	acpi_pm_init(&vm->pm, &vm->kvm, on_pm_event, vm);
+	pci_init(&vm->pci);
+	vm->kbd = (struct i8042){ .reset = on_kbd_reset, .ctx = vm };
+	return bus_add(pio, LAYOUT_COM1_PORT, 8, serial_access, &vm->serial) ||
+	       bus_add(pio, 0x70, 2, rtc_access, &vm->rtc) ||
+	       bus_add(pio, 0x60, 5, i8042_access, &vm->kbd) ||
+	       bus_add(pio, LAYOUT_PM1A_EVT_PORT, 4, acpi_pm_evt_access, &vm->pm) ||
+	       bus_add(pio, LAYOUT_PM1A_CNT_PORT, 2, acpi_pm_cnt_access, &vm->pm) ||
+	       bus_add(pio, LAYOUT_RESET_PORT, 1, acpi_pm_reset_access, &vm->pm) ||
+	       bus_add(pio, 0xcf8, 8, pci_io_access, &vm->pci) ||
+	       bus_add(&vm->mmio, LAYOUT_ECAM_BASE, LAYOUT_ECAM_SIZE, pci_ecam_access, &vm->pci)
+	       ? -1 : 0;
+}
+
+static int write_acpi(struct vm *vm, char *err, size_t errlen)
+{
+	struct acpi_config acpi = {
+		.nr_cpus = vm->cfg->cpus,
+		.mmio64_base = guest_mem_mmio64_base(&vm->mem),
+		.mmio64_size = LAYOUT_MMIO64_SIZE,
+	};
+	uint64_t size = LAYOUT_ACPI_END - LAYOUT_ACPI_START;
+	void *dst = guest_mem_ptr(&vm->mem, LAYOUT_ACPI_START, size);
+
+	if (!dst || !acpi_build(dst, size, LAYOUT_ACPI_START, &acpi)) {
+		snprintf(err, errlen, "ACPI tables do not fit below 1 MiB");
+		return -1;
+	}
+	return 0;
+}
+
+static int load_guest(struct vm *vm, struct boot_image *img, char *err, size_t errlen)
+{
+	const struct vm_config *cfg = vm->cfg;
+	char *cmdline;
+	int rc;
+
+	if (boot_load_kernel(&vm->mem, cfg->kernel, img, err, errlen))
+		return -1;
+	if (cfg->initramfs && boot_load_initrd(&vm->mem, cfg->initramfs, img, err, errlen))
+		return -1;
+	if (write_acpi(vm, err, errlen))
+		return -1;
+	cmdline = config_kernel_cmdline(cfg);
+	if (!cmdline)
+		return fail(err, errlen, "cmdline");
+	rc = boot_write_params(&vm->mem, img, cmdline, LAYOUT_ACPI_START, err, errlen);
+	free(cmdline);
+	if (!rc && cpu_state_write_tables(&vm->mem, img->kind)) {
+		snprintf(err, errlen, "memory: no room for the boot page tables");
+		rc = -1;
+	}
+	return rc;
+}
+
+static int create_vcpus(struct vm *vm, const struct boot_image *img, char *err, size_t errlen)
+{
+	vm->vcpus = calloc(vm->cfg->cpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return fail(err, errlen, "vcpus");
+	for (unsigned i = 0; i < vm->cfg->cpus; i++)
+		vm->vcpus[i].fd = -1;
+	for (unsigned i = 0; i < vm->cfg->cpus; i++)
+		if (vcpu_create(vm, &vm->vcpus[i], i, err, errlen))
+			return -1;
+	if (vcpu_set_boot_state(&vm->vcpus[0], img))
+		return fail(err, errlen, "vcpu0: setting boot registers");
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct console *console,
+	      char *err, size_t errlen)
+{
+	struct boot_image img;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = cfg;
+	vm->console = console;
+	vm->mem_fd = vm->wake_fd = vm->serial_space_fd = -1;
+	vm->pio.name = "pio";
+	vm->mmio.name = "mmio";
+	vm->kvm.sys_fd = vm->kvm.vm_fd = -1;
+	atomic_init(&vm->exit_reason, VM_EXIT_NONE);
+	vm->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	vm->serial_space_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->wake_fd < 0 || vm->serial_space_fd < 0)
+		return fail(err, errlen, "eventfd");
+	if (kvm_open(&vm->kvm, err, errlen) || kvm_create_vm(&vm->kvm, err, errlen) ||
+	    create_memory(vm, err, errlen))
+		return -1;
+	if (add_devices(vm)) {
+		snprintf(err, errlen, "internal error: overlapping device ranges");
+		return -1;
+	}
+	if (load_guest(vm, &img, err, errlen) || create_vcpus(vm, &img, err, errlen))
+		return -1;
+	log_info("%s: %u vCPUs, %llu MiB, %s entry at 0x%llx", cfg->name, cfg->cpus,
+		 (unsigned long long)cfg->memory_mib,
+		 img.kind == BOOT_PVH ? "PVH" : "64-bit bzImage",
+		 (unsigned long long)img.entry);
+	return 0;
+}
+
+void vm_request_exit(struct vm *vm, enum vm_exit reason)
+{
+	int none = VM_EXIT_NONE;
+
+	if (atomic_compare_exchange_strong(&vm->exit_reason, &none, (int)reason))
+		(void)!write(vm->wake_fd, &(uint64_t){ 1 }, sizeof(uint64_t));
+}
+
+static void forward_console_input(struct vm *vm)
+{
+	char buf[SERIAL_RX_SIZE];
+	ssize_t n = read(vm->console->in_fd, buf, sizeof(buf));
+	size_t len;
+
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		vm->console->in_fd = -1;	/* input closed: stop polling it */
+		return;
+	}
+	if (n < 0)
+		return;
+	len = (size_t)n;
+	if (console_filter_input(vm->console, buf, &len)) {
+		vm_request_exit(vm, VM_EXIT_STOPPED);
+		return;
+	}
+	/* The poll loop only reads when there is room, but a burst may exceed it. */
+	for (size_t done = 0; done < len;) {
+		done += serial_receive(&vm->serial, (uint8_t *)buf + done, len - done);
+		if (done < len)
+			usleep(1000);
+		if (atomic_load(&vm->exit_reason) != VM_EXIT_NONE)
+			break;
+	}
+}
+
+static void handle_signal(struct vm *vm, int sfd, bool *button_pressed)
+{
+	struct signalfd_siginfo si;
+
+	if (read(sfd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGTERM && !*button_pressed) {
+		log_info("SIGTERM: pressing the ACPI power button (again to stop at once)");
+		acpi_pm_press_power_button(&vm->pm);
+		*button_pressed = true;
+		return;
+	}
+	log_warn("signal %d: stopping the VM", si.ssi_signo);
+	vm->stop_signal = (int)si.ssi_signo;
+	vm_request_exit(vm, VM_EXIT_STOPPED);
+}
+
+static int open_signalfd(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static void main_loop(struct vm *vm)
+{
+	int sfd = open_signalfd();
+	bool button_pressed = false;
+	uint64_t count;
+
+	while (atomic_load(&vm->exit_reason) == VM_EXIT_NONE) {
+		bool want_input = vm->console->in_fd >= 0 && serial_can_receive(&vm->serial);
+		struct pollfd fds[] = {
+			{ .fd = vm->wake_fd, .events = POLLIN },
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = vm->serial_space_fd, .events = POLLIN },
+			{ .fd = want_input ? vm->console->in_fd : -1, .events = POLLIN },
+		};
+
+		if (poll(fds, 4, -1) < 0 && errno != EINTR)
+			break;
+		if (fds[1].revents & POLLIN)
+			handle_signal(vm, sfd, &button_pressed);
+		if (fds[2].revents & POLLIN)
+			(void)!read(vm->serial_space_fd, &count, sizeof(count));
+		if (fds[3].revents & (POLLIN | POLLHUP))
+			forward_console_input(vm);
+	}
+	if (sfd >= 0)
+		close(sfd);
+}
+
+enum vm_exit vm_run(struct vm *vm)
+{
+	unsigned i;
+
+	for (i = 0; i < vm->cfg->cpus; i++)
+		if (vcpu_start(&vm->vcpus[i])) {
+			log_err("vcpu%u: cannot start thread", i);
+			vm_request_exit(vm, VM_EXIT_CRASH);
+			break;
+		}
+	main_loop(vm);
+	for (unsigned j = 0; j < i; j++)
+		vcpu_kick(&vm->vcpus[j]);
+	for (unsigned j = 0; j < i; j++)
+		vcpu_join(&vm->vcpus[j]);
+	return (enum vm_exit)atomic_load(&vm->exit_reason);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (vm->vcpus) {
+		for (unsigned i = 0; i < vm->cfg->cpus; i++)
+			if (vm->vcpus[i].vm)
+				vcpu_destroy(&vm->vcpus[i]);
+		free(vm->vcpus);
+	}
+	if (vm->mem.host)
+		munmap(vm->mem.host, vm->mem.total);
+	if (vm->mem_fd >= 0)
+		close(vm->mem_fd);
+	kvm_close(&vm->kvm);
+	if (vm->wake_fd >= 0)
+		close(vm->wake_fd);
+	if (vm->serial_space_fd >= 0)
+		close(vm->serial_space_fd);
+	memset(vm, 0, sizeof(*vm));
+}

@@ -1,0 +1,66 @@
+/* One virtual machine: KVM, guest memory, platform devices and vCPUs. */
+#ifndef VMSILO_VM_H
+#define VMSILO_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "boot/guest_mem.h"
+#include "vmm/acpi_pm.h"
+#include "vmm/bus.h"
+#include "vmm/config.h"
+#include "vmm/console.h"
+#include "vmm/i8042.h"
+#include "vmm/kvm.h"
+#include "vmm/pci.h"
+#include "vmm/rtc.h"
+#include "vmm/serial.h"
+
+enum vm_exit {
+	VM_EXIT_NONE,
+	VM_EXIT_POWEROFF,	/* the guest powered off */
+	VM_EXIT_RESET,		/* the guest asked for a reboot */
+	VM_EXIT_CRASH,		/* triple fault, KVM internal error, host failure */
+	VM_EXIT_STOPPED,	/* stopped from the host (signal, Ctrl-A x) */
+};
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool running;
+};
+
+struct vm {
+	const struct vm_config *cfg;
+	struct console *console;
+	struct kvm kvm;
+	int mem_fd;
+	struct guest_mem mem;
+	struct bus pio, mmio;
+	struct serial serial;
+	struct rtc rtc;
+	struct acpi_pm pm;
+	struct pci_bus pci;
+	struct i8042 kbd;
+	struct vcpu *vcpus;
+	int wake_fd;		/* eventfd: an exit was requested */
+	int serial_space_fd;	/* eventfd: the guest drained console input */
+	_Atomic int exit_reason;
+	int stop_signal;	/* for VM_EXIT_STOPPED by a signal */
+};
+
+/* Builds the VM from the config with an open console; -1 with a reason. */
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct console *console,
+	      char *err, size_t errlen);
+/* Runs until the guest or the host ends it; returns the reason. */
+enum vm_exit vm_run(struct vm *vm);
+void vm_destroy(struct vm *vm);
+/* Records the first reason and wakes the main loop; safe from any thread. */
+void vm_request_exit(struct vm *vm, enum vm_exit reason);
+
+#endif
