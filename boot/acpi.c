@@ -243,6 +243,7 @@ static uint8_t *build_fadt(struct out *o, uint64_t facs, uint64_t dsdt)
 	t[89] = 2;			/* PM1_CNT_LEN */
 	put16(t + 96, 0xfff);		/* P_LVL2_LAT > 100: no C2 */
 	put16(t + 98, 0xfff);		/* P_LVL3_LAT > 1000: no C3 */
+	t[108] = 0x32;			/* CENTURY: CMOS index vmm/rtc.c serves */
 	put16(t + 109, BOOT_ARCH_VGA_NOT_PRESENT | BOOT_ARCH_PCIE_ASPM_CONTROLS);
 	put32(t + 112, FADT_WBINVD | FADT_PROC_C1 | FADT_SLP_BUTTON |
 		       FADT_RESET_REG_SUP);
