@@ -38,7 +38,8 @@ struct vm_config {
 /*
  * Parses and validates a config. On error prints one line per problem to
  * stderr as "file:line:col: key: what is wrong" and returns -1; the first
- * error line is also copied to err when err is not NULL.
+ * error line is also copied to err when err is not NULL. After an error cfg
+ * holds nothing (all zero); config_free is harmless either way.
  */
 int config_parse(const char *source, const char *text, size_t len,
 		 struct vm_config *cfg, char *err, size_t errlen);

@@ -1,0 +1,581 @@
+/* Unit tests for the config schema: defaults, keys, paths and every error. */
+#include "vmm/config.h"
+#include "vmm/toml.h"
+#include "tests/unit/check.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MIN_DOC "name = \"banking\"\nkernel = \"/boot/vmlinuz\"\n"
+
+static int cases;
+
+/* Runs config_parse with stderr captured into out. */
+static int parse_quiet(const char *source, const char *doc, size_t len,
+		       struct vm_config *cfg, char *err, size_t errlen,
+		       char *out, size_t outlen)
+{
+	FILE *f = tmpfile();
+	int saved, ret;
+	size_t n = 0;
+
+	fflush(stderr);
+	saved = dup(2);
+	if (f)
+		dup2(fileno(f), 2);
+	ret = config_parse(source, doc, len, cfg, err, errlen);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	if (f) {
+		rewind(f);
+		n = fread(out, 1, outlen - 1, f);
+		fclose(f);
+	}
+	out[n] = '\0';
+	return ret;
+}
+
+static int parse(const char *source, const char *doc, struct vm_config *cfg)
+{
+	char err[512], out[4096];
+	int ret;
+
+	cases++;
+	ret = parse_quiet(source, doc, strlen(doc), cfg, err, sizeof(err), out, sizeof(out));
+	if (ret)
+		fprintf(stderr, "unexpected errors:\n%s  input: %s\n", out, doc);
+	CHECK_EQ(ret, 0);
+	return ret;
+}
+
+/*
+ * doc (in banking.toml) must fail with exactly the lines in want, the
+ * first of which must also be in err.
+ */
+static void check_errors(int srcline, const char *doc, const char *want)
+{
+	char err[512], out[4096], first[512];
+	struct vm_config cfg;
+	int ret;
+
+	cases++;
+	ret = parse_quiet("banking.toml", doc, strlen(doc), &cfg, err, sizeof(err),
+			  out, sizeof(out));
+	CHECK_EQ(ret, -1);
+	if (strcmp(out, want))
+		fprintf(stderr, "test_config.c:%d: input: %s\n", srcline, doc);
+	CHECK_STR(out, want);
+	snprintf(first, sizeof(first), "%.*s", (int)strcspn(want, "\n"), want);
+	CHECK_STR(err, first);
+	/* A failed parse leaves nothing to free. */
+	CHECK(cfg.source == NULL && cfg.name == NULL && cfg.cmdline == NULL);
+	config_free(&cfg);
+}
+
+#define BAD(doc, want) check_errors(__LINE__, doc, want "\n")
+
+static void test_defaults(void)
+{
+	struct vm_config cfg;
+
+	if (parse("banking.toml", MIN_DOC, &cfg))
+		return;
+	CHECK_STR(cfg.source, "banking.toml");
+	CHECK_STR(cfg.name, "banking");
+	CHECK_EQ(cfg.memory_mib, 512);
+	CHECK_EQ(cfg.cpus, 1);
+	CHECK_STR(cfg.kernel, "/boot/vmlinuz");
+	CHECK(cfg.initramfs == NULL);
+	CHECK_STR(cfg.cmdline, "console=ttyS0");
+	CHECK_EQ(cfg.nr_kernel_params, 0);
+	CHECK_STR(cfg.runtime_dir, "/run/vmsilo");
+	CHECK_EQ(cfg.on_reboot, REBOOT_EXIT);
+	CHECK_EQ(cfg.log_level, LOG_WARN);
+	CHECK(!cfg.log_level_set);
+	CHECK_EQ(cfg.console.mode, CONSOLE_STDOUT);
+	CHECK(cfg.console.path == NULL);
+	config_free(&cfg);
+	CHECK(cfg.source == NULL && cfg.name == NULL && cfg.kernel_params == NULL);
+	config_free(&cfg);	/* twice is harmless */
+}
+
+static void test_all_keys(void)
+{
+	static const char doc[] =
+		"name = \"bank-ing_1.0\"\n"
+		"memory = 2048\n"
+		"cpus = 4\n"
+		"kernel = \"/vm/bzImage\"\n"
+		"initramfs = \"/vm/initrd.img\"\n"
+		"cmdline = \"console=hvc0 quiet\"\n"
+		"kernel_params = [\"root=/dev/vda\", 'ro',\n  \"init=/sbin/init\"]\n"
+		"runtime_dir = \"/tmp/vmsilo\"\n"
+		"reboot = \"restart\"\n"
+		"log_level = \"debug\"\n"
+		"[console]\n"
+		"mode = \"file\"\n"
+		"path = \"/var/log/bank.log\"\n";
+	struct vm_config cfg;
+	char *cmdline;
+
+	if (parse("/etc/vmsilo/bank.toml", doc, &cfg))
+		return;
+	CHECK_STR(cfg.source, "/etc/vmsilo/bank.toml");
+	CHECK_STR(cfg.name, "bank-ing_1.0");
+	CHECK_EQ(cfg.memory_mib, 2048);
+	CHECK_EQ(cfg.cpus, 4);
+	CHECK_STR(cfg.kernel, "/vm/bzImage");
+	CHECK_STR(cfg.initramfs, "/vm/initrd.img");
+	CHECK_STR(cfg.cmdline, "console=hvc0 quiet");
+	CHECK_EQ(cfg.nr_kernel_params, 3);
+	if (cfg.nr_kernel_params == 3) {
+		CHECK_STR(cfg.kernel_params[0], "root=/dev/vda");
+		CHECK_STR(cfg.kernel_params[1], "ro");
+		CHECK_STR(cfg.kernel_params[2], "init=/sbin/init");
+	}
+	CHECK_STR(cfg.runtime_dir, "/tmp/vmsilo");
+	CHECK_EQ(cfg.on_reboot, REBOOT_RESTART);
+	CHECK_EQ(cfg.log_level, LOG_DEBUG);
+	CHECK(cfg.log_level_set);
+	CHECK_EQ(cfg.console.mode, CONSOLE_FILE);
+	CHECK_STR(cfg.console.path, "/var/log/bank.log");
+	cmdline = config_kernel_cmdline(&cfg);
+	CHECK_STR(cmdline, "console=hvc0 quiet root=/dev/vda ro init=/sbin/init");
+	free(cmdline);
+	config_free(&cfg);
+}
+
+static void test_choices(void)
+{
+	static const struct { const char *doc; int mode; } modes[] = {
+		{ "[console]\nmode = \"stdout\"", CONSOLE_STDOUT },
+		{ "[console]\nmode = \"pty\"", CONSOLE_PTY },
+		{ "[console]\nmode = \"none\"", CONSOLE_NONE },
+		{ "console.mode = 'pty'", CONSOLE_PTY },
+		{ "console = { mode = \"file\", path = \"c.log\" }", CONSOLE_FILE },
+		{ "[console]", CONSOLE_STDOUT },
+	};
+	static const char *const levels[] = { "error", "warn", "info", "debug", "trace" };
+	struct vm_config cfg;
+	char doc[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		snprintf(doc, sizeof(doc), MIN_DOC "%s\n", modes[i].doc);
+		if (!parse("banking.toml", doc, &cfg))
+			CHECK_EQ(cfg.console.mode, modes[i].mode);
+		config_free(&cfg);
+	}
+	for (i = 0; i < 5; i++) {
+		snprintf(doc, sizeof(doc), MIN_DOC "log_level = \"%s\"\n", levels[i]);
+		if (!parse("banking.toml", doc, &cfg))
+			CHECK(cfg.log_level == (enum log_level)i && cfg.log_level_set);
+		config_free(&cfg);
+	}
+	if (!parse("banking.toml", MIN_DOC "reboot = \"exit\"", &cfg))
+		CHECK_EQ(cfg.on_reboot, REBOOT_EXIT);
+	config_free(&cfg);
+}
+
+static void test_limits(void)
+{
+	struct vm_config cfg;
+
+	if (!parse("b.toml", MIN_DOC "memory = 64\ncpus = 64", &cfg)) {
+		CHECK_EQ(cfg.memory_mib, 64);
+		CHECK_EQ(cfg.cpus, 64);
+	}
+	config_free(&cfg);
+	if (!parse("b.toml", MIN_DOC "memory = 1_048_576\ncpus = 1", &cfg))
+		CHECK_EQ(cfg.memory_mib, 1048576);
+	config_free(&cfg);
+	if (!parse("b.toml", "name = \"a234567890123456789012345678901234567890123456789012345678901234\"\n"
+		   "kernel = \"k\"", &cfg))
+		CHECK_EQ(strlen(cfg.name), 64);
+	config_free(&cfg);
+	if (!parse("b.toml", "name = \"x\"\nkernel = \"k\"", &cfg))
+		CHECK_STR(cfg.name, "x");
+	config_free(&cfg);
+}
+
+static void check_paths(const char *source, const char *kernel, const char *want_kernel,
+			const char *want_initrd, const char *want_console)
+{
+	struct vm_config cfg;
+	char doc[512];
+
+	snprintf(doc, sizeof(doc), "name = \"x\"\nkernel = \"%s\"\ninitramfs = '../initrd.img'\n"
+		 "console.mode = \"file\"\nconsole.path = \"logs/console.log\"\n", kernel);
+	if (parse(source, doc, &cfg))
+		return;
+	CHECK_STR(cfg.kernel, want_kernel);
+	CHECK_STR(cfg.initramfs, want_initrd);
+	CHECK_STR(cfg.console.path, want_console);
+	config_free(&cfg);
+}
+
+static void test_relative_paths(void)
+{
+	check_paths("/etc/vmsilo/banking.toml", "vmlinuz", "/etc/vmsilo/vmlinuz",
+		    "/etc/vmsilo/../initrd.img", "/etc/vmsilo/logs/console.log");
+	check_paths("/etc/vmsilo/banking.toml", "/boot/vmlinuz", "/boot/vmlinuz",
+		    "/etc/vmsilo/../initrd.img", "/etc/vmsilo/logs/console.log");
+	check_paths("vms/banking.toml", "images/vmlinuz", "vms/images/vmlinuz",
+		    "vms/../initrd.img", "vms/logs/console.log");
+	check_paths("banking.toml", "vmlinuz", "vmlinuz", "../initrd.img", "logs/console.log");
+	check_paths("/banking.toml", "vmlinuz", "/vmlinuz", "/../initrd.img", "/logs/console.log");
+}
+
+static void test_kernel_cmdline(void)
+{
+	struct vm_config cfg;
+	char *s;
+
+	if (!parse("b.toml", MIN_DOC, &cfg)) {
+		s = config_kernel_cmdline(&cfg);
+		CHECK_STR(s, "console=ttyS0");
+		free(s);
+	}
+	config_free(&cfg);
+	if (!parse("b.toml", MIN_DOC "cmdline = \"\"\nkernel_params = [\"a=1\", \"b\"]", &cfg)) {
+		s = config_kernel_cmdline(&cfg);
+		CHECK_STR(s, "a=1 b");
+		free(s);
+	}
+	config_free(&cfg);
+	if (!parse("b.toml", MIN_DOC "cmdline = \"\"\nkernel_params = []", &cfg)) {
+		s = config_kernel_cmdline(&cfg);
+		CHECK_STR(s, "");
+		free(s);
+	}
+	config_free(&cfg);
+	if (!parse("b.toml", MIN_DOC "kernel_params = [\"quiet\"]", &cfg)) {
+		s = config_kernel_cmdline(&cfg);
+		CHECK_STR(s, "console=ttyS0 quiet");
+		free(s);
+	}
+	config_free(&cfg);
+}
+
+static void test_syntax_errors(void)
+{
+	BAD(MIN_DOC "memory = 1024\n\n\n\ncpus 2", "banking.toml:7:6: expected '=' after key");
+	BAD(MIN_DOC "memory = 1.5", "banking.toml:3:10: floats are not supported");
+	BAD(MIN_DOC "memory = 1\nmemory = 2", "banking.toml:4:1: duplicate key \"memory\"");
+	/* Syntax errors stop parsing: no schema errors follow. */
+	BAD("memroy = 1\nx = \"abc", "banking.toml:2:5: unterminated string");
+}
+
+static void test_type_errors(void)
+{
+	BAD(MIN_DOC "\n\n\n\n\n\n\n\n\n    memory = \"1024\"",
+	    "banking.toml:12:14: memory: expected an integer, got a string");
+	BAD("name = 1\nkernel = \"k\"", "banking.toml:1:8: name: expected a string, got an integer");
+	BAD(MIN_DOC "cpus = true", "banking.toml:3:8: cpus: expected an integer, got a boolean");
+	BAD("name = 'x'\nkernel = []", "banking.toml:2:10: kernel: expected a string, got an array");
+	BAD(MIN_DOC "initramfs = {}", "banking.toml:3:13: initramfs: expected a string, got a table");
+	BAD(MIN_DOC "cmdline = 1", "banking.toml:3:11: cmdline: expected a string, got an integer");
+	BAD(MIN_DOC "kernel_params = \"quiet\"",
+	    "banking.toml:3:17: kernel_params: expected an array of strings, got a string");
+	BAD(MIN_DOC "kernel_params = [\"a\", 1, \"\"]",
+	    "banking.toml:3:23: kernel_params[1]: expected a string, got an integer\n"
+	    "banking.toml:3:26: kernel_params[2]: must not be empty");
+	BAD(MIN_DOC "runtime_dir = false",
+	    "banking.toml:3:15: runtime_dir: expected a string, got a boolean");
+	BAD(MIN_DOC "reboot = 0", "banking.toml:3:10: reboot: expected a string, got an integer");
+	BAD(MIN_DOC "log_level = 3", "banking.toml:3:13: log_level: expected a string, got an integer");
+	BAD(MIN_DOC "console = \"pty\"", "banking.toml:3:11: console: expected a table, got a string");
+	BAD(MIN_DOC "[console]\nmode = 1", "banking.toml:4:8: console.mode: expected a string, got an integer");
+	BAD(MIN_DOC "[console]\nmode = 'file'\npath = 2",
+	    "banking.toml:5:8: console.path: expected a string, got an integer");
+	BAD(MIN_DOC "[memory]", "banking.toml:3:1: memory: expected an integer, got a table");
+}
+
+static void test_value_errors(void)
+{
+	BAD(MIN_DOC "cpus = 0", "banking.toml:3:8: cpus: must be between 1 and 64, got 0");
+	BAD(MIN_DOC "cpus = 65", "banking.toml:3:8: cpus: must be between 1 and 64, got 65");
+	BAD(MIN_DOC "memory = 63", "banking.toml:3:10: memory: must be between 64 and 1048576, got 63");
+	BAD(MIN_DOC "memory = -1", "banking.toml:3:10: memory: must be between 64 and 1048576, got -1");
+	BAD(MIN_DOC "memory = 1048577",
+	    "banking.toml:3:10: memory: must be between 64 and 1048576, got 1048577");
+	BAD(MIN_DOC "memory = 9223372036854775807",
+	    "banking.toml:3:10: memory: must be between 64 and 1048576, got 9223372036854775807");
+	BAD("name = \"\"\nkernel = \"k\"", "banking.toml:1:8: name: must be 1 to 64 characters long, got 0");
+	BAD("name = \"a2345678901234567890123456789012345678901234567890123456789012345\"\nkernel = \"k\"",
+	    "banking.toml:1:8: name: must be 1 to 64 characters long, got 65");
+	BAD("name = \"my vm\"\nkernel = \"k\"",
+	    "banking.toml:1:8: name: may only contain letters, digits, '_', '.' and '-', got \"my vm\"");
+	BAD("name = \"a/b\"\nkernel = \"k\"",
+	    "banking.toml:1:8: name: may only contain letters, digits, '_', '.' and '-', got \"a/b\"");
+	BAD("name = \"tab\\t\\\"q\\\"\\u00e9\"\nkernel = \"k\"",
+	    "banking.toml:1:8: name: may only contain letters, digits, '_', '.' and '-', "
+	    "got \"tab\\x09\\\"q\\\"\xc3\xa9\"");
+	BAD("name = \"..\"\nkernel = \"k\"", "banking.toml:1:8: name: must not be \".\" or \"..\"");
+	BAD("name = \".\"\nkernel = \"k\"", "banking.toml:1:8: name: must not be \".\" or \"..\"");
+	BAD("name = \"x\"\nkernel = \"\"", "banking.toml:2:10: kernel: must not be empty");
+	BAD(MIN_DOC "initramfs = ''", "banking.toml:3:13: initramfs: must not be empty");
+	BAD(MIN_DOC "runtime_dir = \"run/vmsilo\"",
+	    "banking.toml:3:15: runtime_dir: must be an absolute path, got \"run/vmsilo\"");
+	BAD(MIN_DOC "reboot = \"halt\"",
+	    "banking.toml:3:10: reboot: expected one of \"exit\", \"restart\", got \"halt\"");
+	BAD(MIN_DOC "log_level = \"verbose\"",
+	    "banking.toml:3:13: log_level: expected one of \"error\", \"warn\", \"info\", "
+	    "\"debug\", \"trace\", got \"verbose\"");
+	BAD(MIN_DOC "log_level = \"WARN\"",
+	    "banking.toml:3:13: log_level: expected one of \"error\", \"warn\", \"info\", "
+	    "\"debug\", \"trace\", got \"WARN\"");
+	BAD(MIN_DOC "[console]\nmode = \"serial\"",
+	    "banking.toml:4:8: console.mode: expected one of \"stdout\", \"file\", \"pty\", "
+	    "\"none\", got \"serial\"");
+	/* Long values are shortened in messages. */
+	BAD(MIN_DOC "reboot = \"0123456789012345678901234567890123456789abcdef\"",
+	    "banking.toml:3:10: reboot: expected one of \"exit\", \"restart\", "
+	    "got \"0123456789012345678901234567890123456789...\"");
+}
+
+static void test_console_errors(void)
+{
+	BAD(MIN_DOC "[console]\nmode = \"file\"",
+	    "banking.toml:4:8: console.path: required when mode = \"file\"");
+	BAD(MIN_DOC "[console]\npath = \"c.log\"",
+	    "banking.toml:4:1: console.path: path is only used with mode = \"file\"");
+	BAD(MIN_DOC "[console]\nmode = \"pty\"\n  path = \"c.log\"",
+	    "banking.toml:5:3: console.path: path is only used with mode = \"file\"");
+	BAD(MIN_DOC "console = { path = \"c.log\", mode = \"none\" }",
+	    "banking.toml:3:13: console.path: path is only used with mode = \"file\"");
+	BAD(MIN_DOC "[console]\nmode = 'file'\npath = ''",
+	    "banking.toml:5:8: console.path: must not be empty");
+	/* An invalid mode is reported once, not again with the path. */
+	BAD(MIN_DOC "[console]\nmode = \"tty\"\npath = \"c.log\"",
+	    "banking.toml:4:8: console.mode: expected one of \"stdout\", \"file\", \"pty\", "
+	    "\"none\", got \"tty\"");
+	BAD(MIN_DOC "[console]\nmdoe = \"pty\"",
+	    "banking.toml:4:1: console.mdoe: unknown key (did you mean \"mode\"?)");
+	BAD(MIN_DOC "[console]\nbaud = 9600",
+	    "banking.toml:4:1: console.baud: unknown key");
+}
+
+static void test_missing(void)
+{
+	BAD("kernel = \"k\"", "banking.toml: name: required key is missing");
+	BAD("name = \"x\"", "banking.toml: kernel: required key is missing");
+	BAD("", "banking.toml: name: required key is missing\n"
+	    "banking.toml: kernel: required key is missing");
+	BAD("# only comments\n", "banking.toml: name: required key is missing\n"
+	    "banking.toml: kernel: required key is missing");
+}
+
+static void test_unknown_keys(void)
+{
+	BAD(MIN_DOC "memroy = 1024", "banking.toml:3:1: memroy: unknown key (did you mean \"memory\"?)");
+	BAD(MIN_DOC "Memory = 1024", "banking.toml:3:1: Memory: unknown key (did you mean \"memory\"?)");
+	BAD(MIN_DOC "CPUS = 2", "banking.toml:3:1: CPUS: unknown key (did you mean \"cpus\"?)");
+	BAD(MIN_DOC "cpu = 2", "banking.toml:3:1: cpu: unknown key (did you mean \"cpus\"?)");
+	BAD(MIN_DOC "kernal_params = []",
+	    "banking.toml:3:1: kernal_params: unknown key (did you mean \"kernel_params\"?)");
+	BAD(MIN_DOC "initrd = \"i\"", "banking.toml:3:1: initrd: unknown key");
+	BAD(MIN_DOC "[consol]", "banking.toml:3:2: consol: unknown key (did you mean \"console\"?)");
+	BAD(MIN_DOC "disks = []", "banking.toml:3:1: disks: unknown key (did you mean \"disk\"?)");
+	BAD(MIN_DOC "xy = 1", "banking.toml:3:1: xy: unknown key");
+	BAD(MIN_DOC "\"odd key\" = 1", "banking.toml:3:1: \"odd key\": unknown key");
+	BAD(MIN_DOC "\"new\\nline\" = 1", "banking.toml:3:1: \"new\\x0aline\": unknown key");
+	BAD(MIN_DOC "\"\" = 1", "banking.toml:3:1: \"\": unknown key");
+	BAD(MIN_DOC "a.b = 1", "banking.toml:3:1: a: unknown key");
+}
+
+static void test_not_supported(void)
+{
+	BAD(MIN_DOC "[[disk]]\npath = \"root.img\"\n[[disk]]\npath = \"home.img\"",
+	    "banking.toml:3:3: disk: not supported yet");
+	BAD(MIN_DOC "[[net]]", "banking.toml:3:3: net: not supported yet");
+	BAD(MIN_DOC "[vsock]\ncid = 3", "banking.toml:3:2: vsock: not supported yet");
+	BAD(MIN_DOC "[gpu]", "banking.toml:3:2: gpu: not supported yet");
+	BAD(MIN_DOC "[sound]", "banking.toml:3:2: sound: not supported yet");
+	BAD(MIN_DOC "[rng]", "banking.toml:3:2: rng: not supported yet");
+	BAD(MIN_DOC "[sandbox]", "banking.toml:3:2: sandbox: not supported yet");
+	BAD(MIN_DOC "[balloon]", "banking.toml:3:2: balloon: not supported yet");
+	BAD(MIN_DOC "[auto_shutdown]", "banking.toml:3:2: auto_shutdown: not supported yet");
+	BAD(MIN_DOC "[[shared_dir]]", "banking.toml:3:3: shared_dir: not supported yet");
+	BAD(MIN_DOC "[usb]", "banking.toml:3:2: usb: not supported yet");
+	BAD(MIN_DOC "[pci]", "banking.toml:3:2: pci: not supported yet");
+	BAD(MIN_DOC "user = \"nobody\"", "banking.toml:3:1: user: not supported yet");
+}
+
+static void test_many_errors(void)
+{
+	BAD("memroy = 1024\ncpus = 0\nname = \"my vm\"\n[console]\nmode = \"serial\"\n[gpu]",
+	    "banking.toml:1:1: memroy: unknown key (did you mean \"memory\"?)\n"
+	    "banking.toml:2:8: cpus: must be between 1 and 64, got 0\n"
+	    "banking.toml:3:8: name: may only contain letters, digits, '_', '.' and '-', got \"my vm\"\n"
+	    "banking.toml:5:8: console.mode: expected one of \"stdout\", \"file\", \"pty\", \"none\", "
+	    "got \"serial\"\n"
+	    "banking.toml:6:2: gpu: not supported yet\n"
+	    "banking.toml: kernel: required key is missing");
+}
+
+static void test_err_buffer(void)
+{
+	struct vm_config cfg;
+	char err[8], out[512];
+
+	memset(err, 'x', sizeof(err));
+	CHECK_EQ(parse_quiet("banking.toml", "", 0, &cfg, err, sizeof(err), out, sizeof(out)), -1);
+	CHECK_STR(err, "banking");
+	CHECK_EQ(parse_quiet("banking.toml", "", 0, &cfg, NULL, 0, out, sizeof(out)), -1);
+	CHECK_EQ(parse_quiet(NULL, "", 0, &cfg, NULL, 0, out, sizeof(out)), -1);
+	CHECK_STR(out, "config: name: required key is missing\n"
+		  "config: kernel: required key is missing\n");
+	cases += 3;
+}
+
+static int load_quiet(const char *path, struct vm_config *cfg, char *err, size_t errlen)
+{
+	int saved = dup(2), null = open("/dev/null", O_WRONLY), ret;
+
+	fflush(stderr);
+	dup2(null, 2);
+	ret = config_load(path, cfg, err, errlen);
+	dup2(saved, 2);
+	close(saved);
+	close(null);
+	return ret;
+}
+
+static void test_load(void)
+{
+	char dir[] = "/tmp/test_config.XXXXXX", path[512], err[512], want[600];
+	const char *doc = "name = \"t\"\nkernel = \"vmlinuz\"\n";
+	struct vm_config cfg;
+	int fd;
+
+	cases += 4;
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/missing.toml", dir);
+	CHECK_EQ(load_quiet(path, &cfg, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s: cannot read: %s", path, strerror(ENOENT));
+	CHECK_STR(err, want);
+	CHECK(cfg.source == NULL);
+
+	CHECK_EQ(load_quiet(dir, &cfg, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s: cannot read: %s", dir, strerror(EISDIR));
+	CHECK_STR(err, want);
+
+	snprintf(path, sizeof(path), "%s/vm.toml", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0 && write(fd, doc, strlen(doc)) == (ssize_t)strlen(doc));
+	close(fd);
+	CHECK_EQ(load_quiet(path, &cfg, err, sizeof(err)), 0);
+	snprintf(want, sizeof(want), "%s/vmlinuz", dir);
+	CHECK_STR(cfg.kernel, want);
+	CHECK_STR(cfg.source, path);
+	config_free(&cfg);
+
+	fd = open(path, O_WRONLY | O_TRUNC);
+	CHECK(fd >= 0 && write(fd, "cpus = 0\n", 9) == 9);
+	close(fd);
+	CHECK_EQ(load_quiet(path, &cfg, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s:1:8: cpus: must be between 1 and 64, got 0", path);
+	CHECK_STR(err, want);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* The shipped example must load and mean what its comments say. */
+static void test_example(void)
+{
+	char path[1024], err[512];
+	const char *file = __FILE__, *end = strstr(file, "tests/unit/test_config.c");
+	struct vm_config cfg;
+
+	if (!end)
+		return;
+	cases++;
+	snprintf(path, sizeof(path), "%.*sexamples/banking.toml", (int)(end - file), file);
+	CHECK_EQ(load_quiet(path, &cfg, err, sizeof(err)), 0);
+	if (cfg.name) {
+		CHECK_STR(cfg.name, "banking");
+		CHECK_EQ(cfg.memory_mib, 1024);
+		CHECK_EQ(cfg.cpus, 2);
+		CHECK(cfg.kernel && cfg.initramfs && cfg.nr_kernel_params > 0);
+	} else {
+		fprintf(stderr, "%s\n", err);
+	}
+	config_free(&cfg);
+}
+
+static const char sample[] =
+	"name = \"banking\"\n"
+	"memory = 1024\n"
+	"cpus = 2\n"
+	"kernel = \"vmlinuz\"\n"
+	"initramfs = \"initrd.img\"\n"
+	"cmdline = \"console=ttyS0 quiet\"\n"
+	"kernel_params = [\"root=/dev/vda\", \"ro\"]\n"
+	"runtime_dir = \"/run/vmsilo\"\n"
+	"reboot = \"restart\"\n"
+	"log_level = \"info\"\n"
+	"[console]\n"
+	"mode = \"file\"\n"
+	"path = \"console.log\"\n";
+
+/* Truncations and byte flips of a valid config must never crash. */
+static void test_fuzz(void)
+{
+	int saved = dup(2), null = open("/dev/null", O_WRONLY);
+	char doc[sizeof(sample)], err[128];
+	size_t n, len = sizeof(sample) - 1;
+	struct vm_config cfg;
+	unsigned seed = 42;
+	int i, j;
+
+	fflush(stderr);
+	dup2(null, 2);
+	for (n = 0; n <= len; n++) {
+		memcpy(doc, sample, n);
+		config_parse("fuzz.toml", doc, n, &cfg, err, sizeof(err));
+		config_free(&cfg);
+	}
+	for (i = 0; i < 10000; i++) {
+		memcpy(doc, sample, len);
+		for (j = 0; j < 1 + i % 3; j++) {
+			seed = seed * 1103515245 + 12345;
+			doc[(seed >> 8) % len] = (char)(seed >> 20);
+		}
+		if (!config_parse("/a/fuzz.toml", doc, len, &cfg, err, sizeof(err)))
+			free(config_kernel_cmdline(&cfg));
+		config_free(&cfg);
+	}
+	dup2(saved, 2);
+	close(saved);
+	close(null);
+	cases++;
+}
+
+int main(void)
+{
+	test_defaults();
+	test_all_keys();
+	test_choices();
+	test_limits();
+	test_relative_paths();
+	test_kernel_cmdline();
+	test_syntax_errors();
+	test_type_errors();
+	test_value_errors();
+	test_console_errors();
+	test_missing();
+	test_unknown_keys();
+	test_not_supported();
+	test_many_errors();
+	test_err_buffer();
+	test_load();
+	test_example();
+	test_fuzz();
+	printf("test_config: %d cases\n", cases);
+	return check_report("test_config");
+}

@@ -1,0 +1,594 @@
+/*
+ * The VM configuration schema on top of the TOML parser.
+ *
+ * Every problem found is printed as one line, "file:line:col: key: message",
+ * and all of them are reported before giving up, except TOML syntax errors
+ * which stop at the first one. See docs/config.md for the keys.
+ */
+#include "vmm/config.h"
+#include "vmm/toml.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define MAX_CONFIG_SIZE	(1024 * 1024)
+#define MAX_NAME_LEN	64
+#define QUOTE_CHARS	40	/* longest string quoted back in a message */
+#define QUOTE_LEN	(QUOTE_CHARS * 4 + 8)
+
+struct ctx {
+	struct vm_config *cfg;
+	const char *source;
+	char *dir;		/* directory of the config file, "" or ending in '/' */
+	char *err;
+	size_t errlen;
+	int errors;
+	bool have_name, have_kernel;
+	const struct toml_value *mode;	/* console.mode, when valid */
+	const struct toml_entry *path;	/* console.path */
+};
+
+struct key_spec {
+	const char *name;
+	/* NULL: a section of a later feature, rejected as not supported yet. */
+	void (*set)(struct ctx *c, const char *key, const struct toml_entry *e);
+};
+
+static void report(struct ctx *c, int line, int col, const char *key,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void report(struct ctx *c, int line, int col, const char *key,
+		   const char *fmt, ...)
+{
+	char msg[256], where[32] = "", *out;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		snprintf(where, sizeof(where), ":%d:%d", line, col);
+	if (asprintf(&out, "%s%s: %s%s%s", c->source, where, key ? key : "",
+		     key ? ": " : "", msg) < 0)
+		out = NULL;
+	fprintf(stderr, "%s\n", out ? out : msg);
+	if (!c->errors && c->err && c->errlen)
+		snprintf(c->err, c->errlen, "%s", out ? out : msg);
+	c->errors++;
+	free(out);
+}
+
+static void out_of_memory(struct ctx *c, const char *key)
+{
+	report(c, 0, 0, key, "out of memory");
+}
+
+/* s in double quotes, escaped and shortened so it fits on one line. */
+static const char *quote(const char *s, char buf[QUOTE_LEN])
+{
+	size_t off = 0, n = 0;
+	unsigned char ch;
+
+	buf[off++] = '"';
+	for (; (ch = (unsigned char)*s); s++) {
+		if ((ch & 0xc0) != 0x80 && n++ == QUOTE_CHARS) {
+			off += (size_t)snprintf(buf + off, QUOTE_LEN - off, "...");
+			break;
+		}
+		if (ch == '"' || ch == '\\')
+			off += (size_t)snprintf(buf + off, QUOTE_LEN - off, "\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			off += (size_t)snprintf(buf + off, QUOTE_LEN - off, "\\x%02x", ch);
+		else
+			buf[off++] = (char)ch;
+	}
+	snprintf(buf + off, QUOTE_LEN - off, "\"");
+	return buf;
+}
+
+/* Table keys are shown bare when they look like one, else quoted. */
+static const char *show_key(const char *prefix, const char *key, char *buf, size_t len)
+{
+	char q[QUOTE_LEN];
+
+	if (strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		   "0123456789_-") != strlen(key) || !*key)
+		key = quote(key, q);
+	snprintf(buf, len, "%s%s%s", prefix ? prefix : "", prefix ? "." : "", key);
+	return buf;
+}
+
+/* ---- did you mean ---- */
+
+/* Optimal string alignment distance: edits plus adjacent transpositions. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, d[MAX_NAME_LEN + 1][MAX_NAME_LEN + 1];
+	size_t best;
+
+	if (la > MAX_NAME_LEN || lb > MAX_NAME_LEN)
+		return (size_t)-1;
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++) {
+		for (j = 1; j <= lb; j++) {
+			best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	}
+	return d[la][lb];
+}
+
+static const char *suggest(const char *key, const struct key_spec *specs)
+{
+	const char *best = NULL;
+	size_t best_d = 3, d;
+
+	for (; specs->name; specs++) {
+		if (!strcasecmp(key, specs->name))
+			return specs->name;
+		d = edit_distance(key, specs->name);
+		if (d < best_d && d < strlen(key)) {
+			best = specs->name;
+			best_d = d;
+		}
+	}
+	return best;
+}
+
+/* ---- value checks ---- */
+
+static bool want_type(struct ctx *c, const char *key, const struct toml_value *v,
+		      enum toml_type type)
+{
+	if (v->type == type)
+		return true;
+	report(c, v->line, v->col, key, "expected %s, got %s", toml_type_name(type),
+	       toml_type_name(v->type));
+	return false;
+}
+
+static void set_str(struct ctx *c, const char *key, char **dst, const char *s)
+{
+	char *copy = strdup(s);
+
+	if (!copy)
+		return out_of_memory(c, key);
+	free(*dst);
+	*dst = copy;
+}
+
+/* A file name; relative ones are taken from the config file's directory. */
+static void set_path(struct ctx *c, const char *key, const struct toml_value *v, char **dst)
+{
+	char *path;
+
+	if (!want_type(c, key, v, TOML_STRING))
+		return;
+	if (!v->string[0])
+		return report(c, v->line, v->col, key, "must not be empty");
+	if (asprintf(&path, "%s%s", v->string[0] == '/' ? "" : c->dir, v->string) < 0)
+		return out_of_memory(c, key);
+	free(*dst);
+	*dst = path;
+}
+
+static bool get_int(struct ctx *c, const char *key, const struct toml_value *v,
+		    int64_t min, int64_t max, int64_t *out)
+{
+	if (!want_type(c, key, v, TOML_INTEGER))
+		return false;
+	if (v->integer < min || v->integer > max) {
+		report(c, v->line, v->col, key, "must be between %lld and %lld, got %lld",
+		       (long long)min, (long long)max, (long long)v->integer);
+		return false;
+	}
+	*out = v->integer;
+	return true;
+}
+
+/* Index of v in names[], or -1 after reporting the choices. */
+static int get_choice(struct ctx *c, const char *key, const struct toml_value *v,
+		      const char *const *names)
+{
+	char list[128] = "", q[QUOTE_LEN];
+	size_t off = 0;
+	int i;
+
+	if (!want_type(c, key, v, TOML_STRING))
+		return -1;
+	for (i = 0; names[i]; i++)
+		if (!strcmp(v->string, names[i]))
+			return i;
+	for (i = 0; names[i] && off < sizeof(list); i++)
+		off += (size_t)snprintf(list + off, sizeof(list) - off, "%s\"%s\"",
+					i ? ", " : "", names[i]);
+	report(c, v->line, v->col, key, "expected one of %s, got %s", list,
+	       quote(v->string, q));
+	return -1;
+}
+
+/* ---- top-level keys ---- */
+
+static void set_name(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	const struct toml_value *v = e->value;
+	char q[QUOTE_LEN];
+	size_t len;
+
+	c->have_name = true;
+	if (!want_type(c, key, v, TOML_STRING))
+		return;
+	len = strlen(v->string);
+	if (len < 1 || len > MAX_NAME_LEN)
+		return report(c, v->line, v->col, key,
+			      "must be 1 to %d characters long, got %zu", MAX_NAME_LEN, len);
+	if (strspn(v->string, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		   "0123456789_.-") != len)
+		return report(c, v->line, v->col, key,
+			      "may only contain letters, digits, '_', '.' and '-', got %s",
+			      quote(v->string, q));
+	if (!strcmp(v->string, ".") || !strcmp(v->string, ".."))
+		return report(c, v->line, v->col, key, "must not be \".\" or \"..\"");
+	set_str(c, key, &c->cfg->name, v->string);
+}
+
+static void set_memory(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	int64_t n;
+
+	if (get_int(c, key, e->value, CONFIG_MIN_MEMORY_MIB, CONFIG_MAX_MEMORY_MIB, &n))
+		c->cfg->memory_mib = (uint64_t)n;
+}
+
+static void set_cpus(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	int64_t n;
+
+	if (get_int(c, key, e->value, 1, CONFIG_MAX_CPUS, &n))
+		c->cfg->cpus = (unsigned)n;
+}
+
+static void set_kernel(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	c->have_kernel = true;
+	set_path(c, key, e->value, &c->cfg->kernel);
+}
+
+static void set_initramfs(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	set_path(c, key, e->value, &c->cfg->initramfs);
+}
+
+static void set_cmdline(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	if (want_type(c, key, e->value, TOML_STRING))
+		set_str(c, key, &c->cfg->cmdline, e->value->string);
+}
+
+static void set_kernel_params(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	const struct toml_value *v = e->value, *item;
+	struct vm_config *cfg = c->cfg;
+	char name[300];
+	size_t i;
+
+	if (v->type != TOML_ARRAY)
+		return report(c, v->line, v->col, key, "expected an array of strings, got %s",
+			      toml_type_name(v->type));
+	cfg->kernel_params = calloc(v->array.len + 1, sizeof(char *));
+	if (!cfg->kernel_params)
+		return out_of_memory(c, key);
+	for (i = 0; i < v->array.len; i++) {
+		item = v->array.items[i];
+		snprintf(name, sizeof(name), "%s[%zu]", key, i);
+		if (!want_type(c, name, item, TOML_STRING))
+			continue;
+		if (!item->string[0])
+			report(c, item->line, item->col, name, "must not be empty");
+		else if (!(cfg->kernel_params[cfg->nr_kernel_params] = strdup(item->string)))
+			out_of_memory(c, key);
+		else
+			cfg->nr_kernel_params++;
+	}
+}
+
+static void set_runtime_dir(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	const struct toml_value *v = e->value;
+	char q[QUOTE_LEN];
+
+	if (!want_type(c, key, v, TOML_STRING))
+		return;
+	if (v->string[0] != '/')
+		return report(c, v->line, v->col, key, "must be an absolute path, got %s",
+			      quote(v->string, q));
+	set_str(c, key, &c->cfg->runtime_dir, v->string);
+}
+
+static void set_reboot(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	static const char *const names[] = { "exit", "restart", NULL };
+	int i = get_choice(c, key, e->value, names);
+
+	if (i >= 0)
+		c->cfg->on_reboot = i == 0 ? REBOOT_EXIT : REBOOT_RESTART;
+}
+
+static void set_log_level(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	static const char *const names[] = { "error", "warn", "info", "debug", "trace", NULL };
+	int level;
+
+	if (!want_type(c, key, e->value, TOML_STRING))
+		return;
+	level = log_level_parse(e->value->string);
+	if (level < 0) {
+		get_choice(c, key, e->value, names);
+		return;
+	}
+	c->cfg->log_level = (enum log_level)level;
+	c->cfg->log_level_set = true;
+}
+
+/* ---- [console] ---- */
+
+static void set_console_mode(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	static const char *const names[] = { "stdout", "file", "pty", "none", NULL };
+	static const enum console_mode modes[] = {
+		CONSOLE_STDOUT, CONSOLE_FILE, CONSOLE_PTY, CONSOLE_NONE,
+	};
+	int i = get_choice(c, key, e->value, names);
+
+	if (i < 0)
+		return;
+	c->cfg->console.mode = modes[i];
+	c->mode = e->value;
+}
+
+static void set_console_path(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	c->path = e;
+	set_path(c, key, e->value, &c->cfg->console.path);
+}
+
+static const struct key_spec console_keys[] = {
+	{ "mode", set_console_mode },
+	{ "path", set_console_path },
+	{ NULL, NULL },
+};
+
+static void walk(struct ctx *c, const struct toml_value *t, const char *prefix,
+		 const struct key_spec *specs);
+
+static void set_console(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	const struct toml_value *m;
+
+	if (!want_type(c, key, e->value, TOML_TABLE))
+		return;
+	walk(c, e->value, key, console_keys);
+	m = c->mode;
+	if (c->cfg->console.mode == CONSOLE_FILE && !c->path)
+		report(c, m->line, m->col, "console.path", "required when mode = \"file\"");
+	else if (c->cfg->console.mode != CONSOLE_FILE && c->path &&
+		 (m || !toml_find(e->value, "mode")))
+		report(c, c->path->line, c->path->col, "console.path",
+		       "path is only used with mode = \"file\"");
+}
+
+static const struct key_spec root_keys[] = {
+	{ "name", set_name },
+	{ "memory", set_memory },
+	{ "cpus", set_cpus },
+	{ "kernel", set_kernel },
+	{ "initramfs", set_initramfs },
+	{ "cmdline", set_cmdline },
+	{ "kernel_params", set_kernel_params },
+	{ "runtime_dir", set_runtime_dir },
+	{ "reboot", set_reboot },
+	{ "log_level", set_log_level },
+	{ "console", set_console },
+	/* Later features. */
+	{ "disk", NULL }, { "net", NULL }, { "vsock", NULL }, { "gpu", NULL },
+	{ "sound", NULL }, { "rng", NULL }, { "sandbox", NULL }, { "balloon", NULL },
+	{ "auto_shutdown", NULL }, { "shared_dir", NULL }, { "usb", NULL },
+	{ "pci", NULL }, { "user", NULL },
+	{ NULL, NULL },
+};
+
+static void walk(struct ctx *c, const struct toml_value *t, const char *prefix,
+		 const struct key_spec *specs)
+{
+	const struct key_spec *s;
+	const struct toml_entry *e;
+	const char *hint;
+	char key[256];
+	size_t i;
+
+	for (i = 0; i < t->table.len; i++) {
+		e = &t->table.entries[i];
+		show_key(prefix, e->key, key, sizeof(key));
+		for (s = specs; s->name && strcmp(s->name, e->key); s++)
+			;
+		if (s->name && s->set)
+			s->set(c, key, e);
+		else if (s->name)
+			report(c, e->line, e->col, key, "not supported yet");
+		else if ((hint = suggest(e->key, specs)))
+			report(c, e->line, e->col, key, "unknown key (did you mean \"%s\"?)",
+			       hint);
+		else
+			report(c, e->line, e->col, key, "unknown key");
+	}
+}
+
+/* ---- entry points ---- */
+
+static int set_defaults(struct ctx *c, const char *source)
+{
+	struct vm_config *cfg = c->cfg;
+	const char *slash = strrchr(source, '/');
+
+	cfg->memory_mib = 512;
+	cfg->cpus = 1;
+	cfg->on_reboot = REBOOT_EXIT;
+	cfg->log_level = LOG_WARN;
+	cfg->console.mode = CONSOLE_STDOUT;
+	cfg->source = strdup(source);
+	cfg->cmdline = strdup("console=ttyS0");
+	cfg->runtime_dir = strdup("/run/vmsilo");
+	c->dir = strndup(source, slash ? (size_t)(slash - source) + 1 : 0);
+	if (!cfg->source || !cfg->cmdline || !cfg->runtime_dir || !c->dir) {
+		out_of_memory(c, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+int config_parse(const char *source, const char *text, size_t len,
+		 struct vm_config *cfg, char *err, size_t errlen)
+{
+	struct ctx c = { .cfg = cfg, .err = err, .errlen = errlen };
+	struct toml_value *root = NULL;
+	struct toml_error terr;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (err && errlen)
+		err[0] = '\0';
+	c.source = source ? source : "config";
+	if (set_defaults(&c, c.source))
+		goto out;
+	root = toml_parse(text, len, &terr);
+	if (!root) {
+		report(&c, terr.line, terr.col, NULL, "%s", terr.msg);
+		goto out;
+	}
+	walk(&c, root, NULL, root_keys);
+	if (!c.have_name)
+		report(&c, 0, 0, "name", "required key is missing");
+	if (!c.have_kernel)
+		report(&c, 0, 0, "kernel", "required key is missing");
+out:
+	toml_free(root);
+	free(c.dir);
+	if (!c.errors)
+		return 0;
+	config_free(cfg);
+	return -1;
+}
+
+/* Reads a whole file into a malloc'd buffer; sets errno on failure. */
+static char *read_file(const char *path, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	char *buf = NULL, *nb;
+	ssize_t r;
+	int fd, saved;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	for (;;) {
+		if (!buf || n == cap) {
+			if (buf)
+				cap *= 2;
+			if (cap > MAX_CONFIG_SIZE) {
+				errno = EFBIG;
+				break;
+			}
+			if (!(nb = realloc(buf, cap)))
+				break;
+			buf = nb;
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r < 0)
+				break;
+			close(fd);
+			*len = n;
+			return buf;
+		}
+		n += (size_t)r;
+	}
+	saved = errno;
+	free(buf);
+	close(fd);
+	errno = saved;
+	return NULL;
+}
+
+int config_load(const char *path, struct vm_config *cfg, char *err, size_t errlen)
+{
+	struct ctx c = { .source = path, .err = err, .errlen = errlen };
+	size_t len;
+	char *text;
+	int ret;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (err && errlen)
+		err[0] = '\0';
+	text = read_file(path, &len);
+	if (!text) {
+		report(&c, 0, 0, NULL, "cannot read: %s", strerror(errno));
+		return -1;
+	}
+	ret = config_parse(path, text, len, cfg, err, errlen);
+	free(text);
+	return ret;
+}
+
+void config_free(struct vm_config *cfg)
+{
+	size_t i;
+
+	free(cfg->source);
+	free(cfg->name);
+	free(cfg->kernel);
+	free(cfg->initramfs);
+	free(cfg->cmdline);
+	for (i = 0; i < cfg->nr_kernel_params; i++)
+		free(cfg->kernel_params[i]);
+	free(cfg->kernel_params);
+	free(cfg->runtime_dir);
+	free(cfg->console.path);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+char *config_kernel_cmdline(const struct vm_config *cfg)
+{
+	const char *cmdline = cfg->cmdline ? cfg->cmdline : "";
+	size_t len = strlen(cmdline) + 1, i;
+	char *out, *p;
+
+	for (i = 0; i < cfg->nr_kernel_params; i++)
+		len += strlen(cfg->kernel_params[i]) + 1;
+	out = malloc(len);
+	if (!out)
+		return NULL;
+	p = stpcpy(out, cmdline);
+	for (i = 0; i < cfg->nr_kernel_params; i++) {
+		if (p != out)
+			*p++ = ' ';
+		p = stpcpy(p, cfg->kernel_params[i]);
+	}
+	return out;
+}
