@@ -1,0 +1,80 @@
+#!/bin/sh
+# /init of the L2 test guest (busybox sh).  Prints VMSILO-INIT-START, facts
+# about the guest, then runs the action named by the kernel parameter
+# vmsilo.test= (default poweroff):
+#   poweroff  busybox poweroff -f
+#   reboot    busybox reboot -f
+#   panic     crash the kernel through sysrq-c
+#   hang      sleep forever
+#   shell     interactive sh on the console, poweroff when it exits
+#   cmd       run vmsilo.cmd= with sh -c, print "VMSILO exit=<status>",
+#             then poweroff.  The kernel splits its command line at spaces,
+#             so vmsilo.cmd is URL-style encoded: '+' stands for a space and
+#             %XX for the byte with hex code XX (%2B is '+', %25 is '%').
+#             Example: vmsilo.test=cmd vmsilo.cmd=echo+hi%3B+exit+4
+# Every action first prints "VMSILO action=<name>".
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+
+# The image normally has /dev/console, so the kernel already gave us
+# stdin/stdout; say we are alive before anything else.
+echo VMSILO-INIT-START 2>/dev/null
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+if [ ! -e /proc/self ]; then
+	mount -t proc proc /proc
+	mount -t sysfs sysfs /sys
+fi
+# Built without root (no /dev/console node in the image): print it now.
+if ! [ -t 1 ] && [ -c /dev/console ]; then
+	exec </dev/console >/dev/console 2>&1
+	echo VMSILO-INIT-START
+fi
+exec 2>&1
+
+while read -r ko; do
+	[ -n "$ko" ] && { insmod "$ko" || echo "VMSILO insmod-failed=$ko"; }
+done </etc/initramfs-modules
+
+echo "VMSILO nproc=$(grep -c '^processor' /proc/cpuinfo)"
+echo "VMSILO memtotal_kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)"
+ram=0
+for d in /sys/firmware/memmap/*; do
+	[ -r "$d/type" ] || continue
+	[ "$(cat "$d/type")" = "System RAM" ] || continue
+	ram=$((ram + $(cat "$d/end") - $(cat "$d/start") + 1))
+done
+echo "VMSILO e820_ram_bytes=$ram"
+
+param() {
+	for w in $(cat /proc/cmdline); do
+		case $w in "$1="*) echo "${w#*=}"; return ;; esac
+	done
+}
+
+# '+' -> space, %XX -> byte (see the header).
+urldecode() {
+	s=$(echo "$1" | sed 's/+/ /g; s/\\/\\\\/g; s/%\([0-9a-fA-F][0-9a-fA-F]\)/\\x\1/g')
+	printf '%b' "$s"
+}
+
+action=$(param vmsilo.test)
+action=${action:-poweroff}
+echo "VMSILO action=$action"
+case $action in
+poweroff) ;;
+reboot) reboot -f ;;
+panic)
+	echo 1 >/proc/sys/kernel/sysrq
+	echo c >/proc/sysrq-trigger
+	;;
+hang) while :; do sleep 3600; done ;;
+shell) setsid cttyhack sh -l ;;
+cmd)
+	cmd=$(urldecode "$(param vmsilo.cmd)")
+	sh -c "$cmd"
+	echo "VMSILO exit=$?"
+	;;
+*) echo "VMSILO unknown-action=$action" ;;
+esac
+poweroff -f
+# Not reached; if it were, the kernel would panic when init exits.
+while :; do sleep 3600; done
