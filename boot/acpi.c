@@ -270,7 +270,7 @@ static uint8_t *madt_iso(uint8_t *p, uint8_t irq, uint32_t gsi, uint16_t flags)
 
 static uint8_t *build_madt(struct out *o, unsigned nr_cpus)
 {
-	size_t len = SDT_HEADER_LEN + 8 + 8 * nr_cpus + 12 + 2 * 10 + 6;
+	size_t len = SDT_HEADER_LEN + 8 + 8 * nr_cpus + 12 + 10 + 6;
 	uint8_t *t = sdt_alloc(o, "APIC", len, MADT_REVISION), *p;
 
 	if (!t)
@@ -288,8 +288,11 @@ static uint8_t *build_madt(struct out *o, unsigned nr_cpus)
 	p[0] = 1;			/* I/O APIC, id 0, GSI base 0 */
 	p[1] = 12;
 	put32(p + 4, LAYOUT_IOAPIC_BASE);
-	p = madt_iso(p + 12, 0, 2, 0);
-	p = madt_iso(p, LAYOUT_SCI_IRQ, LAYOUT_SCI_IRQ, MPS_LEVEL_HIGH);
+	/*
+	 * No IRQ0 -> GSI2 override: KVM's default routing sends the in-kernel
+	 * PIT to IOAPIC pin 0, and Linux finds its timer there.
+	 */
+	p = madt_iso(p + 12, LAYOUT_SCI_IRQ, LAYOUT_SCI_IRQ, MPS_LEVEL_HIGH);
 	p[0] = 4;			/* Local APIC NMI */
 	p[1] = 6;
 	p[2] = 0xff;			/* all processors */

@@ -6,6 +6,8 @@
 #define LEVEL_TYPE_SMT	1
 #define LEVEL_TYPE_CORE	2
 #define CPUID1_EDX_HTT	(1u << 28)
+#define CPUID1_ECX_TSC_DEADLINE	(1u << 24)
+#define CPUID1_ECX_HYPERVISOR	(1u << 31)
 #define EXT1_ECX_CMP_LEGACY (1u << 1)
 
 unsigned cpuid_core_bits(unsigned nr)
@@ -142,4 +144,15 @@ void cpuid_set_topology(struct kvm_cpuid_entry2 *entries, unsigned *n, unsigned 
 		set_ext_topology(entries, n, cap, 0x1f, cpu, nr_cpus);
 	if (is_amd(entries, *n))
 		set_amd_leaves(entries, *n, cpu, nr_cpus);
+}
+
+void cpuid_set_features(struct kvm_cpuid_entry2 *entries, unsigned n, bool tsc_deadline)
+{
+	struct kvm_cpuid_entry2 *e = cpuid_find(entries, n, 1, 0);
+
+	if (!e)
+		return;
+	e->ecx |= CPUID1_ECX_HYPERVISOR;
+	if (tsc_deadline)
+		e->ecx |= CPUID1_ECX_TSC_DEADLINE;
 }

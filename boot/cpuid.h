@@ -5,6 +5,7 @@
 #ifndef VMSILO_CPUID_H
 #define VMSILO_CPUID_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <linux/kvm.h>
 
@@ -15,6 +16,10 @@ unsigned cpuid_core_bits(unsigned nr);
  * missing (needs room for 3 more entries: cap >= *n + 3). */
 void cpuid_set_topology(struct kvm_cpuid_entry2 *entries, unsigned *n, unsigned cap,
 			unsigned cpu, unsigned nr_cpus);
+/* Announces the hypervisor (KVM leaves 0x40000000.. hold kvmclock and the
+ * other paravirtual features) and the LAPIC TSC-deadline timer when KVM
+ * emulates it; KVM reports neither bit itself. */
+void cpuid_set_features(struct kvm_cpuid_entry2 *entries, unsigned n, bool tsc_deadline);
 struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid_entry2 *entries, unsigned n,
 				    uint32_t function, uint32_t index);
 

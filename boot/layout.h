@@ -29,9 +29,10 @@
 #define LAYOUT_PCI_HOLE_START	0xc0000000ull
 #define LAYOUT_MMIO32_BASE	0xc0000000ull	/* 32-bit BAR window */
 #define LAYOUT_MMIO32_SIZE	0x20000000ull
-#define LAYOUT_ECAM_BASE	0xe0000000ull	/* PCIe ECAM, buses 0..255 */
-#define LAYOUT_ECAM_SIZE	0x10000000ull
-#define LAYOUT_ECAM_LAST_BUS	255
+#define LAYOUT_ECAM_BASE	0xe0000000ull	/* PCIe ECAM for bus 0 only: Linux
+					 * probes every bus MCFG lists, 1 MiB each */
+#define LAYOUT_ECAM_SIZE	0x100000ull
+#define LAYOUT_ECAM_LAST_BUS	0
 #define LAYOUT_IOAPIC_BASE	0xfec00000ull
 #define LAYOUT_LAPIC_BASE	0xfee00000ull
 #define LAYOUT_4G		0x100000000ull

@@ -123,6 +123,7 @@ int kvm_open(struct kvm *kvm, char *err, size_t errlen)
 		return -1;
 	}
 	kvm->run_size = (size_t)size;
+	kvm->tsc_deadline = ioctl(kvm->sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 	return 0;
 }
 

@@ -13,6 +13,7 @@ struct kvm {
 	size_t run_size;	/* size of each vCPU's kvm_run mapping */
 	struct kvm_cpuid2 *cpuid;	/* KVM_GET_SUPPORTED_CPUID, with spare room */
 	unsigned cpuid_cap;
+	bool tsc_deadline;	/* the in-kernel LAPIC emulates TSC-deadline */
 };
 
 /* Opens /dev/kvm and checks what we need; -1 with a one-line reason. */

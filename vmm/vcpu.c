@@ -42,6 +42,7 @@ static int set_cpuid(struct vcpu *vcpu)
 	memcpy(cpuid, kvm->cpuid, size);
 	n = cpuid->nent;
 	cpuid_set_topology(cpuid->entries, &n, kvm->cpuid_cap, vcpu->id, vcpu->vm->cfg->cpus);
+	cpuid_set_features(cpuid->entries, n, kvm->tsc_deadline);
 	cpuid->nent = n;
 	rc = ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid);
 	free(cpuid);

@@ -1,12 +1,10 @@
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -23,21 +21,11 @@ static int fail(char *err, size_t errlen, const char *what)
 	return -1;
 }
 
-/* Guest RAM is one sealed memfd so device processes can map it later. */
 static int create_memory(struct vm *vm, char *err, size_t errlen)
 {
-	uint64_t size = vm->cfg->memory_mib * MIB;
-	void *host;
-
-	vm->mem_fd = memfd_create("vmsilo-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (vm->mem_fd < 0 || ftruncate(vm->mem_fd, (off_t)size))
-		return fail(err, errlen, "guest memory");
-	fcntl(vm->mem_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW);
-	host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, vm->mem_fd, 0);
-	if (host == MAP_FAILED)
-		return fail(err, errlen, "guest memory: mmap");
-	madvise(host, size, MADV_HUGEPAGE);
-	guest_mem_layout(&vm->mem, host, size);
+	if (guest_ram_create(&vm->ram, vm->cfg->memory_mib * MIB, err, errlen))
+		return -1;
+	guest_mem_layout(&vm->mem, vm->ram.host, vm->ram.size);
 	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
 		const struct guest_region *r = &vm->mem.regions[i];
 
@@ -142,7 +130,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct console *consol
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = cfg;
 	vm->console = console;
-	vm->mem_fd = vm->wake_fd = vm->serial_space_fd = -1;
+	vm->ram.fd = vm->wake_fd = vm->serial_space_fd = -1;
 	vm->pio.name = "pio";
 	vm->mmio.name = "mmio";
 	vm->kvm.sys_fd = vm->kvm.vm_fd = -1;
@@ -284,10 +272,7 @@ void vm_destroy(struct vm *vm)
 				vcpu_destroy(&vm->vcpus[i]);
 		free(vm->vcpus);
 	}
-	if (vm->mem.host)
-		munmap(vm->mem.host, vm->mem.total);
-	if (vm->mem_fd >= 0)
-		close(vm->mem_fd);
+	guest_ram_destroy(&vm->ram);
 	kvm_close(&vm->kvm);
 	if (vm->wake_fd >= 0)
 		close(vm->wake_fd);

@@ -12,6 +12,7 @@
 #include "vmm/console.h"
 #include "vmm/i8042.h"
 #include "vmm/kvm.h"
+#include "vmm/memory.h"
 #include "vmm/pci.h"
 #include "vmm/rtc.h"
 #include "vmm/serial.h"
@@ -39,8 +40,8 @@ struct vm {
 	const struct vm_config *cfg;
 	struct console *console;
 	struct kvm kvm;
-	int mem_fd;
-	struct guest_mem mem;
+	struct guest_ram ram;
+	struct guest_mem mem;	/* the guest physical view of ram */
 	struct bus pio, mmio;
 	struct serial serial;
 	struct rtc rtc;

@@ -7,6 +7,9 @@
 #   panic     crash the kernel through sysrq-c
 #   hang      sleep forever
 #   shell     interactive sh on the console, poweroff when it exits
+#   powerbutton  wait for the ACPI power button (needs the button and
+#             evdev modules): busybox acpid prints
+#             "VMSILO shutdown-marker" and powers off
 #   cmd       run vmsilo.cmd= with sh -c, print "VMSILO exit=<status>",
 #             then poweroff.  The kernel splits its command line at spaces,
 #             so vmsilo.cmd is URL-style encoded: '+' stands for a space and
@@ -67,6 +70,15 @@ panic)
 	echo c >/proc/sysrq-trigger
 	;;
 hang) while :; do sleep 3600; done ;;
+powerbutton)
+	# busybox acpid maps KEY_POWER to the action file PWRF/00000080.
+	mkdir -p /etc/acpi/PWRF
+	printf '#!/bin/sh\necho VMSILO shutdown-marker >/dev/console\npoweroff -f\n' >/etc/acpi/PWRF/00000080
+	chmod +x /etc/acpi/PWRF/00000080
+	acpid -c /etc/acpi -l /dev/null
+	echo "VMSILO acpid-ready"
+	while :; do sleep 3600; done
+	;;
 shell) setsid cttyhack sh -l ;;
 cmd)
 	cmd=$(urldecode "$(param vmsilo.cmd)")

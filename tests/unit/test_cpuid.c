@@ -90,8 +90,20 @@ static void test_adds_missing_leaf_b(void)
 	CHECK_EQ(n, 2);
 }
 
+static void test_features(void)
+{
+	struct kvm_cpuid_entry2 e[CAP];
+	unsigned n = fake_cpuid(e, false);
+
+	cpuid_set_features(e, n, false);
+	CHECK_EQ(cpuid_find(e, n, 1, 0)->ecx, 1u << 31);
+	cpuid_set_features(e, n, true);
+	CHECK_EQ(cpuid_find(e, n, 1, 0)->ecx, 1u << 31 | 1u << 24);
+}
+
 int main(void)
 {
+	test_features();
 	static const unsigned counts[] = { 1, 2, 3, 4, 8, 64 };
 
 	CHECK_EQ(cpuid_core_bits(1), 0);

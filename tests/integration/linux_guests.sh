@@ -1,0 +1,154 @@
+#!/bin/bash
+# Boots Debian's 6.12 kernel under vmsilo-vmm and checks what the guest
+# reports and how the VMM ends. On hosts without VT-x/AMD-V it runs itself
+# again inside the nested rig (tests/rig/rig.sh), where the whole batch
+# shares one L1 boot.
+#   linux_guests.sh VMSILO_VMM BUILD_DIR
+set -u
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(cd "$here/../.." && pwd)
+
+if [ "${1:-}" != --inside ]; then
+	set -e
+	vmm=$1 build=$2
+	rig=$top/tests/rig/rig.sh
+	kernel=$("$rig" --print-kernel)
+	vmlinux=$("$rig" --print-vmlinux)
+	initrd=$build/guest/test-initramfs.cpio
+	mkdir -p "$build/guest" "$build/integration-logs"
+	"$top/tests/guest/mkinitramfs.sh" "$initrd" --modules "button evdev"
+	exec "$rig" --direct-if-possible --timeout 1500 --results "$build/integration-logs" -- \
+		"$here/linux_guests.sh" --inside "$vmm" "$kernel" "$vmlinux" "$initrd" \
+		"$build/integration-logs"
+fi
+
+shift
+vmm=$1 bzimage=$2 vmlinux=$3 initrd=$4 logs=$5
+# VM output stays in tmpfs: byte-by-byte console writes to 9p are slow.
+work=$(mktemp -d /tmp/linux-guests.XXXXXX)
+passed=0 failed=0
+ok() { echo "PASS: $1"; passed=$((passed + 1)); }
+bad() {
+	echo "FAIL: $1"
+	failed=$((failed + 1))
+	cp "$work/$2.console" "$work/$2.err" "$logs/" 2> /dev/null
+	echo "---- last console lines of $2:"; tail -n 15 "$work/$2.console" 2> /dev/null
+	echo "---- stderr of $2:"; tail -n 15 "$work/$2.err" 2> /dev/null
+}
+
+# config NAME KERNEL CPUS MEM ACTION [extra toml] -> path of the config
+config() {
+	cat > "$work/$1.toml" <<-EOT
+	name = "$1"
+	kernel = "$2"
+	initramfs = "$initrd"
+	cpus = $3
+	memory = $4
+	runtime_dir = "$work/run"
+	cmdline = "console=ttyS0 panic=-1 quiet"
+	kernel_params = ["vmsilo.test=$5"]
+	${6:-}
+	[console]
+	mode = "file"
+	path = "$work/$1.console"
+	EOT
+	echo "$work/$1.toml"
+}
+
+# Runs a VM to its end; sets rc.
+run() {
+	timeout 300 "$vmm" --config "$work/$1.toml" > /dev/null 2> "$work/$1.err"
+	rc=$?
+}
+
+# Starts a VM in the background with a watchdog; finish waits; both set pid/rc.
+start() {
+	"$vmm" --config "$work/$1.toml" > /dev/null 2> "$work/$1.err" &
+	pid=$!
+	(sleep 300; kill -KILL $pid) > /dev/null 2>&1 &
+	watchdog=$!
+}
+finish() { wait $pid; rc=$?; kill $watchdog 2> /dev/null; }
+
+wait_for() { # NAME PATTERN [COUNT]: until the console shows PATTERN COUNT times
+	for _ in $(seq 1200); do
+		local seen
+		seen=$(grep -c "$2" "$work/$1.console" 2> /dev/null)
+		[ "${seen:-0}" -ge "${3:-1}" ] && return 0
+		kill -0 $pid 2> /dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+value() { sed -n "s/^VMSILO $2=\([0-9]*\).*/\1/p" "$work/$1.console" | head -n 1; }
+
+# The guest sees the configured CPUs and memory. The firmware memory map
+# holds every byte of RAM but the 385 KiB from the EBDA to 1 MiB.
+boot_check() { # NAME KERNEL CPUS MEM
+	config "$1" "$2" "$3" "$4" poweroff > /dev/null
+	run "$1"
+	local nproc memtotal e820 want_e820=$(($4 * 1048576 - 0x60400))
+	nproc=$(value "$1" nproc) memtotal=$(value "$1" memtotal_kb) e820=$(value "$1" e820_ram_bytes)
+	if [ $rc -eq 0 ] && [ "$nproc" = "$3" ] && [ "$e820" = "$want_e820" ] &&
+		[ "${memtotal:-0}" -le $(($4 * 1024)) ] && [ "${memtotal:-0}" -ge $(($4 * 1024 * 80 / 100)) ]; then
+		ok "$1: cpus=$3 memory=$4 MiB: nproc=$nproc MemTotal=${memtotal} kB, e820 RAM exact, poweroff exit 0"
+	else
+		bad "$1: rc=$rc nproc=$nproc memtotal=$memtotal e820=$e820 (want $want_e820)" "$1"
+	fi
+}
+
+boot_check pvh-1cpu-256m "$vmlinux" 1 256
+boot_check pvh-2cpu-3584m "$vmlinux" 2 3584
+boot_check pvh-4cpu-256m "$vmlinux" 4 256
+boot_check bzimage-2cpu-512m "$bzimage" 2 512
+boot_check bzimage-4cpu-3584m "$bzimage" 4 3584
+
+config reboot-exit "$vmlinux" 1 256 reboot > /dev/null
+run reboot-exit
+[ $rc -eq 32 ] && grep -q "VMSILO action=reboot" "$work/reboot-exit.console" &&
+	ok "guest reboot with reboot = \"exit\": exit 32" || bad "reboot-exit: rc=$rc" reboot-exit
+
+config reboot-restart "$vmlinux" 1 256 reboot 'reboot = "restart"' > /dev/null
+start reboot-restart
+wait_for reboot-restart VMSILO-INIT-START 2; booted=$?
+kill -INT $pid; finish
+[ $booted -eq 0 ] && [ $rc -eq 130 ] &&
+	ok "guest reboot with reboot = \"restart\": the guest boots again" ||
+	bad "reboot-restart: boots=$(grep -c VMSILO-INIT-START "$work/reboot-restart.console") rc=$rc" reboot-restart
+
+config panic "$vmlinux" 2 256 panic > /dev/null
+run panic
+[ $rc -ne 0 ] && grep -q "Kernel panic" "$work/panic.console" &&
+	ok "guest kernel panic (panic=-1): exit $rc, non-zero" || bad "panic: rc=$rc" panic
+
+config powerbutton "$vmlinux" 2 256 powerbutton > /dev/null
+start powerbutton
+wait_for powerbutton "VMSILO acpid-ready"; ready=$?
+kill -TERM $pid; finish
+[ $ready -eq 0 ] && [ $rc -eq 0 ] && grep -q "VMSILO shutdown-marker" "$work/powerbutton.console" &&
+	ok "SIGTERM presses the ACPI power button: the guest shuts down, exit 0" ||
+	bad "powerbutton: ready=$ready rc=$rc" powerbutton
+
+# The PTY console carries input to the guest's shell and its output back.
+config shell "$vmlinux" 1 256 shell > /dev/null
+sed -i 's/^mode = "file"/mode = "pty"/; /^path = /d' "$work/shell.toml"
+start shell
+for _ in $(seq 100); do [ -e "$work/run/shell/console" ] && break; sleep 0.1; done
+exec 3<> "$work/run/shell/console"
+cat <&3 > "$work/shell.console" 2> /dev/null &
+reader=$!
+wait_for shell "VMSILO action=shell"
+sleep 1
+printf 'echo answer-$((6 * 7))\n' >&3
+wait_for shell "answer-42"; answered=$?
+printf 'exit\n' >&3
+finish
+kill $reader 2> /dev/null; exec 3>&-
+[ $answered -eq 0 ] && [ $rc -eq 0 ] && [ ! -e "$work/run/shell/console" ] &&
+	ok "PTY console: typed command runs in the guest, exit powers off" ||
+	bad "shell: answered=$answered rc=$rc" shell
+
+rm -rf "$work"
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]

@@ -1,0 +1,23 @@
+#!/bin/bash
+# The full test suite from a clean checkout: installs what is missing,
+# builds with gcc (ASan + UBSan) and clang (warnings only), and runs every
+# unit and integration test through CTest. Linux guests boot inside the
+# nested rig (tests/rig/rig.sh) when this host's KVM cannot run them.
+#   tests/run-tests.sh [ctest arguments, e.g. -L unit or -R boot]
+set -euo pipefail
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$top/tests/deps.sh"
+vmsilo_install_deps
+
+jobs=$(nproc)
+echo "== clang build (warnings are errors)"
+cmake -S "$top" -B "$top/build-clang" -DCMAKE_C_COMPILER=clang > /dev/null
+cmake --build "$top/build-clang" -j "$jobs" > /dev/null
+
+echo "== gcc build with AddressSanitizer and UndefinedBehaviorSanitizer"
+cmake -S "$top" -B "$top/build" -DCMAKE_C_COMPILER=gcc -DVMSILO_SANITIZE=ON > /dev/null
+cmake --build "$top/build" -j "$jobs" > /dev/null
+
+echo "== tests"
+cd "$top/build"
+ctest --output-on-failure "$@"
