@@ -1,10 +1,12 @@
 /* vmsilo-vmm: command line, config, and the VM's life from boot to exit. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysinfo.h>
+#include <unistd.h>
 
 #include "vmm/config.h"
 #include "vmm/console.h"
@@ -96,6 +98,22 @@ static int check_host_memory(const struct vm_config *cfg)
 	return 0;
 }
 
+/* Missing images are reported before /dev/kvm problems: they are the
+ * config's fault and the easier fix. */
+static int check_images(const struct vm_config *cfg)
+{
+	const char *paths[] = { cfg->kernel, cfg->initramfs };
+	const char *what[] = { "kernel", "initramfs" };
+
+	for (int i = 0; i < 2; i++) {
+		if (paths[i] && access(paths[i], R_OK)) {
+			fprintf(stderr, "vmsilo-vmm: %s: %s: %s\n", what[i], paths[i], strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Only vCPU threads take the kick signal; signals that stop the VM go to
  * the main loop's signalfd. Set before any thread exists. */
 static void block_signals(void)
@@ -170,7 +188,7 @@ int main(int argc, char **argv)
 	}
 	log_set_level(opt.log_level >= 0 ? (enum log_level)opt.log_level :
 		      cfg.log_level_set ? cfg.log_level : LOG_WARN);
-	if (check_host_memory(&cfg)) {
+	if (check_host_memory(&cfg) || check_images(&cfg)) {
 		config_free(&cfg);
 		return EXIT_FAILURE_SETUP;
 	}

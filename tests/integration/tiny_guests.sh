@@ -93,6 +93,12 @@ run "$cfg"
 [ $rc -eq 1 ] && [ -z "$out" ] && [ "$err" = "vmsilo-vmm: kernel: $work/corrupt: not a bzImage or ELF vmlinux" ] &&
 	ok "corrupt kernel: exact error line" || bad "corrupt kernel: rc=$rc err=$err"
 
+cfg=$(config missing poweroff)
+sed -i "s|^kernel = .*|kernel = \"$work/no-such-kernel\"|" "$cfg"
+run "$cfg"
+[ $rc -eq 1 ] && [ "$err" = "vmsilo-vmm: kernel: $work/no-such-kernel: No such file or directory" ] &&
+	ok "missing kernel: exact error line" || bad "missing kernel: rc=$rc err=$err"
+
 printf 'name = "bad"\nkernel = "/k"\nmemory = "lots"\n' > "$work/bad.toml"
 run "$work/bad.toml"
 [ $rc -eq 1 ] && [ -z "$out" ] && [ "$err" = "$work/bad.toml:3:10: memory: expected an integer, got a string" ] &&
