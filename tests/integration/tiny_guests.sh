@@ -110,5 +110,28 @@ run "$work/big.toml"
 [ $rc -eq 1 ] && [[ $err == *"memory: 1048576 MiB is more than this host's"* ]] &&
 	ok "memory larger than the host: clear error" || bad "big memory: rc=$rc err=$err"
 
+# /dev/kvm problems, each one actionable line.
+cfg=$(config nokvm poweroff)
+chmod 755 "$work"
+if unshare -m true 2> /dev/null; then
+	unshare -m sh -c "mount -t tmpfs none /dev && exec \"$vmm\" --config \"$cfg\"" > "$work/out" 2> "$work/err"
+	rc=$?
+	[ $rc -eq 1 ] && [ "$(cat "$work/err")" = "vmsilo-vmm: /dev/kvm does not exist: load the kvm-intel or kvm-amd module, or enable virtualisation in the firmware" ] &&
+		ok "no /dev/kvm: clear error" || bad "no /dev/kvm: rc=$rc err=$(cat "$work/err")"
+fi
+if [ "$(id -u)" -eq 0 ] && [ "$(stat -c %a /dev/kvm)" = 600 ] && command -v setpriv > /dev/null; then
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$vmm" --config "$cfg" > "$work/out" 2> "$work/err"
+	rc=$?
+	[ $rc -eq 1 ] && [ "$(cat "$work/err")" = "vmsilo-vmm: /dev/kvm: permission denied: add this user to the 'kvm' group or run as root" ] &&
+		ok "/dev/kvm not accessible: clear error" || bad "kvm permission: rc=$rc err=$(cat "$work/err")"
+fi
+if ! grep -qw -e vmx -e svm /proc/cpuinfo; then
+	env -u VMSILO_ALLOW_NO_HWVIRT "$vmm" --config "$cfg" > "$work/out" 2> "$work/err"
+	rc=$?
+	[ $rc -eq 1 ] && grep -q "no hardware virtualisation (no vmx/svm flag): Linux guests will not boot here; run inside the nested rig" "$work/err" &&
+		[ "$(wc -l < "$work/err")" -eq 1 ] &&
+		ok "KVM without hardware virtualisation: clear error" || bad "no hw virt: rc=$rc err=$(cat "$work/err")"
+fi
+
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]
