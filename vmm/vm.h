@@ -3,6 +3,7 @@
 #define VMSILO_VM_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 
 #include "boot/guest_mem.h"
@@ -61,6 +62,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct console *consol
 /* Runs until the guest or the host ends it; returns the reason. */
 enum vm_exit vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
+/* The signals the main loop handles (power button, stop); they must be
+ * blocked in every thread before the VM runs. */
+void vm_stop_signals(sigset_t *set);
 /* Records the first reason and wakes the main loop; safe from any thread. */
 void vm_request_exit(struct vm *vm, enum vm_exit reason);
 

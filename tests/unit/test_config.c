@@ -230,35 +230,25 @@ static void test_relative_paths(void)
 	check_paths("/banking.toml", "vmlinuz", "/vmlinuz", "/../initrd.img", "/logs/console.log");
 }
 
-static void test_kernel_cmdline(void)
+static void check_cmdline(const char *doc, const char *want)
 {
 	struct vm_config cfg;
 	char *s;
 
-	if (!parse("b.toml", MIN_DOC, &cfg)) {
+	if (!parse("b.toml", doc, &cfg)) {
 		s = config_kernel_cmdline(&cfg);
-		CHECK_STR(s, "console=ttyS0");
+		CHECK_STR(s, want);
 		free(s);
 	}
 	config_free(&cfg);
-	if (!parse("b.toml", MIN_DOC "cmdline = \"\"\nkernel_params = [\"a=1\", \"b\"]", &cfg)) {
-		s = config_kernel_cmdline(&cfg);
-		CHECK_STR(s, "a=1 b");
-		free(s);
-	}
-	config_free(&cfg);
-	if (!parse("b.toml", MIN_DOC "cmdline = \"\"\nkernel_params = []", &cfg)) {
-		s = config_kernel_cmdline(&cfg);
-		CHECK_STR(s, "");
-		free(s);
-	}
-	config_free(&cfg);
-	if (!parse("b.toml", MIN_DOC "kernel_params = [\"quiet\"]", &cfg)) {
-		s = config_kernel_cmdline(&cfg);
-		CHECK_STR(s, "console=ttyS0 quiet");
-		free(s);
-	}
-	config_free(&cfg);
+}
+
+static void test_kernel_cmdline(void)
+{
+	check_cmdline(MIN_DOC, "console=ttyS0");
+	check_cmdline(MIN_DOC "cmdline = \"\"\nkernel_params = [\"a=1\", \"b\"]", "a=1 b");
+	check_cmdline(MIN_DOC "cmdline = \"\"\nkernel_params = []", "");
+	check_cmdline(MIN_DOC "kernel_params = [\"quiet\"]", "console=ttyS0 quiet");
 }
 
 static void test_syntax_errors(void)
