@@ -27,6 +27,7 @@ static void make_raw(int fd, struct termios *saved)
 	if (saved)
 		*saved = t;
 	cfmakeraw(&t);
+	t.c_oflag |= OPOST;	/* our own log lines still start at column 0 */
 	tcsetattr(fd, TCSANOW, &t);
 }
 

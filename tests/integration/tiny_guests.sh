@@ -85,6 +85,21 @@ kill -TERM $pid; sleep 0.2; kill -TERM $pid; finish
 	ok "pty console published, readable, removed at exit" ||
 	bad "pty: link=$link got=$got rc=$rc"
 
+# On a terminal, the console is interactive and Ctrl-A x stops the VM.
+if command -v tmux > /dev/null; then
+	cfg=$(config tty halt)
+	sock=$work/tmux.sock
+	tmux -S "$sock" new-session -d -x 100 -y 10 \
+		"\"$vmm\" --config \"$cfg\"; echo EXIT=\$?; sleep 60"
+	for _ in $(seq 50); do tmux -S "$sock" capture-pane -p | grep -q "tiny guest: hello" && break; sleep 0.1; done
+	tmux -S "$sock" send-keys C-a x
+	for _ in $(seq 50); do tmux -S "$sock" capture-pane -p | grep -q "EXIT=" && break; sleep 0.1; done
+	screen=$(tmux -S "$sock" capture-pane -p)
+	tmux -S "$sock" kill-server
+	[[ $screen == *"tiny guest: hello"* && $screen == *EXIT=0* ]] &&
+		ok "terminal console: Ctrl-A x stops the VM, exit 0" || bad "tty console: $screen"
+fi
+
 # Errors: one actionable line, non-zero exit, no guest started.
 head -c 65536 /dev/urandom > "$work/corrupt"
 cfg=$(config corrupt poweroff)
