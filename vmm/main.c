@@ -174,6 +174,7 @@ int main(int argc, char **argv)
 	char err[512] = "";
 	int status;
 
+	log_set_level(LOG_WARN);
 	if (parse_args(argc, argv, &opt))
 		return EXIT_FAILURE_SETUP;
 	if (config_load(opt.config, &cfg, NULL, 0))

@@ -146,13 +146,28 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct console *consol
 		snprintf(err, errlen, "internal error: overlapping device ranges");
 		return -1;
 	}
-	if (load_guest(vm, &img, err, errlen) || create_vcpus(vm, &img, err, errlen))
+	log_dbg("guest memory and devices ready");
+	if (load_guest(vm, &img, err, errlen))
+		return -1;
+	log_dbg("kernel and initramfs loaded");
+	if (create_vcpus(vm, &img, err, errlen))
 		return -1;
 	log_info("%s: %u vCPUs, %llu MiB, %s entry at 0x%llx", cfg->name, cfg->cpus,
 		 (unsigned long long)cfg->memory_mib,
 		 img.kind == BOOT_PVH ? "PVH" : "64-bit bzImage",
 		 (unsigned long long)img.entry);
 	return 0;
+}
+
+const char *vm_exit_name(enum vm_exit reason)
+{
+	static const char *const names[] = {
+		[VM_EXIT_NONE] = "running", [VM_EXIT_POWEROFF] = "guest powered off",
+		[VM_EXIT_RESET] = "guest reset", [VM_EXIT_CRASH] = "guest crashed",
+		[VM_EXIT_STOPPED] = "stopped by the host",
+	};
+
+	return reason <= VM_EXIT_STOPPED ? names[reason] : "?";
 }
 
 void vm_request_exit(struct vm *vm, enum vm_exit reason)
@@ -255,6 +270,7 @@ enum vm_exit vm_run(struct vm *vm)
 {
 	unsigned i;
 
+	log_dbg("starting %u vCPUs", vm->cfg->cpus);
 	for (i = 0; i < vm->cfg->cpus; i++)
 		if (vcpu_start(&vm->vcpus[i])) {
 			log_err("vcpu%u: cannot start thread", i);
@@ -262,6 +278,7 @@ enum vm_exit vm_run(struct vm *vm)
 			break;
 		}
 	main_loop(vm);
+	log_dbg("stopping: %s", vm_exit_name(atomic_load(&vm->exit_reason)));
 	for (unsigned j = 0; j < i; j++)
 		vcpu_kick(&vm->vcpus[j]);
 	for (unsigned j = 0; j < i; j++)

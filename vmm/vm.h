@@ -65,6 +65,7 @@ void vm_destroy(struct vm *vm);
 /* The signals the main loop handles (power button, stop); they must be
  * blocked in every thread before the VM runs. */
 void vm_stop_signals(sigset_t *set);
+const char *vm_exit_name(enum vm_exit reason);
 /* Records the first reason and wakes the main loop; safe from any thread. */
 void vm_request_exit(struct vm *vm, enum vm_exit reason);
 
