@@ -53,7 +53,7 @@ static int add_devices(struct vm *vm)
 		    vm->serial_space_fd);
 	rtc_init(&vm->rtc);
 	acpi_pm_init(&vm->pm, &vm->kvm, on_pm_event, vm);
-	pci_init(&vm->pci);
+	pci_init(&vm->pci, guest_mem_mmio64_base(&vm->mem), LAYOUT_MMIO64_SIZE);
 	vm->kbd = (struct i8042){ .reset = on_kbd_reset, .ctx = vm };
 	return bus_add(pio, LAYOUT_COM1_PORT, 8, serial_access, &vm->serial) ||
 	       bus_add(pio, 0x70, 2, rtc_access, &vm->rtc) ||
@@ -62,7 +62,9 @@ static int add_devices(struct vm *vm)
 	       bus_add(pio, LAYOUT_PM1A_CNT_PORT, 2, acpi_pm_cnt_access, &vm->pm) ||
 	       bus_add(pio, LAYOUT_RESET_PORT, 1, acpi_pm_reset_access, &vm->pm) ||
 	       bus_add(pio, 0xcf8, 8, pci_io_access, &vm->pci) ||
-	       bus_add(&vm->mmio, LAYOUT_ECAM_BASE, LAYOUT_ECAM_SIZE, pci_ecam_access, &vm->pci)
+	       bus_add(&vm->mmio, LAYOUT_ECAM_BASE, LAYOUT_ECAM_SIZE, pci_ecam_access, &vm->pci) ||
+	       bus_add(&vm->mmio, LAYOUT_MMIO32_BASE, LAYOUT_MMIO32_SIZE, pci_mmio32_access, &vm->pci) ||
+	       bus_add(&vm->mmio, vm->pci.mmio64_base, LAYOUT_MMIO64_SIZE, pci_mmio64_access, &vm->pci)
 	       ? -1 : 0;
 }
 

@@ -159,7 +159,7 @@ static void test_pci(void)
 	struct pci_bus pci;
 	uint32_t v = 0x12345678;
 
-	pci_init(&pci);
+	pci_init(&pci, 0x100000000ull, 1ull << 30);
 	CHECK_EQ(cf8_read(&pci, 0, 0), 0x0d578086);
 	CHECK_EQ(cf8_read(&pci, 0, 8) >> 8, 0x060000);
 	CHECK_EQ(cf8_read(&pci, 1, 0), 0xffffffff);		/* empty slot */
@@ -176,8 +176,84 @@ static void test_pci(void)
 	CHECK_EQ(v, 0xffffffff);
 }
 
+static uint64_t last_bar_offset;
+static unsigned bar_hits;
+
+static void fake_bar(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool is_write)
+{
+	last_bar_offset = offset;
+	bar_hits++;
+	if (!is_write)
+		memset(data, 0xab, len);
+}
+
+static uint32_t ecam_read32(struct pci_bus *pci, unsigned slot, unsigned reg)
+{
+	uint32_t v;
+
+	pci_ecam_access(pci, slot << 15 | reg, (uint8_t *)&v, 4, false);
+	return v;
+}
+
+static void ecam_write32(struct pci_bus *pci, unsigned slot, unsigned reg, uint32_t v)
+{
+	pci_ecam_access(pci, slot << 15 | reg, (uint8_t *)&v, 4, true);
+}
+
+static void test_pci_bars(void)
+{
+	static struct pci_device dev;
+	struct pci_bus pci;
+	uint8_t body[2] = { 0x12, 0x34 };
+	uint32_t v;
+
+	pci_init(&pci, 0x100000000ull, 1ull << 30);
+	pci_device_init(&dev, 0x1af4, 0x1042, 0x010000, 0x1af4, 2);
+	CHECK_EQ(pci_device_add_bar(&dev, 0, 0x8000, false, fake_bar, NULL), 0);
+	CHECK_EQ(pci_device_add_bar(&dev, 2, 0x4000, true, fake_bar, NULL), 0);
+	CHECK_EQ(pci_device_add_bar(&dev, 5, 0x4000, true, fake_bar, NULL), -1);	/* no room */
+	CHECK_EQ(pci_device_add_bar(&dev, 1, 0x3000, false, fake_bar, NULL), -1);	/* not 2^n */
+	CHECK_EQ(pci_device_add_cap(&dev, 0x09, body, 2), 0x40);
+	CHECK_EQ(pci_device_add_cap(&dev, 0x11, body, 2), 0x44);
+	CHECK_EQ(pci_add_device(&pci, 3, &dev), 0);
+	CHECK_EQ(pci_add_device(&pci, 3, &dev), -1);				/* slot taken */
+	CHECK_EQ(ecam_read32(&pci, 3, 0), 0x10421af4);
+	CHECK_EQ(ecam_read32(&pci, 3, 0x34) & 0xff, 0x40);
+	CHECK_EQ(ecam_read32(&pci, 3, 0x40), 0x34124409);			/* id, next, body */
+	CHECK_EQ(ecam_read32(&pci, 3, 0x04) >> 16 & 0x10, 0x10);		/* cap list */
+	CHECK_EQ(ecam_read32(&pci, 3, 0x10), 0xc0000000);			/* firmware-placed */
+	CHECK_EQ(ecam_read32(&pci, 3, 0x18), 0x4);				/* 64-bit, low */
+	CHECK_EQ(ecam_read32(&pci, 3, 0x1c), 1);				/* at 4 GiB */
+	CHECK_EQ(pci_bar_address(&dev, 2), 0x100000000ull);
+	/* MMIO reaches the BAR handler with the offset inside the BAR. */
+	pci_mmio32_access(&pci, 0x10, (uint8_t *)&v, 4, false);
+	CHECK_EQ(v, 0xabababab);
+	CHECK_EQ(last_bar_offset, 0x10);
+	pci_mmio64_access(&pci, 0x3ffc, (uint8_t *)&v, 4, false);
+	CHECK_EQ(last_bar_offset, 0x3ffc);
+	bar_hits = 0;
+	pci_mmio64_access(&pci, 0x3ffe, (uint8_t *)&v, 4, false);		/* straddles the end */
+	CHECK_EQ(bar_hits, 0);
+	CHECK_EQ(v, 0xffffffff);
+	/* The sizing dance: all ones reads back the size mask, then restore. */
+	ecam_write32(&pci, 3, 0x10, 0xffffffff);
+	CHECK_EQ(ecam_read32(&pci, 3, 0x10), 0xffff8000);
+	ecam_write32(&pci, 3, 0x10, 0xc0010000);
+	CHECK_EQ(pci_bar_address(&dev, 0), 0xc0010000);
+	/* Memory decode off: nothing answers. */
+	ecam_write32(&pci, 3, 0x04, 0);
+	CHECK_EQ(pci_bar_address(&dev, 0), 0);
+	bar_hits = 0;
+	pci_mmio32_access(&pci, 0x10000, (uint8_t *)&v, 4, false);
+	CHECK_EQ(bar_hits, 0);
+	/* Read-only identity. */
+	ecam_write32(&pci, 3, 0, 0);
+	CHECK_EQ(ecam_read32(&pci, 3, 0), 0x10421af4);
+}
+
 int main(void)
 {
+	test_pci_bars();
 	test_serial();
 	test_rtc();
 	test_acpi_pm();
