@@ -1,0 +1,48 @@
+/*
+ * The modern (1.x) virtio-pci transport: PCI identity and capabilities,
+ * the common configuration state machine, ISR, device config (served from
+ * the link's cache), notifications through KVM ioeventfds and interrupts
+ * through MSI-X irqfds. It knows the device only through its vdev_link.
+ */
+#ifndef VMSILO_VIRTIO_PCI_H
+#define VMSILO_VIRTIO_PCI_H
+
+#include <pthread.h>
+
+#include "vmm/msix.h"
+#include "vmm/pci.h"
+#include "vmm/vdev_link.h"
+
+struct virtio_pci_queue {
+	uint16_t size, vector;
+	bool enabled;
+	uint64_t desc, avail, used;
+};
+
+struct virtio_pci {
+	pthread_mutex_t lock;
+	struct pci_device pci;
+	struct vdev_link *link;
+	struct kvm *kvm;		/* NULL: no ioeventfds (unit tests) */
+	struct msix msix;
+	uint64_t notify_base;		/* where the ioeventfds sit, 0: none */
+	uint32_t dfselect, gfselect;
+	uint64_t driver_features;
+	uint16_t config_vector, queue_select;
+	uint8_t status, config_generation, isr;
+	struct virtio_pci_queue queues[VDEV_MAX_QUEUES];
+};
+
+int virtio_pci_init(struct virtio_pci *vp, struct vdev_link *link, struct kvm *kvm,
+		    struct msi_routes *routes);
+/* Puts the function in a slot, with its BARs and ioeventfds in place. */
+int virtio_pci_plug(struct virtio_pci *vp, struct pci_bus *bus, unsigned slot);
+void virtio_pci_destroy(struct virtio_pci *vp);
+/* From the device: its config changed (new bytes), or it needs a reset. */
+void virtio_pci_config_changed(struct virtio_pci *vp, const void *config, unsigned len);
+void virtio_pci_needs_reset(struct virtio_pci *vp, const char *why);
+/* The BAR handler (exposed for tests). */
+void virtio_pci_bar_access(void *opaque, uint64_t offset, uint8_t *data, unsigned len,
+			   bool is_write);
+
+#endif
