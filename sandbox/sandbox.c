@@ -1,0 +1,444 @@
+/*
+ * Device processes: clone3 into new namespaces, then in the child close the
+ * inherited fds, pivot_root into an empty tmpfs, set rlimits, drop every
+ * capability, set no_new_privs and load the seccomp filter. The child reports
+ * its setup result on a SOCK_SEQPACKET socket, so a failure comes back to
+ * sandbox_spawn() as one line instead of a silently dead child.
+ */
+#include "sandbox/sandbox.h"
+
+#include <cap-ng.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/filter.h"
+#include "vmm/log.h"
+
+/* Any directory present on every host: the tmpfs covers it, then is "/". */
+#define ROOT_MOUNT_POINT "/proc"
+
+enum step {
+	STEP_STDIO = 1, STEP_FDS, STEP_PRIVATE, STEP_TMPFS, STEP_PIVOT,
+	STEP_DETACH, STEP_READONLY, STEP_NOFILE, STEP_MEMLOCK, STEP_NPROC,
+	STEP_CORE, STEP_CAPS, STEP_NO_NEW_PRIVS, STEP_SECCOMP,
+};
+
+static const char *const step_text[] = {
+	[STEP_STDIO] = "open /dev/null for stdin/stdout/stderr",
+	[STEP_FDS] = "close the inherited fds (close_range needs Linux 5.9)",
+	[STEP_PRIVATE] = "make the mounts private",
+	[STEP_TMPFS] = "mount the root tmpfs on " ROOT_MOUNT_POINT,
+	[STEP_PIVOT] = "pivot_root into the tmpfs",
+	[STEP_DETACH] = "detach the old root",
+	[STEP_READONLY] = "remount the root read-only",
+	[STEP_NOFILE] = "set RLIMIT_NOFILE",
+	[STEP_MEMLOCK] = "set RLIMIT_MEMLOCK",
+	[STEP_NPROC] = "set RLIMIT_NPROC",
+	[STEP_CORE] = "set RLIMIT_CORE",
+	[STEP_CAPS] = "drop the capabilities",
+	[STEP_NO_NEW_PRIVS] = "set no_new_privs",
+	[STEP_SECCOMP] = "load the seccomp filter",
+};
+
+/* What the child needs, in the parent's memory that fork copies. */
+struct spawn {
+	const struct sandbox_config *cfg;
+	scmp_filter_ctx filter;
+	int sock;
+	int (*main)(void *arg);
+	void *arg;
+};
+
+static int sort_keep(const struct sandbox_config *cfg, int sock, int *keep)
+{
+	int n = 0;
+
+	keep[n++] = 0, keep[n++] = 1, keep[n++] = 2, keep[n++] = sock;
+	for (unsigned i = 0; i < cfg->nr_keep_fds; i++)
+		keep[n++] = cfg->keep_fds[i];
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+
+			keep[j] = keep[j - 1], keep[j - 1] = t;
+		}
+	return n;
+}
+
+/* Std fds not kept become /dev/null, so new fds never land on 0-2. */
+static int keep_only(const struct sandbox_config *cfg, int sock)
+{
+	int keep[SANDBOX_MAX_KEEP_FDS + 4], n, null = -1;
+	unsigned lo = 0;
+
+	for (int fd = 0; fd < 3; fd++) {
+		bool kept = false;
+
+		for (unsigned i = 0; i < cfg->nr_keep_fds; i++)
+			kept |= cfg->keep_fds[i] == fd;
+		if (!kept && null < 0)
+			null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (!kept && (null < 0 || (fd != null && dup2(null, fd) < 0)))
+			return STEP_STDIO;
+	}
+	n = sort_keep(cfg, sock, keep);
+	for (int i = 0; i < n; i++) {
+		if ((unsigned)keep[i] > lo && close_range(lo, keep[i] - 1, 0))
+			return STEP_FDS;
+		if ((unsigned)keep[i] >= lo)
+			lo = keep[i] + 1;
+	}
+	return close_range(lo, ~0U, 0) ? STEP_FDS : 0;
+}
+
+/* pivot_root(".", ".") stacks the old root on the new one; detach it. */
+static int enter_empty_root(void)
+{
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		return STEP_PRIVATE;
+	if (mount("vmsilo-sandbox", ROOT_MOUNT_POINT, "tmpfs",
+		  MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0,size=4k,nr_inodes=1"))
+		return STEP_TMPFS;
+	if (chdir(ROOT_MOUNT_POINT) || syscall(SYS_pivot_root, ".", "."))
+		return STEP_PIVOT;
+	if (umount2(".", MNT_DETACH) || chdir("/"))
+		return STEP_DETACH;
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID |
+		  MS_NODEV | MS_NOEXEC, NULL))
+		return STEP_READONLY;
+	return 0;
+}
+
+static int set_limits(const struct sandbox_config *cfg)
+{
+	const struct { int resource; rlim_t value; enum step step; } lim[] = {
+		{ RLIMIT_NOFILE, cfg->nofile, STEP_NOFILE },
+		{ RLIMIT_MEMLOCK, cfg->memlock, STEP_MEMLOCK },
+		{ RLIMIT_NPROC, cfg->nproc, STEP_NPROC },
+		{ RLIMIT_CORE, 0, STEP_CORE },
+	};
+
+	for (size_t i = 0; i < sizeof(lim) / sizeof(lim[0]); i++) {
+		struct rlimit rl = { lim[i].value, lim[i].value };
+
+		if (setrlimit(lim[i].resource, &rl))
+			return lim[i].step;
+	}
+	return 0;
+}
+
+/* After pivot_root: libcap-ng then reads the bounding set with prctl. */
+static int drop_caps(void)
+{
+	capng_setpid(0);	/* its pid is the parent's: 0 means "this one" */
+	capng_clear(CAPNG_SELECT_ALL);
+	errno = 0;
+	if (capng_apply(CAPNG_SELECT_ALL)) {
+		errno = errno ? errno : EPERM;
+		return STEP_CAPS;
+	}
+	return 0;
+}
+
+static int jail(const struct spawn *s)
+{
+	int step, rc;
+
+	step = enter_empty_root();
+	if (!step)
+		step = set_limits(s->cfg);
+	if (!step)
+		step = drop_caps();
+	if (!step && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		step = STEP_NO_NEW_PRIVS;
+	if (!step && (rc = filter_install(s->filter, s->cfg->seccomp_log, s->sock))) {
+		errno = -rc;
+		step = STEP_SECCOMP;
+	}
+	return step;
+}
+
+/*
+ * getppid() is 0 in a new PID namespace, so the parent's end of the socket
+ * says whether it is still there: it writes one byte once the child may go
+ * on, and keeps the socket until it has reaped the child.
+ */
+static bool parent_alive(int sock)
+{
+	struct pollfd p = { .fd = sock, .events = POLLIN };
+	char go;
+
+	if (read(sock, &go, 1) != 1)
+		return false;
+	return poll(&p, 1, 0) == 0;
+}
+
+static _Noreturn void child_run(const struct spawn *s)
+{
+	struct report r = { .kind = REPORT_READY };
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || !parent_alive(s->sock))
+		_exit(127);
+	prctl(PR_SET_NAME, s->cfg->name);
+	r.step = keep_only(s->cfg, s->sock);
+	if (!r.step && s->cfg->enable)
+		r.step = jail(s);
+	if (r.step) {
+		r.kind = REPORT_FAILED;
+		r.err = errno;
+	}
+	if (write(s->sock, &r, sizeof(r)) != sizeof(r) || r.step)
+		_exit(127);
+	_exit(s->main(s->arg));
+}
+
+static pid_t clone3_pidfd(uint64_t flags, int *pidfd)
+{
+	struct clone_args args = {
+		.flags = flags | CLONE_PIDFD,
+		.pidfd = (uintptr_t)pidfd,
+		.exit_signal = SIGCHLD,
+	};
+
+	return syscall(SYS_clone3, &args, sizeof(args));
+}
+
+static const struct { uint64_t flag; const char *name, *sysctl, *config; } namespaces[] = {
+	{ CLONE_NEWUSER, "user", "user", "USER_NS" },
+	{ CLONE_NEWPID, "PID", "pid", "PID_NS" },
+	{ CLONE_NEWNS, "mount", "mnt", "NAMESPACES" },
+	{ CLONE_NEWIPC, "IPC", "ipc", "IPC_NS" },
+	{ CLONE_NEWNET, "network", "net", "NET_NS" },
+	{ CLONE_NEWUTS, "UTS", "uts", "UTS_NS" },
+};
+
+/* clone3 failed: try the namespaces one at a time to name the culprit. */
+static void explain_clone(uint64_t flags, int err, const char *name,
+			  char *buf, size_t len)
+{
+	int pidfd, i, n = sizeof(namespaces) / sizeof(namespaces[0]);
+	char hint[128] = "";
+
+	for (i = 0; flags && err != ENOSYS && i < n; i++) {
+		pid_t pid;
+
+		if (!(flags & namespaces[i].flag))
+			continue;
+		pid = clone3_pidfd((flags & CLONE_NEWUSER) | namespaces[i].flag, &pidfd);
+		if (!pid)
+			_exit(0);
+		if (pid < 0) {
+			err = errno;
+			break;
+		}
+		waitid(P_PIDFD, pidfd, NULL, WEXITED);
+		close(pidfd);
+	}
+	if (err == EPERM && geteuid())
+		snprintf(hint, sizeof(hint), " (run as root or enable unprivileged user namespaces: sysctl kernel.unprivileged_userns_clone=1)");
+	else if (err == EINVAL && i < n)
+		snprintf(hint, sizeof(hint), " (kernel built without CONFIG_%s?)",
+			 namespaces[i].config);
+	else if (err == ENOSPC && i < n)
+		snprintf(hint, sizeof(hint), " (limit reached: sysctl user.max_%s_namespaces)",
+			 namespaces[i].sysctl);
+	if (err == ENOSYS)
+		snprintf(buf, len, "sandbox: %s: clone3 is missing (Linux 5.3 or later needed)", name);
+	else if (flags && i < n)
+		snprintf(buf, len, "sandbox: %s: cannot create a new %s namespace: %s%s",
+			 name, namespaces[i].name, strerror(err), hint);
+	else
+		snprintf(buf, len, "sandbox: %s: cannot start the device process: %s%s",
+			 name, strerror(err), hint);
+}
+
+static int write_file(pid_t pid, const char *file, const char *text)
+{
+	char path[64];
+	int fd, rc = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* Unprivileged: the child is our own uid and gid inside its namespace. */
+static int map_ids(pid_t pid, const char *name, char *err, size_t errlen)
+{
+	char uid[32], gid[32];
+	int rc;
+
+	snprintf(uid, sizeof(uid), "%u %u 1\n", geteuid(), geteuid());
+	snprintf(gid, sizeof(gid), "%u %u 1\n", getegid(), getegid());
+	rc = write_file(pid, "setgroups", "deny");
+	if (!rc)
+		rc = write_file(pid, "uid_map", uid);
+	if (!rc)
+		rc = write_file(pid, "gid_map", gid);
+	if (rc)
+		snprintf(err, errlen, "sandbox: %s: cannot write the user namespace's id maps: %s",
+			 name, strerror(-rc));
+	return rc;
+}
+
+static const char *step_hint(int step, int err, bool userns)
+{
+	if (step == STEP_PIVOT && err == EINVAL)
+		return " (the VMM's root is an initramfs, where pivot_root cannot work)";
+	if ((step == STEP_PRIVATE || step == STEP_TMPFS) && err == EPERM && userns)
+		return " (user namespaces without mount rights, e.g. AppArmor's kernel.apparmor_restrict_unprivileged_userns)";
+	if (step >= STEP_NOFILE && step <= STEP_NPROC && err == EPERM)
+		return " (above the VMM's hard limit)";
+	if (step == STEP_SECCOMP && err == EINVAL)
+		return " (kernel built without CONFIG_SECCOMP_FILTER?)";
+	return "";
+}
+
+/* The child is still starting: wait for its report, then let it go or reap it. */
+static int finish_spawn(struct sandbox_child *c, bool userns, char *err, size_t errlen)
+{
+	struct report r = { 0 };
+	siginfo_t info = { 0 };
+	ssize_t n;
+	int rc = userns ? map_ids(c->pid, c->name, err, errlen) : 0;
+
+	if (!rc && write(c->report_fd, "g", 1) != 1)
+		rc = -errno;
+	do
+		n = rc ? 0 : read(c->report_fd, &r, sizeof(r));
+	while (n < 0 && errno == EINTR);
+	if (n == sizeof(r) && r.kind == REPORT_READY)
+		return fcntl(c->report_fd, F_SETFL, O_NONBLOCK) ? -errno : 0;
+	syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0);
+	waitid(P_PIDFD, c->pidfd, &info, WEXITED);
+	if (rc)
+		return rc;
+	if (n == sizeof(r) && r.kind == REPORT_FAILED && r.step > 0 &&
+	    r.step <= STEP_SECCOMP) {
+		snprintf(err, errlen, "sandbox: %s: cannot %s: %s%s", c->name,
+			 step_text[r.step], strerror(r.err), step_hint(r.step, r.err, userns));
+		return r.err ? -r.err : -EIO;
+	}
+	snprintf(err, errlen, "sandbox: ");
+	sandbox_describe(c, &info, err + strlen(err), errlen - strlen(err));
+	snprintf(err + strlen(err), errlen - strlen(err), " during setup");
+	return -ECHILD;
+}
+
+static void warn_mode(const struct sandbox_config *cfg)
+{
+	if (!cfg->enable)
+		log_warn("%s: not sandboxed (disabled in the configuration): the device process has the VMM's privileges",
+			 cfg->name);
+	else if (cfg->seccomp_log)
+		log_warn("%s: seccomp in log mode: violations go to the kernel log and are not stopped",
+			 cfg->name);
+}
+
+int sandbox_spawn(const struct sandbox_config *cfg,
+		  const struct sandbox_policy *policy,
+		  int (*child_main)(void *arg), void *arg,
+		  struct sandbox_child *child, char *err, size_t errlen)
+{
+	uint64_t flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC |
+			 CLONE_NEWNET | CLONE_NEWUTS | (geteuid() ? CLONE_NEWUSER : 0);
+	struct spawn s = { .cfg = cfg, .main = child_main, .arg = arg };
+	int sv[2], rc = 0;
+
+	err[0] = '\0';
+	*child = (struct sandbox_child){ .pid = -1, .pidfd = -1, .report_fd = -1 };
+	snprintf(child->name, sizeof(child->name), "%s", cfg->name);
+	for (unsigned i = 0; i < cfg->nr_keep_fds; i++)
+		rc |= cfg->keep_fds[i] < 0;
+	if (rc || cfg->nr_keep_fds > SANDBOX_MAX_KEEP_FDS) {
+		snprintf(err, errlen, "sandbox: %s: keep_fds: a negative fd, or more than %d",
+			 cfg->name, SANDBOX_MAX_KEEP_FDS);
+		return -EINVAL;
+	}
+	if (cfg->enable && !(s.filter = filter_build(policy, cfg->seccomp_log, err, errlen)))
+		return -EINVAL;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+		rc = -errno;
+		snprintf(err, errlen, "sandbox: %s: socketpair: %s", cfg->name, strerror(-rc));
+		seccomp_release(s.filter);
+		return rc;
+	}
+	s.sock = sv[1];
+	child->pid = clone3_pidfd(cfg->enable ? flags : 0, &child->pidfd);
+	if (child->pid == 0)
+		child_run(&s);
+	rc = child->pid < 0 ? -errno : 0;
+	close(sv[1]);
+	seccomp_release(s.filter);
+	child->report_fd = sv[0];
+	if (rc)
+		explain_clone(cfg->enable ? flags : 0, -rc, cfg->name, err, errlen);
+	else
+		rc = finish_spawn(child, flags & CLONE_NEWUSER && cfg->enable, err, errlen);
+	if (rc) {
+		sandbox_release(child);
+		return rc;
+	}
+	warn_mode(cfg);
+	log_dbg("%s: device process %d started", cfg->name, child->pid);
+	return 0;
+}
+
+int sandbox_wait(struct sandbox_child *child, int options, siginfo_t *info)
+{
+	*info = (siginfo_t){ 0 };
+	if (waitid(P_PIDFD, child->pidfd, info, WEXITED | options))
+		return -errno;
+	return info->si_pid ? 0 : -EAGAIN;
+}
+
+/*
+ * A seccomp report is appended to any death: under a tracer the second trap
+ * cannot kill PID 1 and the handler falls back to _exit(128 + SIGSYS).
+ */
+void sandbox_describe(const struct sandbox_child *child,
+		      const siginfo_t *info, char *buf, size_t len)
+{
+	const char *sig = sigabbrev_np(info->si_status);
+	int nr = filter_read_report(child->report_fd), n;
+	char *name;
+
+	if (info->si_code == CLD_EXITED)
+		n = snprintf(buf, len, "%s: exited with status %d", child->name,
+			     info->si_status);
+	else if (info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED)
+		n = snprintf(buf, len, "%s: killed by SIG%s%s", child->name, sig ? sig : "?",
+			     info->si_code == CLD_DUMPED ? " (core dumped)" : "");
+	else
+		n = snprintf(buf, len, "%s: not exited (wait code %d)", child->name,
+			     info->si_code);
+	if (nr < 0 || n < 0 || (size_t)n >= len)
+		return;
+	name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+	snprintf(buf + n, len - n, " (seccomp: syscall %d %s)", nr, name ? name : "?");
+	free(name);
+}
+
+void sandbox_release(struct sandbox_child *child)
+{
+	if (child->pidfd >= 0)
+		close(child->pidfd);
+	if (child->report_fd >= 0)
+		close(child->report_fd);
+	child->pidfd = child->report_fd = -1;
+}

@@ -1,0 +1,106 @@
+/*
+ * Jails for device processes. Each virtio device runs in a child forked
+ * from the single-threaded VMM: new PID, mount, IPC, network and UTS
+ * namespaces (and a user namespace when the VMM is not root), an empty
+ * read-only tmpfs as its root, rlimits, no capabilities, no_new_privs and a
+ * seccomp allowlist (sandbox_base_policy plus the device's own rules).
+ * See sandbox/README.md for what a device process must do and must not do.
+ */
+#ifndef VMSILO_SANDBOX_H
+#define VMSILO_SANDBOX_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+
+/* How a rule looks at one argument of the syscall. */
+enum sandbox_arg_op {
+	SANDBOX_ARG_ANY,	/* any arguments */
+	SANDBOX_ARG_EQ,		/* args[arg] == value */
+	SANDBOX_ARG_MASKED_EQ,	/* (args[arg] & mask) == value */
+};
+
+/*
+ * One allowed syscall. Several rules for the same syscall are alternatives:
+ * fcntl with F_GETFL or F_SETFL is two rules. Arguments compare as 64-bit.
+ */
+struct sandbox_syscall {
+	int nr;			/* SYS_xxx */
+	const char *reason;	/* why the device needs it: required */
+	enum sandbox_arg_op op;
+	unsigned arg;		/* 0..5 */
+	uint64_t mask;
+	uint64_t value;
+};
+
+#define SANDBOX_ALLOW(name, why) { .nr = SYS_##name, .reason = (why) }
+#define SANDBOX_ALLOW_EQ(name, argn, val, why) \
+	{ .nr = SYS_##name, .reason = (why), .op = SANDBOX_ARG_EQ, \
+	  .arg = (argn), .value = (val) }
+#define SANDBOX_ALLOW_MASKED(name, argn, msk, val, why) \
+	{ .nr = SYS_##name, .reason = (why), .op = SANDBOX_ARG_MASKED_EQ, \
+	  .arg = (argn), .mask = (msk), .value = (val) }
+
+/* A device's rules, defined next to the device, on top of the base list. */
+struct sandbox_policy {
+	const char *name;	/* "blk" */
+	const struct sandbox_syscall *rules;
+	size_t nr_rules;
+};
+
+/* What every device process may do; sandbox_spawn() always adds it. */
+extern const struct sandbox_policy sandbox_base_policy;
+
+#define SANDBOX_MAX_KEEP_FDS 64
+
+struct sandbox_config {
+	const char *name;	/* instance, e.g. "blk0": messages, process name */
+	bool enable;		/* false: plain fork, fds closed, a warning */
+	bool seccomp_log;	/* violations go to the kernel log, not kill */
+	const int *keep_fds;	/* kept open at the same numbers */
+	unsigned nr_keep_fds;	/* at most SANDBOX_MAX_KEEP_FDS */
+	unsigned nofile;	/* RLIMIT_NOFILE */
+	unsigned nproc;		/* RLIMIT_NPROC: see README (io_uring workers) */
+	uint64_t memlock;	/* RLIMIT_MEMLOCK, bytes (registered buffers) */
+};
+
+/* The parent's handle on a device process. */
+struct sandbox_child {
+	char name[16];
+	pid_t pid;
+	int pidfd;		/* POLLIN once the child has exited */
+	int report_fd;		/* the child's seccomp report, non-blocking */
+};
+
+/*
+ * Starts child_main(arg) in a jailed child and returns 0 once the jail is
+ * complete, or -errno with one line in err saying what failed (no child is
+ * left behind). The child _exits with child_main's return value. Call it
+ * before the VMM starts any thread, from the thread that lives longest:
+ * the child gets SIGKILL when that thread exits.
+ */
+int sandbox_spawn(const struct sandbox_config *cfg,
+		  const struct sandbox_policy *policy,
+		  int (*child_main)(void *arg), void *arg,
+		  struct sandbox_child *child, char *err, size_t errlen);
+
+/*
+ * Reaps the child through its pidfd: 0 with *info filled, -EAGAIN if it
+ * still runs (options = WNOHANG), or -errno.
+ */
+int sandbox_wait(struct sandbox_child *child, int options, siginfo_t *info);
+
+/*
+ * One line for the supervisor's log from the waitid() status, e.g.
+ * "blk0: killed by SIGSYS (seccomp: syscall 59 execve)".
+ */
+void sandbox_describe(const struct sandbox_child *child,
+		      const siginfo_t *info, char *buf, size_t len);
+
+/* Closes the handle's fds (after sandbox_wait, or to abandon the child). */
+void sandbox_release(struct sandbox_child *child);
+
+#endif
