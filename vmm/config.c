@@ -32,6 +32,7 @@ struct ctx {
 	bool have_name, have_kernel;
 	const struct toml_value *mode;	/* console.mode, when valid */
 	const struct toml_entry *path;	/* console.path */
+	bool rng_seccomp_set;
 };
 
 struct key_spec {
@@ -393,6 +394,60 @@ static void set_console(struct ctx *c, const char *key, const struct toml_entry 
 		       "path is only used with mode = \"file\"");
 }
 
+/* ---- [sandbox] and the devices ---- */
+
+static void set_seccomp(struct ctx *c, const char *key, const struct toml_value *v,
+			enum seccomp_policy *dst)
+{
+	static const char *const names[] = { "enforcing", "log", NULL };
+	int i = get_choice(c, key, v, names);
+
+	if (i >= 0)
+		*dst = i == 0 ? SECCOMP_ENFORCING : SECCOMP_LOG;
+}
+
+static void set_sandbox_enable(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	if (want_type(c, key, e->value, TOML_BOOL))
+		c->cfg->sandbox.enable = e->value->boolean;
+}
+
+static void set_sandbox_seccomp(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	set_seccomp(c, key, e->value, &c->cfg->sandbox.seccomp);
+}
+
+static void set_rng_seccomp(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	set_seccomp(c, key, e->value, &c->cfg->rng.seccomp);
+	c->rng_seccomp_set = true;
+}
+
+static const struct key_spec sandbox_keys[] = {
+	{ "enable", set_sandbox_enable },
+	{ "seccomp_policy", set_sandbox_seccomp },
+	{ NULL, NULL },
+};
+
+static const struct key_spec rng_keys[] = {
+	{ "seccomp_policy", set_rng_seccomp },
+	{ NULL, NULL },
+};
+
+static void set_sandbox(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	if (want_type(c, key, e->value, TOML_TABLE))
+		walk(c, e->value, key, sandbox_keys);
+}
+
+static void set_rng(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	if (!want_type(c, key, e->value, TOML_TABLE))
+		return;
+	c->cfg->rng.present = true;
+	walk(c, e->value, key, rng_keys);
+}
+
 static const struct key_spec root_keys[] = {
 	{ "name", set_name },
 	{ "memory", set_memory },
@@ -405,9 +460,11 @@ static const struct key_spec root_keys[] = {
 	{ "reboot", set_reboot },
 	{ "log_level", set_log_level },
 	{ "console", set_console },
+	{ "sandbox", set_sandbox },
+	{ "rng", set_rng },
 	/* Later features. */
 	{ "disk", NULL }, { "net", NULL }, { "vsock", NULL }, { "gpu", NULL },
-	{ "sound", NULL }, { "rng", NULL }, { "sandbox", NULL }, { "balloon", NULL },
+	{ "sound", NULL }, { "balloon", NULL },
 	{ "auto_shutdown", NULL }, { "shared_dir", NULL }, { "usb", NULL },
 	{ "pci", NULL }, { "user", NULL },
 	{ NULL, NULL },
@@ -451,6 +508,7 @@ static int set_defaults(struct ctx *c, const char *source)
 	cfg->on_reboot = REBOOT_EXIT;
 	cfg->log_level = LOG_WARN;
 	cfg->console.mode = CONSOLE_STDOUT;
+	cfg->sandbox.enable = true;
 	cfg->source = strdup(source);
 	cfg->cmdline = strdup("console=ttyS0");
 	cfg->runtime_dir = strdup("/run/vmsilo");
@@ -481,6 +539,8 @@ int config_parse(const char *source, const char *text, size_t len,
 		goto out;
 	}
 	walk(&c, root, NULL, root_keys);
+	if (!c.rng_seccomp_set)		/* devices inherit [sandbox], wherever it stands */
+		cfg->rng.seccomp = cfg->sandbox.seccomp;
 	if (!c.have_name)
 		report(&c, 0, 0, "name", "required key is missing");
 	if (!c.have_kernel)

@@ -10,6 +10,7 @@
 
 enum console_mode { CONSOLE_STDOUT, CONSOLE_FILE, CONSOLE_PTY, CONSOLE_NONE };
 enum reboot_action { REBOOT_EXIT, REBOOT_RESTART };
+enum seccomp_policy { SECCOMP_ENFORCING, SECCOMP_LOG };
 
 #define CONFIG_MIN_MEMORY_MIB 64
 #define CONFIG_MAX_MEMORY_MIB (1024u * 1024u)	/* 1 TiB */
@@ -33,6 +34,14 @@ struct vm_config {
 		enum console_mode mode;	/* default stdout */
 		char *path;		/* required for "file" */
 	} console;
+	struct {
+		bool enable;		/* default true; false only for debugging */
+		enum seccomp_policy seccomp;	/* default enforcing */
+	} sandbox;
+	struct {
+		bool present;		/* [rng]: a virtio-rng device */
+		enum seccomp_policy seccomp;	/* [rng] seccomp_policy, else sandbox's */
+	} rng;
 };
 
 /*

@@ -11,7 +11,7 @@
 
 #include "vmm/msix.h"
 #include "vmm/pci.h"
-#include "vmm/vdev_link.h"
+#include "virtio/vdev_link.h"
 
 struct virtio_pci_queue {
 	uint16_t size, vector;

@@ -11,6 +11,7 @@
 #include "boot/acpi.h"
 #include "boot/cpu_state.h"
 #include "boot/loader.h"
+#include "devices/devices.h"
 #include "vmm/log.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
@@ -85,6 +86,70 @@ static int write_acpi(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+/* First PCI slot for virtio devices; 0 is the host bridge. */
+#define VIRTIO_FIRST_SLOT 1
+
+static int start_device(struct vm *vm, struct vm_device *d, const struct sandbox_policy *policy,
+			enum seccomp_policy seccomp, char *err, size_t errlen)
+{
+	struct link_child_options opt = {
+		.sandbox = vm->cfg->sandbox.enable, .seccomp_log = seccomp == SECCOMP_LOG,
+		.policy = policy, .guest_ram_fd = vm->ram.fd,
+	};
+	int rc;
+
+	if (link_child_start(&d->child, &d->dev, &opt, err, errlen))
+		return -1;
+	d->started = true;
+	d->child.transport = &d->transport;
+	rc = virtio_pci_init(&d->transport, &d->child.link, &vm->kvm, &vm->routes);
+	if (!rc)
+		rc = virtio_pci_plug(&d->transport, &vm->pci, VIRTIO_FIRST_SLOT + vm->nr_devices);
+	if (rc) {
+		snprintf(err, errlen, "%s: cannot place the PCI function: %s", d->dev.name, strerror(-rc));
+		return -1;
+	}
+	d->plugged = true;
+	return 0;
+}
+
+/* Each device process is forked here, before any vCPU thread exists. */
+static int create_devices(struct vm *vm, char *err, size_t errlen)
+{
+	struct vm_device *d;
+
+	msi_routes_init(&vm->routes, &vm->kvm);
+	if (!vm->cfg->rng.present)
+		return 0;
+	d = calloc(1, sizeof(*d));
+	if (!d || rng_create(&d->dev, "rng0", &vm->mem)) {
+		free(d);
+		return fail(err, errlen, "rng0");
+	}
+	vm->devices[vm->nr_devices] = d;
+	if (start_device(vm, d, &rng_policy, vm->cfg->rng.seccomp, err, errlen))
+		return -1;
+	vm->nr_devices++;
+	return 0;
+}
+
+static void destroy_devices(struct vm *vm)
+{
+	for (unsigned i = 0; i < VM_MAX_DEVICES && vm->devices[i]; i++) {
+		struct vm_device *d = vm->devices[i];
+
+		if (d->plugged)
+			virtio_pci_destroy(&d->transport);
+		if (d->started)
+			link_child_stop(&d->child);
+		vdev_destroy(&d->dev);
+		free(d);
+		vm->devices[i] = NULL;
+	}
+	vm->nr_devices = 0;
+	msi_routes_destroy(&vm->routes);
+}
+
 static int load_guest(struct vm *vm, struct boot_image *img, char *err, size_t errlen)
 {
 	const struct vm_config *cfg = vm->cfg;
@@ -148,6 +213,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct console *consol
 		snprintf(err, errlen, "internal error: overlapping device ranges");
 		return -1;
 	}
+	if (create_devices(vm, err, errlen))
+		return -1;
 	log_dbg("guest memory and devices ready");
 	if (load_guest(vm, &img, err, errlen))
 		return -1;
@@ -240,6 +307,34 @@ static int open_signalfd(void)
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+enum { POLL_WAKE, POLL_SIGNAL, POLL_SERIAL_SPACE, POLL_CONSOLE, POLL_FIXED };
+
+/* Two entries per device: its control ring's doorbell and its pidfd. */
+static unsigned device_pollfds(struct vm *vm, struct pollfd *fds)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < vm->nr_devices; i++) {
+		struct link_child *lc = &vm->devices[i]->child;
+
+		fds[n++] = (struct pollfd){ .fd = lc->dead ? -1 : link_child_ctl_fd(lc), .events = POLLIN };
+		fds[n++] = (struct pollfd){ .fd = lc->dead ? -1 : link_child_pid_fd(lc), .events = POLLIN };
+	}
+	return n;
+}
+
+static void serve_devices(struct vm *vm, const struct pollfd *fds)
+{
+	for (unsigned i = 0; i < vm->nr_devices; i++) {
+		struct vm_device *d = vm->devices[i];
+
+		if (fds[2 * i].revents & POLLIN)
+			link_child_serve(&d->child);
+		if ((fds[2 * i + 1].revents & POLLIN) && link_child_reap(&d->child))
+			virtio_pci_needs_reset(&d->transport, "its device process died");
+	}
+}
+
 static void main_loop(struct vm *vm)
 {
 	int sfd = open_signalfd();
@@ -248,21 +343,23 @@ static void main_loop(struct vm *vm)
 
 	while (atomic_load(&vm->exit_reason) == VM_EXIT_NONE) {
 		bool want_input = vm->console->in_fd >= 0 && serial_can_receive(&vm->serial);
-		struct pollfd fds[] = {
-			{ .fd = vm->wake_fd, .events = POLLIN },
-			{ .fd = sfd, .events = POLLIN },
-			{ .fd = vm->serial_space_fd, .events = POLLIN },
-			{ .fd = want_input ? vm->console->in_fd : -1, .events = POLLIN },
+		struct pollfd fds[POLL_FIXED + 2 * VM_MAX_DEVICES] = {
+			[POLL_WAKE] = { .fd = vm->wake_fd, .events = POLLIN },
+			[POLL_SIGNAL] = { .fd = sfd, .events = POLLIN },
+			[POLL_SERIAL_SPACE] = { .fd = vm->serial_space_fd, .events = POLLIN },
+			[POLL_CONSOLE] = { .fd = want_input ? vm->console->in_fd : -1, .events = POLLIN },
 		};
+		nfds_t n = POLL_FIXED + device_pollfds(vm, fds + POLL_FIXED);
 
-		if (poll(fds, 4, -1) < 0 && errno != EINTR)
+		if (poll(fds, n, -1) < 0 && errno != EINTR)
 			break;
-		if (fds[1].revents & POLLIN)
+		if (fds[POLL_SIGNAL].revents & POLLIN)
 			handle_signal(vm, sfd, &button_pressed);
-		if (fds[2].revents & POLLIN)
+		if (fds[POLL_SERIAL_SPACE].revents & POLLIN)
 			(void)!read(vm->serial_space_fd, &count, sizeof(count));
-		if (fds[3].revents & (POLLIN | POLLHUP))
+		if (fds[POLL_CONSOLE].revents & (POLLIN | POLLHUP))
 			forward_console_input(vm);
+		serve_devices(vm, fds + POLL_FIXED);
 	}
 	if (sfd >= 0)
 		close(sfd);
@@ -290,6 +387,7 @@ enum vm_exit vm_run(struct vm *vm)
 
 void vm_destroy(struct vm *vm)
 {
+	destroy_devices(vm);
 	if (vm->vcpus) {
 		for (unsigned i = 0; i < vm->cfg->cpus; i++)
 			if (vm->vcpus[i].vm)

@@ -13,10 +13,13 @@
 #include "vmm/console.h"
 #include "vmm/i8042.h"
 #include "vmm/kvm.h"
+#include "vmm/link_child.h"
 #include "vmm/memory.h"
+#include "vmm/msi.h"
 #include "vmm/pci.h"
 #include "vmm/rtc.h"
 #include "vmm/serial.h"
+#include "vmm/virtio_pci.h"
 
 enum vm_exit {
 	VM_EXIT_NONE,
@@ -27,6 +30,16 @@ enum vm_exit {
 };
 
 struct vm;
+
+#define VM_MAX_DEVICES 8
+
+/* A virtio device: its model, the process it runs in, its PCI function. */
+struct vm_device {
+	struct vdev dev;
+	struct link_child child;
+	struct virtio_pci transport;
+	bool started, plugged;
+};
 
 struct vcpu {
 	struct vm *vm;
@@ -49,6 +62,9 @@ struct vm {
 	struct acpi_pm pm;
 	struct pci_bus pci;
 	struct i8042 kbd;
+	struct msi_routes routes;
+	struct vm_device *devices[VM_MAX_DEVICES];
+	unsigned nr_devices;
 	struct vcpu *vcpus;
 	int wake_fd;		/* eventfd: an exit was requested */
 	int serial_space_fd;	/* eventfd: the guest drained console input */

@@ -7,6 +7,9 @@
 #   panic     crash the kernel through sysrq-c
 #   hang      sleep forever
 #   shell     interactive sh on the console, poweroff when it exits
+#   rng       read 4 KiB from /dev/hwrng (needs the virtio-rng module) and
+#             print how many bytes were non-zero; with vmsilo.wait_reset=1
+#             then wait up to 60 s for the device to report NEEDS_RESET
 #   powerbutton  wait for the ACPI power button (needs the button and
 #             evdev modules): busybox acpid prints
 #             "VMSILO shutdown-marker" and powers off
@@ -70,6 +73,23 @@ panic)
 	echo c >/proc/sysrq-trigger
 	;;
 hang) while :; do sleep 3600; done ;;
+rng)
+	echo "VMSILO rng_current=$(cat /sys/class/misc/hw_random/rng_current)"
+	n=$(dd if=/dev/hwrng bs=512 count=8 2>/dev/null | od -An -v -tx1 | tr ' ' '\n' | grep -c '^[0-9a-f][0-9a-f]$')
+	z=$(dd if=/dev/hwrng bs=512 count=8 2>/dev/null | od -An -v -tx1 | tr ' ' '\n' | grep -c '^00$')
+	echo "VMSILO rng_bytes=$n rng_zero_bytes=$z"
+	echo "VMSILO rng-ready"
+	if [ "$(param vmsilo.wait_reset)" = 1 ]; then
+		for _ in $(seq 600); do
+			s=$(cat /sys/bus/virtio/devices/virtio0/status)
+			if [ $((s & 0x40)) -ne 0 ]; then
+				echo "VMSILO needs-reset status=$s"
+				break
+			fi
+			sleep 0.1
+		done
+	fi
+	;;
 powerbutton)
 	# busybox acpid maps KEY_POWER to the action file PWRF/00000080.
 	mkdir -p /etc/acpi/PWRF

@@ -16,7 +16,7 @@ if [ "${1:-}" != --inside ]; then
 	vmlinux=$("$rig" --print-vmlinux)
 	initrd=$build/guest/test-initramfs.cpio
 	mkdir -p "$build/guest" "$build/integration-logs"
-	"$top/tests/guest/mkinitramfs.sh" "$initrd" --modules "button evdev"
+	"$top/tests/guest/mkinitramfs.sh" "$initrd" --modules "button evdev virtio-rng"
 	exec "$rig" --direct-if-possible --timeout 1500 --results "$build/integration-logs" -- \
 		"$here/linux_guests.sh" --inside "$vmm" "$kernel" "$vmlinux" "$initrd" \
 		"$build/integration-logs"
@@ -148,6 +148,44 @@ kill $reader 2> /dev/null; exec 3>&-
 [ $answered -eq 0 ] && [ $rc -eq 0 ] && [ ! -e "$work/run/shell/console" ] &&
 	ok "PTY console: typed command runs in the guest, exit powers off" ||
 	bad "shell: answered=$answered rc=$rc" shell
+
+# virtio-rng in its own jailed process.
+sandbox_check() { # VMM_PID -> "ok" or what is wrong with its device child
+	local child status ns
+	child=$(pgrep -P "$1" | head -n 1)
+	[ -n "$child" ] || { echo "no device process"; return; }
+	status=$(cat "/proc/$child/status")
+	grep -q "^Seccomp:[[:space:]]*2$" <<< "$status" || { echo "Seccomp not 2"; return; }
+	grep -q "^NoNewPrivs:[[:space:]]*1$" <<< "$status" || { echo "NoNewPrivs not 1"; return; }
+	grep -q "^CapEff:[[:space:]]*0000000000000000$" <<< "$status" || { echo "CapEff not 0"; return; }
+	for ns in mnt pid net ipc uts; do
+		[ "$(readlink "/proc/$child/ns/$ns")" != "$(readlink "/proc/$1/ns/$ns")" ] ||
+			{ echo "same $ns namespace as the VMM"; return; }
+	done
+	echo ok
+}
+
+# One VM: the guest reads from the device, the jail is inspected from
+# outside, then the device process is killed: the VM must run on with the
+# device in NEEDS_RESET, which the guest sees and reports.
+config rng "$vmlinux" 2 256 rng "[rng]" > /dev/null
+sed -i 's/^kernel_params = \["vmsilo.test=rng"\]/kernel_params = ["vmsilo.test=rng", "vmsilo.wait_reset=1"]/' "$work/rng.toml"
+start rng
+wait_for rng "VMSILO rng-ready"; ready=$?
+jail=$(sandbox_check $pid)
+kill -KILL "$(pgrep -P $pid | head -n 1)" 2> /dev/null
+wait_for rng "VMSILO needs-reset"; reset=$?
+finish
+nonzero=$(sed -n 's/^VMSILO rng_bytes=\([0-9]*\) rng_zero_bytes=\([0-9]*\).*/\1 \2/p' "$work/rng.console")
+[ $ready -eq 0 ] && grep -q "VMSILO rng_current=virtio_rng.0" "$work/rng.console" &&
+	[ "${nonzero% *}" = 4096 ] && [ "${nonzero#* }" -lt 100 ] &&
+	ok "virtio-rng: the guest reads 4 KiB of host entropy through its jailed device" ||
+	bad "rng: ready=$ready bytes=$nonzero" rng
+[ "$jail" = ok ] && ok "device process: Seccomp 2, NoNewPrivs 1, CapEff 0, own namespaces" ||
+	bad "device sandbox: $jail" rng
+[ $reset -eq 0 ] && [ $rc -eq 0 ] && grep -q "rng0: killed by SIGKILL" "$work/rng.err" &&
+	ok "killed device process: logged, device NEEDS_RESET, the VM runs on and powers off" ||
+	bad "rng kill: reset=$reset rc=$rc" rng
 
 rm -rf "$work"
 echo "$passed passed, $failed failed"

@@ -386,8 +386,6 @@ static void test_not_supported(void)
 	BAD(MIN_DOC "[vsock]\ncid = 3", "banking.toml:3:2: vsock: not supported yet");
 	BAD(MIN_DOC "[gpu]", "banking.toml:3:2: gpu: not supported yet");
 	BAD(MIN_DOC "[sound]", "banking.toml:3:2: sound: not supported yet");
-	BAD(MIN_DOC "[rng]", "banking.toml:3:2: rng: not supported yet");
-	BAD(MIN_DOC "[sandbox]", "banking.toml:3:2: sandbox: not supported yet");
 	BAD(MIN_DOC "[balloon]", "banking.toml:3:2: balloon: not supported yet");
 	BAD(MIN_DOC "[auto_shutdown]", "banking.toml:3:2: auto_shutdown: not supported yet");
 	BAD(MIN_DOC "[[shared_dir]]", "banking.toml:3:3: shared_dir: not supported yet");
@@ -546,8 +544,39 @@ static void test_fuzz(void)
 	cases++;
 }
 
+static void test_sandbox_and_rng(void)
+{
+	struct vm_config cfg;
+
+	if (!parse("b.toml", MIN_DOC, &cfg)) {
+		CHECK(cfg.sandbox.enable);
+		CHECK_EQ(cfg.sandbox.seccomp, SECCOMP_ENFORCING);
+		CHECK(!cfg.rng.present);
+	}
+	config_free(&cfg);
+	/* A device inherits [sandbox]'s policy even when [sandbox] comes later. */
+	if (!parse("b.toml", MIN_DOC "[rng]\n[sandbox]\nenable = false\nseccomp_policy = \"log\"", &cfg)) {
+		CHECK(!cfg.sandbox.enable);
+		CHECK(cfg.rng.present);
+		CHECK_EQ(cfg.rng.seccomp, SECCOMP_LOG);
+	}
+	config_free(&cfg);
+	if (!parse("b.toml", MIN_DOC "[sandbox]\nseccomp_policy = \"log\"\n[rng]\nseccomp_policy = \"enforcing\"", &cfg))
+		CHECK_EQ(cfg.rng.seccomp, SECCOMP_ENFORCING);
+	config_free(&cfg);
+	BAD(MIN_DOC "[sandbox]\nseccomp_policy = \"strict\"",
+	    "banking.toml:4:18: sandbox.seccomp_policy: expected one of \"enforcing\", \"log\", got \"strict\"");
+	BAD(MIN_DOC "[sandbox]\nenable = 1",
+	    "banking.toml:4:10: sandbox.enable: expected a boolean, got an integer");
+	BAD(MIN_DOC "[rng]\nsecomp_policy = \"log\"",
+	    "banking.toml:4:1: rng.secomp_policy: unknown key (did you mean \"seccomp_policy\"?)");
+	BAD(MIN_DOC "rng = true",
+	    "banking.toml:3:7: rng: expected a table, got a boolean");
+}
+
 int main(void)
 {
+	test_sandbox_and_rng();
 	test_defaults();
 	test_all_keys();
 	test_choices();

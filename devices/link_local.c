@@ -1,0 +1,77 @@
+#include <errno.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "devices/link_local.h"
+
+static struct vdev *device_of(struct vdev_link *link)
+{
+	return ((struct link_local *)link->priv)->dev;
+}
+
+static int local_set_config(struct vdev_link *link, unsigned off, const void *buf, unsigned len)
+{
+	struct vdev *dev = device_of(link);
+
+	return dev->ops->write_config ? dev->ops->write_config(dev, off, buf, len) : -EPERM;
+}
+
+static int local_set_vring(struct vdev_link *link, unsigned q, const struct vdev_vring *ring)
+{
+	return vdev_set_vring(device_of(link), q, ring);
+}
+
+static int local_activate(struct vdev_link *link, uint64_t features)
+{
+	return vdev_activate(device_of(link), features);
+}
+
+static int local_reset(struct vdev_link *link)
+{
+	vdev_reset(device_of(link));
+	return 0;
+}
+
+static const struct vdev_link_ops local_ops = {
+	local_set_config, local_set_vring, local_activate, local_reset,
+};
+
+int link_local_init(struct link_local *ll, struct vdev *dev)
+{
+	struct vdev_link *link = &ll->link;
+	const struct vdev_ops *ops = dev->ops;
+
+	*link = (struct vdev_link){
+		.ops = &local_ops, .priv = ll, .name = dev->name, .device_id = ops->device_id,
+		.features = ops->features, .nr_queues = ops->nr_queues,
+		.max_queue_size = ops->queue_size, .config_size = ops->config_size,
+	};
+	ll->dev = dev;
+	if (ops->config)
+		ops->config(dev, link->config);
+	for (unsigned q = 0; q < ops->nr_queues; q++) {
+		link->kick_fd[q] = dev->queues[q].kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		link->call_fd[q] = dev->queues[q].call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (link->kick_fd[q] < 0 || link->call_fd[q] < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+void link_local_poll(struct link_local *ll)
+{
+	uint64_t count;
+
+	for (unsigned q = 0; q < ll->link.nr_queues; q++)
+		if (read(ll->link.kick_fd[q], &count, sizeof(count)) == sizeof(count) &&
+		    ll->dev->active)
+			ll->dev->ops->notify(ll->dev, q);
+}
+
+void link_local_destroy(struct link_local *ll)
+{
+	for (unsigned q = 0; q < ll->link.nr_queues; q++) {
+		close(ll->link.kick_fd[q]);
+		close(ll->link.call_fd[q]);
+	}
+}

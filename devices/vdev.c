@@ -1,0 +1,86 @@
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/virtio_ring.h>
+
+#include "devices/vdev.h"
+#include "vmm/log.h"
+
+void vdev_init(struct vdev *dev, const struct vdev_ops *ops, void *priv, const char *name,
+	       const struct guest_mem *mem)
+{
+	memset(dev, 0, sizeof(*dev));
+	dev->ops = ops;
+	dev->priv = priv;
+	dev->name = name;
+	dev->mem = mem;
+	for (unsigned q = 0; q < VDEV_MAX_QUEUES; q++)
+		dev->queues[q].kick_fd = dev->queues[q].call_fd = -1;
+}
+
+int vdev_set_vring(struct vdev *dev, unsigned q, const struct vdev_vring *ring)
+{
+	if (q >= dev->ops->nr_queues || dev->active || !ring->size ||
+	    ring->size > dev->ops->queue_size)
+		return -EINVAL;
+	dev->queues[q].ring = *ring;
+	return 0;
+}
+
+int vdev_activate(struct vdev *dev, uint64_t features)
+{
+	bool event_idx = features & (1ull << VIRTIO_RING_F_EVENT_IDX);
+
+	if (dev->active)
+		return -EBUSY;
+	dev->features = features;
+	for (unsigned q = 0; q < dev->ops->nr_queues; q++) {
+		struct vdev_queue *vq = &dev->queues[q];
+
+		if (vq->ring.size &&
+		    virtq_setup(&vq->vq, dev->mem, vq->ring.size, vq->ring.desc,
+				vq->ring.avail, vq->ring.used, event_idx)) {
+			log_warn("%s: queue %u: rings outside guest memory or misaligned",
+				 dev->name, q);
+			return -EINVAL;
+		}
+	}
+	if (dev->ops->activate && dev->ops->activate(dev))
+		return -EIO;
+	dev->active = true;
+	return 0;
+}
+
+void vdev_reset(struct vdev *dev)
+{
+	if (dev->ops->reset)
+		dev->ops->reset(dev);
+	for (unsigned q = 0; q < VDEV_MAX_QUEUES; q++) {
+		virtq_reset(&dev->queues[q].vq);
+		memset(&dev->queues[q].ring, 0, sizeof(dev->queues[q].ring));
+	}
+	dev->features = 0;
+	dev->active = false;
+}
+
+void vdev_signal(struct vdev *dev, unsigned q)
+{
+	struct vdev_queue *vq = &dev->queues[q];
+
+	if (virtq_should_notify(&vq->vq) && vq->call_fd >= 0)
+		(void)!write(vq->call_fd, &(uint64_t){ 1 }, sizeof(uint64_t));
+}
+
+void vdev_fail(struct vdev *dev, const char *why)
+{
+	dev->active = false;
+	if (dev->failed)
+		dev->failed(dev, why);
+}
+
+void vdev_destroy(struct vdev *dev)
+{
+	if (dev->ops && dev->ops->destroy)
+		dev->ops->destroy(dev);
+	dev->ops = NULL;
+}

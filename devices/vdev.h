@@ -1,0 +1,65 @@
+/*
+ * A virtio device model: a table of ops that knows nothing of PCI, KVM or
+ * the process it runs in, plus the small runtime every model shares
+ * (queues, interrupts, failure). The same model runs in a jailed child
+ * behind the control rings or, for tests, in process behind link_local.
+ */
+#ifndef VMSILO_VDEV_H
+#define VMSILO_VDEV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "virtio/virtq.h"
+#include "virtio/vdev_link.h"
+
+struct vdev;
+
+struct vdev_ops {
+	const char *name;
+	uint16_t device_id;
+	unsigned nr_queues;
+	uint16_t queue_size;
+	unsigned config_size;
+	uint64_t features;			/* device features offered */
+	void (*config)(struct vdev *dev, uint8_t *buf);	/* config_size bytes */
+	/* Optional: a driver write to device config; -1 refuses it. */
+	int (*write_config)(struct vdev *dev, unsigned off, const uint8_t *buf, unsigned len);
+	int (*activate)(struct vdev *dev);	/* optional: after DRIVER_OK */
+	void (*notify)(struct vdev *dev, unsigned q);	/* a kick: drain queue q */
+	void (*reset)(struct vdev *dev);	/* optional */
+	void (*destroy)(struct vdev *dev);	/* optional: frees priv */
+};
+
+struct vdev_queue {
+	struct vdev_vring ring;			/* as the driver set it up */
+	struct virtq vq;			/* live after activation */
+	int kick_fd, call_fd;
+};
+
+struct vdev {
+	const struct vdev_ops *ops;
+	void *priv;
+	const char *name;
+	const struct guest_mem *mem;
+	uint64_t features;			/* negotiated */
+	bool active;
+	struct vdev_queue queues[VDEV_MAX_QUEUES];
+	/* Set by the runtime: the device stopped trusting the driver. */
+	void (*failed)(struct vdev *dev, const char *why);
+	void *failed_ctx;
+};
+
+void vdev_init(struct vdev *dev, const struct vdev_ops *ops, void *priv, const char *name,
+	       const struct guest_mem *mem);
+int vdev_set_vring(struct vdev *dev, unsigned q, const struct vdev_vring *ring);
+/* Maps every configured ring with the negotiated features, then activates. */
+int vdev_activate(struct vdev *dev, uint64_t features);
+void vdev_reset(struct vdev *dev);
+void vdev_destroy(struct vdev *dev);
+/* After pushing a batch: interrupts the driver if it asked for it. */
+void vdev_signal(struct vdev *dev, unsigned q);
+/* The driver broke the protocol: the device needs a reset. */
+void vdev_fail(struct vdev *dev, const char *why);
+
+#endif

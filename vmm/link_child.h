@@ -1,0 +1,45 @@
+/*
+ * A device model in its own jailed process: the vdev_link the transport
+ * talks to, carried over the control rings, and the process's supervision.
+ */
+#ifndef VMSILO_LINK_CHILD_H
+#define VMSILO_LINK_CHILD_H
+
+#include "devices/device_process.h"
+#include "sandbox/sandbox.h"
+#include "virtio/vdev_link.h"
+
+struct virtio_pci;
+
+struct link_child {
+	struct vdev_link link;
+	struct vdev *dev;
+	struct ctl_ring_end ctl;
+	struct device_process proc;
+	struct sandbox_child child;
+	struct virtio_pci *transport;	/* for messages from the device */
+	bool dead;
+};
+
+struct link_child_options {
+	bool sandbox;			/* false: debugging only */
+	bool seccomp_log;
+	const struct sandbox_policy *policy;
+	const int *device_fds;		/* host files the device uses */
+	unsigned nr_device_fds;
+	int guest_ram_fd;
+};
+
+/* Creates the eventfds and rings and forks the jailed device process.
+ * Must run before any thread exists. */
+int link_child_start(struct link_child *lc, struct vdev *dev,
+		     const struct link_child_options *opt, char *err, size_t errlen);
+/* The fds the VMM's main loop watches, and what to do when they fire. */
+int link_child_ctl_fd(const struct link_child *lc);
+int link_child_pid_fd(const struct link_child *lc);
+void link_child_serve(struct link_child *lc);
+/* Returns true when the device process has died (logged once). */
+bool link_child_reap(struct link_child *lc);
+void link_child_stop(struct link_child *lc);
+
+#endif
