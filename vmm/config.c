@@ -33,6 +33,8 @@ struct ctx {
 	const struct toml_value *mode;	/* console.mode, when valid */
 	const struct toml_entry *path;	/* console.path */
 	bool rng_seccomp_set;
+	struct disk_config *disk;	/* the [[disk]] being read */
+	bool disk_has_path;
 };
 
 struct key_spec {
@@ -423,6 +425,96 @@ static void set_rng_seccomp(struct ctx *c, const char *key, const struct toml_en
 	c->rng_seccomp_set = true;
 }
 
+static void set_disk_path(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	c->disk_has_path = true;
+	set_path(c, key, e->value, &c->disk->path);
+}
+
+static void set_disk_bool(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	struct disk_config *d = c->disk;
+	const char *field = strrchr(key, '.') + 1;
+
+	if (!want_type(c, key, e->value, TOML_BOOL))
+		return;
+	if (!strcmp(field, "ro"))
+		d->ro = e->value->boolean;
+	else if (!strcmp(field, "sparse"))
+		d->sparse = e->value->boolean;
+	else
+		d->direct = e->value->boolean;
+}
+
+static void set_disk_block_size(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	int64_t n;
+
+	if (!get_int(c, key, e->value, 512, 65536, &n))
+		return;
+	if (n & (n - 1))
+		report(c, e->value->line, e->value->col, key,
+		       "must be a power of two, got %lld", (long long)n);
+	else
+		c->disk->block_size = (uint32_t)n;
+}
+
+static void set_disk_id(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	if (!want_type(c, key, e->value, TOML_STRING))
+		return;
+	if (strlen(e->value->string) > CONFIG_DISK_ID_MAX)
+		report(c, e->value->line, e->value->col, key,
+		       "at most %d bytes (a virtio-blk serial)", CONFIG_DISK_ID_MAX);
+	else if (!(c->disk->id = strdup(e->value->string)))
+		out_of_memory(c, key);
+}
+
+static void set_disk_seccomp(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	set_seccomp(c, key, e->value, &c->disk->seccomp);
+	c->disk->seccomp_set = true;
+}
+
+static const struct key_spec disk_keys[] = {
+	{ "path", set_disk_path },
+	{ "ro", set_disk_bool },
+	{ "sparse", set_disk_bool },
+	{ "direct", set_disk_bool },
+	{ "block_size", set_disk_block_size },
+	{ "id", set_disk_id },
+	{ "seccomp_policy", set_disk_seccomp },
+	{ NULL, NULL },
+};
+
+/* [[disk]]: an array of tables, one per disk, in guest order. */
+static void set_disks(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	const struct toml_value *v = e->value;
+	char name[64];
+
+	if (v->type != TOML_ARRAY || (v->array.len && v->array.items[0]->type != TOML_TABLE))
+		return report(c, v->line, v->col, key, "expected [[disk]] tables, got %s",
+			      toml_type_name(v->type));
+	if (v->array.len > CONFIG_MAX_DISKS)
+		return report(c, v->array.items[CONFIG_MAX_DISKS]->line,
+			      v->array.items[CONFIG_MAX_DISKS]->col, key,
+			      "at most %d disks", CONFIG_MAX_DISKS);
+	for (size_t i = 0; i < v->array.len; i++) {
+		const struct toml_value *t = v->array.items[i];
+
+		snprintf(name, sizeof(name), "%s[%zu]", key, i);
+		if (!want_type(c, name, t, TOML_TABLE))
+			continue;
+		c->disk = &c->cfg->disks[c->cfg->nr_disks++];
+		*c->disk = (struct disk_config){ .sparse = true, .block_size = 512 };
+		c->disk_has_path = false;
+		walk(c, t, name, disk_keys);
+		if (!c->disk_has_path)
+			report(c, t->line, t->col, name, "path: required key is missing");
+	}
+}
+
 static const struct key_spec sandbox_keys[] = {
 	{ "enable", set_sandbox_enable },
 	{ "seccomp_policy", set_sandbox_seccomp },
@@ -462,8 +554,9 @@ static const struct key_spec root_keys[] = {
 	{ "console", set_console },
 	{ "sandbox", set_sandbox },
 	{ "rng", set_rng },
+	{ "disk", set_disks },
 	/* Later features. */
-	{ "disk", NULL }, { "net", NULL }, { "vsock", NULL }, { "gpu", NULL },
+	{ "net", NULL }, { "vsock", NULL }, { "gpu", NULL },
 	{ "sound", NULL }, { "balloon", NULL },
 	{ "auto_shutdown", NULL }, { "shared_dir", NULL }, { "usb", NULL },
 	{ "pci", NULL }, { "user", NULL },
@@ -539,8 +632,12 @@ int config_parse(const char *source, const char *text, size_t len,
 		goto out;
 	}
 	walk(&c, root, NULL, root_keys);
-	if (!c.rng_seccomp_set)		/* devices inherit [sandbox], wherever it stands */
+	/* Devices inherit [sandbox]'s policy, wherever it stands in the file. */
+	if (!c.rng_seccomp_set)
 		cfg->rng.seccomp = cfg->sandbox.seccomp;
+	for (size_t i = 0; i < cfg->nr_disks; i++)
+		if (!cfg->disks[i].seccomp_set)
+			cfg->disks[i].seccomp = cfg->sandbox.seccomp;
 	if (!c.have_name)
 		report(&c, 0, 0, "name", "required key is missing");
 	if (!c.have_kernel)
@@ -630,6 +727,10 @@ void config_free(struct vm_config *cfg)
 	free(cfg->kernel_params);
 	free(cfg->runtime_dir);
 	free(cfg->console.path);
+	for (i = 0; i < cfg->nr_disks; i++) {
+		free(cfg->disks[i].path);
+		free(cfg->disks[i].id);
+	}
 	memset(cfg, 0, sizeof(*cfg));
 }
 

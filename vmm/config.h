@@ -15,6 +15,19 @@ enum seccomp_policy { SECCOMP_ENFORCING, SECCOMP_LOG };
 #define CONFIG_MIN_MEMORY_MIB 64
 #define CONFIG_MAX_MEMORY_MIB (1024u * 1024u)	/* 1 TiB */
 #define CONFIG_MAX_CPUS 64
+#define CONFIG_MAX_DISKS 6
+#define CONFIG_DISK_ID_MAX 20	/* bytes in a virtio-blk serial */
+
+struct disk_config {
+	char *path;
+	bool ro;			/* default false */
+	bool sparse;			/* default true: discard/write-zeroes punch holes */
+	bool direct;			/* O_DIRECT, default false */
+	uint32_t block_size;		/* default 512 */
+	char *id;			/* serial for GET_ID, NULL: none */
+	enum seccomp_policy seccomp;	/* its own seccomp_policy, else [sandbox]'s */
+	bool seccomp_set;
+};
 
 struct vm_config {
 	char *source;			/* the file name, for messages */
@@ -38,6 +51,8 @@ struct vm_config {
 		bool enable;		/* default true; false only for debugging */
 		enum seccomp_policy seccomp;	/* default enforcing */
 	} sandbox;
+	struct disk_config disks[CONFIG_MAX_DISKS];	/* [[disk]], in order */
+	size_t nr_disks;
 	struct {
 		bool present;		/* [rng]: a virtio-rng device */
 		enum seccomp_policy seccomp;	/* [rng] seccomp_policy, else sandbox's */

@@ -7,6 +7,9 @@
 #   panic     crash the kernel through sysrq-c
 #   hang      sleep forever
 #   shell     interactive sh on the console, poweroff when it exits
+#   erofsroot the vmsilo root: /dev/vda (erofs, read-only) under an
+#             overlay whose upper layer is the ext4 on /dev/vdb, then
+#             switch_root into it and run its /sbin/init
 #   rng       read 4 KiB from /dev/hwrng (needs the virtio-rng module) and
 #             print how many bytes were non-zero; with vmsilo.wait_reset=1
 #             then wait up to 60 s for the device to report NEEDS_RESET
@@ -73,6 +76,14 @@ panic)
 	echo c >/proc/sysrq-trigger
 	;;
 hang) while :; do sleep 3600; done ;;
+erofsroot)
+	mkdir -p /lower /upper /newroot
+	mount -t erofs -o ro /dev/vda /lower && mount -t ext4 /dev/vdb /upper &&
+		mkdir -p /upper/u /upper/w &&
+		mount -t overlay overlay -o lowerdir=/lower,upperdir=/upper/u,workdir=/upper/w /newroot &&
+		exec switch_root /newroot /sbin/init
+	echo "VMSILO erofsroot-failed"
+	;;
 rng)
 	echo "VMSILO rng_current=$(cat /sys/class/misc/hw_random/rng_current)"
 	n=$(dd if=/dev/hwrng bs=512 count=8 2>/dev/null | od -An -v -tx1 | tr ' ' '\n' | grep -c '^[0-9a-f][0-9a-f]$')

@@ -380,8 +380,6 @@ static void test_unknown_keys(void)
 
 static void test_not_supported(void)
 {
-	BAD(MIN_DOC "[[disk]]\npath = \"root.img\"\n[[disk]]\npath = \"home.img\"",
-	    "banking.toml:3:3: disk: not supported yet");
 	BAD(MIN_DOC "[[net]]", "banking.toml:3:3: net: not supported yet");
 	BAD(MIN_DOC "[vsock]\ncid = 3", "banking.toml:3:2: vsock: not supported yet");
 	BAD(MIN_DOC "[gpu]", "banking.toml:3:2: gpu: not supported yet");
@@ -544,6 +542,38 @@ static void test_fuzz(void)
 	cases++;
 }
 
+static void test_disks(void)
+{
+	struct vm_config cfg;
+
+	if (!parse("/etc/b.toml", MIN_DOC "[[disk]]\npath = \"root.erofs\"\nro = true\nid = \"root\"\n"
+		   "[[disk]]\npath = \"/var/home.img\"\nsparse = false\ndirect = true\nblock_size = 4096\n"
+		   "seccomp_policy = \"log\"", &cfg)) {
+		CHECK_EQ(cfg.nr_disks, 2);
+		CHECK_STR(cfg.disks[0].path, "/etc/root.erofs");
+		CHECK(cfg.disks[0].ro && cfg.disks[0].sparse && !cfg.disks[0].direct);
+		CHECK_EQ(cfg.disks[0].block_size, 512);
+		CHECK_STR(cfg.disks[0].id, "root");
+		CHECK_EQ(cfg.disks[0].seccomp, SECCOMP_ENFORCING);
+		CHECK_STR(cfg.disks[1].path, "/var/home.img");
+		CHECK(!cfg.disks[1].ro && !cfg.disks[1].sparse && cfg.disks[1].direct);
+		CHECK_EQ(cfg.disks[1].block_size, 4096);
+		CHECK(cfg.disks[1].id == NULL);
+		CHECK_EQ(cfg.disks[1].seccomp, SECCOMP_LOG);
+	}
+	config_free(&cfg);
+	BAD(MIN_DOC "[[disk]]\nro = true", "banking.toml:3:1: disk[0]: path: required key is missing");
+	BAD(MIN_DOC "[[disk]]\npath = \"a\"\nblock_size = 1000",
+	    "banking.toml:5:14: disk[0].block_size: must be a power of two, got 1000");
+	BAD(MIN_DOC "[[disk]]\npath = \"a\"\nblock_size = 256",
+	    "banking.toml:5:14: disk[0].block_size: must be between 512 and 65536, got 256");
+	BAD(MIN_DOC "[[disk]]\npath = \"a\"\nid = \"0123456789abcdefghijk\"",
+	    "banking.toml:5:6: disk[0].id: at most 20 bytes (a virtio-blk serial)");
+	BAD(MIN_DOC "[[disk]]\npath = \"a\"\nreadonly = true",
+	    "banking.toml:5:1: disk[0].readonly: unknown key");
+	BAD(MIN_DOC "disk = \"a\"", "banking.toml:3:8: disk: expected [[disk]] tables, got a string");
+}
+
 static void test_sandbox_and_rng(void)
 {
 	struct vm_config cfg;
@@ -577,6 +607,7 @@ static void test_sandbox_and_rng(void)
 int main(void)
 {
 	test_sandbox_and_rng();
+	test_disks();
 	test_defaults();
 	test_all_keys();
 	test_choices();
