@@ -8,7 +8,13 @@
 #include "virtio/link_proto.h"
 #include "vmm/log.h"
 
+/*
+ * user_data of the loop's own SQEs: a queue index (kick read) or TAG_CTL;
+ * device I/O carries VDEV_URING_DEVICE (bit 63) and goes to ops->complete.
+ */
 #define TAG_CTL 0xffffu
+#define LOOP_SQ_ENTRIES 256
+#define LOOP_CQ_ENTRIES 4096	/* VDEV_MAX_QUEUES x 256 requests in flight */
 
 struct loop {
 	struct io_uring ring;
@@ -35,6 +41,8 @@ static int arm(struct loop *l, int fd, unsigned tag)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
 
+	if (!sqe && io_uring_submit(&l->ring) >= 0)	/* SQ full of device I/O */
+		sqe = io_uring_get_sqe(&l->ring);
 	if (!sqe)
 		return -EBUSY;
 	if (tag == TAG_CTL)
@@ -45,20 +53,35 @@ static int arm(struct loop *l, int fd, unsigned tag)
 	return 0;
 }
 
-/* Only reads and polls may ever be submitted: a compromised device gains
- * nothing from the ring that seccomp forbids it. */
+/*
+ * Only reads, polls and the device's own opcodes may ever be submitted: a
+ * compromised device gains nothing from the ring that seccomp forbids it.
+ */
 static int setup_ring(struct loop *l)
 {
-	struct io_uring_restriction res[] = {
+	const struct vdev_ops *ops = l->dev->ops;
+	struct io_uring_restriction res[2 + VDEV_MAX_URING_OPS] = {
 		{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_READ },
 		{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_POLL_ADD },
 	};
-	int rc = io_uring_queue_init(VDEV_MAX_QUEUES + 4, &l->ring, IORING_SETUP_R_DISABLED);
+	struct io_uring_params p = {
+		.flags = IORING_SETUP_R_DISABLED | IORING_SETUP_CQSIZE,
+		.cq_entries = LOOP_CQ_ENTRIES,
+	};
+	unsigned n = 2;
+	int rc;
 
+	if (ops->nr_uring_ops > VDEV_MAX_URING_OPS)
+		return -EINVAL;
+	for (unsigned i = 0; i < ops->nr_uring_ops; i++)
+		res[n++] = (struct io_uring_restriction){
+			.opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = ops->uring_ops[i],
+		};
+	rc = io_uring_queue_init_params(LOOP_SQ_ENTRIES, &l->ring, &p);
 	if (rc)
 		return rc;
 	/* Debian 12's liburing.so lacks the named helpers; use the syscall. */
-	rc = io_uring_register(l->ring.ring_fd, IORING_REGISTER_RESTRICTIONS, res, 2);
+	rc = io_uring_register(l->ring.ring_fd, IORING_REGISTER_RESTRICTIONS, res, n);
 	if (!rc)
 		rc = io_uring_register(l->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0);
 	return rc;
@@ -141,10 +164,28 @@ static int serve_control(struct loop *l)
 	return rc;	/* -EPROTO: the VMM side is corrupt; give up */
 }
 
+/* One CQE: the device's own I/O, the control ring or a queue kick. */
+static int dispatch(struct loop *l, uint64_t tag, int32_t res)
+{
+	if (vdev_uring_complete(l->dev, tag, res))
+		return 0;
+	if (tag == TAG_CTL) {
+		if (serve_control(l) < 0)
+			return -EPROTO;
+		arm(l, ctl_ring_rx_fd(l->ctl), TAG_CTL);
+	} else if (tag < l->dev->ops->nr_queues) {
+		if (l->dev->active)
+			l->dev->ops->notify(l->dev, (unsigned)tag);
+		arm(l, l->dev->queues[tag].kick_fd, (unsigned)tag);
+	}
+	return 0;
+}
+
+/* SQEs prepared while handling one batch of CQEs (re-armed reads, the
+ * device's I/O) go to the kernel with the next submit_and_wait. */
 static int run(struct loop *l)
 {
 	struct io_uring_cqe *cqe;
-	unsigned tag;
 
 	if (arm(l, ctl_ring_rx_fd(l->ctl), TAG_CTL))
 		return 1;
@@ -152,18 +193,14 @@ static int run(struct loop *l)
 		if (arm(l, l->dev->queues[q].kick_fd, q))
 			return 1;
 	while (!l->stop) {
-		if (io_uring_submit_and_wait(&l->ring, 1) < 0 || io_uring_peek_cqe(&l->ring, &cqe))
-			continue;
-		tag = (unsigned)io_uring_cqe_get_data64(cqe);
-		io_uring_cqe_seen(&l->ring, cqe);
-		if (tag == TAG_CTL) {
-			if (serve_control(l) < 0)
+		io_uring_submit_and_wait(&l->ring, 1);	/* -EINTR: reap what is there */
+		while (!l->stop && !io_uring_peek_cqe(&l->ring, &cqe)) {
+			uint64_t tag = io_uring_cqe_get_data64(cqe);
+			int32_t res = cqe->res;
+
+			io_uring_cqe_seen(&l->ring, cqe);
+			if (dispatch(l, tag, res))
 				return 2;
-			arm(l, ctl_ring_rx_fd(l->ctl), TAG_CTL);
-		} else if (tag < l->dev->ops->nr_queues) {
-			if (l->dev->active)
-				l->dev->ops->notify(l->dev, tag);
-			arm(l, l->dev->queues[tag].kick_fd, tag);
 		}
 	}
 	return 0;
@@ -189,6 +226,7 @@ int device_process_main(void *arg)
 		log_err("%s: io_uring: %s", p->dev->name, strerror(-rc));
 		return 1;
 	}
+	p->dev->ring = &l.ring;
 	rc = run(&l);
 	io_uring_queue_exit(&l.ring);
 	return rc;

@@ -4,6 +4,8 @@
 
 #include "devices/link_local.h"
 
+#define LINK_LOCAL_RING_ENTRIES 32	/* small: batches overflow the SQ in tests */
+
 static struct vdev *device_of(struct vdev_link *link)
 {
 	return ((struct link_local *)link->priv)->dev;
@@ -40,6 +42,7 @@ int link_local_init(struct link_local *ll, struct vdev *dev)
 {
 	struct vdev_link *link = &ll->link;
 	const struct vdev_ops *ops = dev->ops;
+	int rc;
 
 	*link = (struct vdev_link){
 		.ops = &local_ops, .priv = ll, .name = dev->name, .device_id = ops->device_id,
@@ -47,6 +50,13 @@ int link_local_init(struct link_local *ll, struct vdev *dev)
 		.max_queue_size = ops->queue_size, .config_size = ops->config_size,
 	};
 	ll->dev = dev;
+	for (unsigned q = 0; q < ops->nr_queues; q++)
+		link->kick_fd[q] = link->call_fd[q] = -1;
+	rc = io_uring_queue_init(LINK_LOCAL_RING_ENTRIES, &ll->ring, 0);
+	if (rc)
+		return rc;
+	ll->has_ring = true;
+	dev->ring = &ll->ring;
 	if (ops->config)
 		ops->config(dev, link->config);
 	for (unsigned q = 0; q < ops->nr_queues; q++) {
@@ -60,18 +70,35 @@ int link_local_init(struct link_local *ll, struct vdev *dev)
 
 void link_local_poll(struct link_local *ll)
 {
+	struct io_uring_cqe *cqe;
 	uint64_t count;
 
 	for (unsigned q = 0; q < ll->link.nr_queues; q++)
 		if (read(ll->link.kick_fd[q], &count, sizeof(count)) == sizeof(count) &&
 		    ll->dev->active)
 			ll->dev->ops->notify(ll->dev, q);
+	do {
+		io_uring_submit_and_wait(&ll->ring, ll->dev->uring_inflight ? 1 : 0);
+		while (!io_uring_peek_cqe(&ll->ring, &cqe)) {
+			uint64_t data = io_uring_cqe_get_data64(cqe);
+			int32_t res = cqe->res;
+
+			io_uring_cqe_seen(&ll->ring, cqe);
+			vdev_uring_complete(ll->dev, data, res);
+		}
+	} while (ll->dev->uring_inflight);
 }
 
 void link_local_destroy(struct link_local *ll)
 {
 	for (unsigned q = 0; q < ll->link.nr_queues; q++) {
-		close(ll->link.kick_fd[q]);
-		close(ll->link.call_fd[q]);
+		if (ll->link.kick_fd[q] >= 0)
+			close(ll->link.kick_fd[q]);
+		if (ll->link.call_fd[q] >= 0)
+			close(ll->link.call_fd[q]);
 	}
+	if (ll->has_ring)
+		io_uring_queue_exit(&ll->ring);
+	ll->has_ring = false;
+	ll->dev->ring = NULL;
 }

@@ -1,19 +1,27 @@
 /*
  * A device model in this process behind a vdev_link: for unit tests and
- * debugging. Kicks are served by calling link_local_poll().
+ * debugging. Kicks are served by calling link_local_poll(); the device's
+ * own I/O goes through an io_uring of the link's (unrestricted).
  */
 #ifndef VMSILO_LINK_LOCAL_H
 #define VMSILO_LINK_LOCAL_H
+
+#include <liburing.h>
 
 #include "devices/vdev.h"
 
 struct link_local {
 	struct vdev_link link;
 	struct vdev *dev;
+	struct io_uring ring;
+	bool has_ring;
 };
 
 int link_local_init(struct link_local *ll, struct vdev *dev);
-/* Runs the device for every queue whose kick eventfd is set. */
+/*
+ * Runs the device for every queue whose kick eventfd is set, submits the
+ * I/O it prepared and reaps completions until none is in flight.
+ */
 void link_local_poll(struct link_local *ll);
 void link_local_destroy(struct link_local *ll);
 

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <liburing.h>
 #include <string.h>
 #include <unistd.h>
 #include <linux/virtio_ring.h>
@@ -83,4 +84,30 @@ void vdev_destroy(struct vdev *dev)
 	if (dev->ops && dev->ops->destroy)
 		dev->ops->destroy(dev);
 	dev->ops = NULL;
+}
+
+struct io_uring_sqe *vdev_get_sqe(struct vdev *dev, uint64_t data)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!dev->ring)
+		return NULL;
+	sqe = io_uring_get_sqe(dev->ring);
+	if (!sqe && io_uring_submit(dev->ring) >= 0)	/* SQ full: hand it over */
+		sqe = io_uring_get_sqe(dev->ring);
+	if (!sqe)
+		return NULL;
+	io_uring_sqe_set_data64(sqe, (data & ~VDEV_URING_DEVICE) | VDEV_URING_DEVICE);
+	dev->uring_inflight++;
+	return sqe;
+}
+
+bool vdev_uring_complete(struct vdev *dev, uint64_t user_data, int32_t res)
+{
+	if (!(user_data & VDEV_URING_DEVICE))
+		return false;
+	dev->uring_inflight--;
+	if (dev->ops && dev->ops->complete)
+		dev->ops->complete(dev, user_data & ~VDEV_URING_DEVICE, res);
+	return true;
 }
