@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -90,11 +91,12 @@ static int write_acpi(struct vm *vm, char *err, size_t errlen)
 #define VIRTIO_FIRST_SLOT 1
 
 static int start_device(struct vm *vm, struct vm_device *d, const struct sandbox_policy *policy,
-			enum seccomp_policy seccomp, char *err, size_t errlen)
+			enum seccomp_policy seccomp, int device_fd, char *err, size_t errlen)
 {
 	struct link_child_options opt = {
 		.sandbox = vm->cfg->sandbox.enable, .seccomp_log = seccomp == SECCOMP_LOG,
 		.policy = policy, .guest_ram_fd = vm->ram.fd,
+		.device_fds = &device_fd, .nr_device_fds = device_fd >= 0,
 	};
 	int rc;
 
@@ -113,24 +115,77 @@ static int start_device(struct vm *vm, struct vm_device *d, const struct sandbox
 	return 0;
 }
 
-/* Each device process is forked here, before any vCPU thread exists. */
-static int create_devices(struct vm *vm, char *err, size_t errlen)
+static struct vm_device *new_device(struct vm *vm)
 {
-	struct vm_device *d;
+	struct vm_device *d = calloc(1, sizeof(*d));
 
-	msi_routes_init(&vm->routes, &vm->kvm);
-	if (!vm->cfg->rng.present)
-		return 0;
-	d = calloc(1, sizeof(*d));
-	if (!d || rng_create(&d->dev, "rng0", &vm->mem)) {
-		free(d);
+	if (d)
+		vm->devices[vm->nr_devices] = d;
+	return d;
+}
+
+/* The VMM opens the image; the jailed device only ever gets the fd. */
+static int open_disk(const struct disk_config *disk, unsigned index, char *err, size_t errlen)
+{
+	int flags = (disk->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | (disk->direct ? O_DIRECT : 0);
+	int fd = open(disk->path, flags);
+
+	if (fd < 0)
+		snprintf(err, errlen, "disk[%u]: %s: %s", index, disk->path, strerror(errno));
+	return fd;
+}
+
+static int add_disk(struct vm *vm, unsigned index, char *err, size_t errlen)
+{
+	const struct disk_config *disk = &vm->cfg->disks[index];
+	struct vm_device *d = new_device(vm);
+	struct blk_options opt = {
+		.ro = disk->ro, .sparse = disk->sparse, .direct = disk->direct,
+		.block_size = disk->block_size, .id = disk->id, .nr_queues = vm->cfg->cpus,
+	};
+	int rc = -1;
+
+	if (!d)
+		return fail(err, errlen, "disk");
+	snprintf(d->name, sizeof(d->name), "blk%u", index);
+	d->essential = index == 0;	/* the root disk */
+	opt.fd = open_disk(disk, index, err, errlen);
+	if (opt.fd >= 0 && !blk_create(&d->dev, d->name, &vm->mem, &opt, err, errlen))
+		rc = start_device(vm, d, &blk_policy, disk->seccomp, opt.fd, err, errlen);
+	if (opt.fd >= 0)
+		close(opt.fd);	/* the device process has its own */
+	if (!rc)
+		vm->nr_devices++;
+	return rc;
+}
+
+static int add_rng(struct vm *vm, char *err, size_t errlen)
+{
+	struct vm_device *d = new_device(vm);
+
+	if (!d)
+		return fail(err, errlen, "rng");
+	snprintf(d->name, sizeof(d->name), "rng0");
+	if (rng_create(&d->dev, d->name, &vm->mem))
 		return fail(err, errlen, "rng0");
-	}
-	vm->devices[vm->nr_devices] = d;
-	if (start_device(vm, d, &rng_policy, vm->cfg->rng.seccomp, err, errlen))
+	if (start_device(vm, d, &rng_policy, vm->cfg->rng.seccomp, -1, err, errlen))
 		return -1;
 	vm->nr_devices++;
 	return 0;
+}
+
+/*
+ * Each device process is forked here, before any vCPU thread exists.
+ * Disks come first so the guest names them /dev/vda, /dev/vdb, ... in
+ * config order.
+ */
+static int create_devices(struct vm *vm, char *err, size_t errlen)
+{
+	msi_routes_init(&vm->routes, &vm->kvm);
+	for (unsigned i = 0; i < vm->cfg->nr_disks; i++)
+		if (add_disk(vm, i, err, errlen))
+			return -1;
+	return vm->cfg->rng.present ? add_rng(vm, err, errlen) : 0;
 }
 
 static void destroy_devices(struct vm *vm)
@@ -330,8 +385,14 @@ static void serve_devices(struct vm *vm, const struct pollfd *fds)
 
 		if (fds[2 * i].revents & POLLIN)
 			link_child_serve(&d->child);
-		if ((fds[2 * i + 1].revents & POLLIN) && link_child_reap(&d->child))
+		if (!(fds[2 * i + 1].revents & POLLIN) || !link_child_reap(&d->child))
+			continue;
+		if (d->essential) {
+			log_err("%s: the root disk's device process died; stopping the VM", d->name);
+			vm_request_exit(vm, VM_EXIT_CRASH);
+		} else {
 			virtio_pci_needs_reset(&d->transport, "its device process died");
+		}
 	}
 }
 

@@ -38,6 +38,8 @@ struct vm_device {
 	struct vdev dev;
 	struct link_child child;
 	struct virtio_pci transport;
+	char name[16];			/* "blk0", "rng0" */
+	bool essential;			/* its death stops the VM (the root disk) */
 	bool started, plugged;
 };
 
