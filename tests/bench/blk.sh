@@ -12,6 +12,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
 seconds=5 mib=256
+source "$here/bench_lib.sh"
 
 if [ "${1:-}" = --inside ]; then
 	shift
@@ -24,12 +25,8 @@ else
 		*) echo "usage: $0 [--seconds S] [--mib M]" >&2; exit 2 ;;
 		esac
 	done
-	source "$top/tests/deps.sh"
-	vmsilo_install_deps
+	bench_build "$top"
 	build=$top/build-bench
-	cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release > /dev/null
-	cmake --build "$build" -j "$(nproc)" --target vmsilo-vmm > /dev/null
-	mkdir -p "$build/guest"
 	gcc -O2 -static -pthread -o "$build/guest/blkbench" "$here/blkbench.c"
 	"$top/tests/guest/mkinitramfs.sh" "$build/guest/blk-initramfs.cpio" \
 		--modules virtio_blk --add "$build/guest/blkbench:/bin/blkbench"
@@ -62,23 +59,13 @@ mode = "file"
 path = "$work/vmsilo.log"
 EOT
 
-# RSS in KiB outside guest RAM (the mapping at least as large as the guest).
-rss_outside_ram() {
-	awk -v ram=$((memory * 1024)) '
-		function hex(s,  i, v) { v = 0; for (i = 1; i <= length(s); i++)
-			v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1; return v }
-		/^[0-9a-f]+-[0-9a-f]+ / { split($1, r, "-"); skip = (hex(r[2]) - hex(r[1])) / 1024 >= ram }
-		/^Rss:/ && !skip { sum += $2 }
-		END { print sum + 0 }' "/proc/$1/smaps" 2> /dev/null || echo 0
-}
-
 "$vmm" --config "$work/vm.toml" 2> "$work/vmsilo.err" &
 pid=$!
 peak_vmm=0 peak_dev=0
 while kill -0 $pid 2> /dev/null; do
-	r=$(rss_outside_ram $pid); [ "$r" -gt "$peak_vmm" ] && peak_vmm=$r
+	r=$(rss_outside_ram $pid $memory); [ "$r" -gt "$peak_vmm" ] && peak_vmm=$r
 	c=$(pgrep -P $pid -x blk0 || true)
-	if [ -n "$c" ]; then r=$(rss_outside_ram "$c"); [ "$r" -gt "$peak_dev" ] && peak_dev=$r; fi
+	if [ -n "$c" ]; then r=$(rss_outside_ram "$c" $memory); [ "$r" -gt "$peak_dev" ] && peak_dev=$r; fi
 	sleep 0.5
 done
 wait $pid || true

@@ -9,6 +9,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
 runs=5 memory=512 cpus=2
+source "$here/bench_lib.sh"
 
 if [ "${1:-}" = --inside ]; then
 	shift
@@ -22,14 +23,10 @@ else
 		*) echo "usage: $0 [--runs N] [--memory MIB] [--cpus N]" >&2; exit 2 ;;
 		esac
 	done
-	source "$top/tests/deps.sh"
-	vmsilo_install_deps
+	bench_build "$top"
 	build=$top/build-bench
-	cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release > /dev/null
-	cmake --build "$build" -j "$(nproc)" --target vmsilo-vmm > /dev/null
 	rig=$top/tests/rig/rig.sh
 	kernel=$("$rig" --print-kernel) vmlinux=$("$rig" --print-vmlinux)
-	mkdir -p "$build/guest"
 	"$top/tests/guest/mkinitramfs.sh" "$build/guest/bench-initramfs.cpio"
 	exec "$rig" --direct-if-possible --timeout 3000 -- "$here/boot.sh" --inside \
 		"$build/vmm/vmsilo-vmm" "$kernel" "$vmlinux" "$build/guest/bench-initramfs.cpio" \
@@ -93,13 +90,7 @@ peak_rss() { # NAME
 	$c "${extra[@]}" > /dev/null 2>&1 &
 	pid=$!
 	while kill -0 $pid 2> /dev/null; do
-		# Guest RAM is the one mapping at least as large as the guest.
-		rss=$(awk -v ram=$((memory * 1024)) '
-			function hex(s,  i, v) { v = 0; for (i = 1; i <= length(s); i++)
-				v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1; return v }
-			/^[0-9a-f]+-[0-9a-f]+ / { split($1, r, "-"); skip = (hex(r[2]) - hex(r[1])) / 1024 >= ram }
-			/^Rss:/ && !skip { sum += $2 }
-			END { print sum + 0 }' "/proc/$pid/smaps" 2> /dev/null || echo 0)
+		rss=$(rss_outside_ram $pid "$memory")
 		[ "${rss:-0}" -gt "$peak" ] && peak=$rss
 		sleep 0.2
 	done
