@@ -160,6 +160,8 @@ static void config_access(struct pci_device *dev, unsigned reg, uint8_t *data,
 			memset(data, 0xff, len);
 		return;
 	}
+	if (!is_write && dev->config_read)
+		dev->config_read(dev, reg, len);
 	for (unsigned i = 0; i < len; i++) {
 		uint8_t mask = dev->writable[reg + i];
 

@@ -32,6 +32,8 @@ struct pci_device {
 	uint8_t last_cap;			/* offset of the last one, 0: none */
 	/* After a guest write to [reg, reg + len) landed, with the bus locked. */
 	void (*config_written)(struct pci_device *dev, unsigned reg, unsigned len);
+	/* Optional: before a guest read of [reg, reg + len), to refresh it. */
+	void (*config_read)(struct pci_device *dev, unsigned reg, unsigned len);
 	void *opaque;
 };
 

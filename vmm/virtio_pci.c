@@ -51,6 +51,67 @@ static void add_virtio_cap(struct pci_device *dev, uint8_t type, uint32_t offset
 	pci_device_add_cap(dev, PCI_CAP_ID_VNDR, (uint8_t *)&c + 2, c.cap.cap_len - 2);
 }
 
+/*
+ * The VIRTIO_PCI_CAP_PCI_CFG window: BAR access through config space, for
+ * drivers that cannot map BARs. The driver writes bar, offset and length
+ * (1, 2 or 4) into the capability, then reads or writes pci_cfg_data.
+ */
+static unsigned add_pci_cfg_cap(struct pci_device *dev)
+{
+	struct virtio_pci_cfg_cap c = {
+		.cap = { .cap_len = sizeof(c), .cfg_type = VIRTIO_PCI_CAP_PCI_CFG },
+	};
+	unsigned at = pci_device_add_cap(dev, PCI_CAP_ID_VNDR, (uint8_t *)&c + 2, sizeof(c) - 2);
+
+	if (at) {
+		dev->writable[at + offsetof(struct virtio_pci_cap, bar)] = 0xff;
+		memset(&dev->writable[at + offsetof(struct virtio_pci_cap, offset)], 0xff, 8);
+		memset(&dev->writable[at + offsetof(struct virtio_pci_cfg_cap, pci_cfg_data)], 0xff, 4);
+	}
+	return at;
+}
+
+/* The BAR access the window currently describes, or false if none. */
+static bool pci_cfg_target(struct virtio_pci *vp, uint32_t *offset, uint32_t *len)
+{
+	const uint8_t *cap = &vp->pci.config[vp->pci_cfg_cap];
+
+	memcpy(offset, cap + offsetof(struct virtio_pci_cap, offset), 4);
+	memcpy(len, cap + offsetof(struct virtio_pci_cap, length), 4);
+	return cap[offsetof(struct virtio_pci_cap, bar)] == 0 &&
+	       (*len == 1 || *len == 2 || *len == 4) && *offset % *len == 0 &&
+	       *offset <= BAR_SIZE - *len;
+}
+
+static bool touches_pci_cfg_data(struct virtio_pci *vp, unsigned reg, unsigned len)
+{
+	unsigned data = vp->pci_cfg_cap + offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
+
+	return vp->pci_cfg_cap && reg < data + 4 && reg + len > data;
+}
+
+static void pci_cfg_read(struct pci_device *dev, unsigned reg, unsigned len)
+{
+	struct virtio_pci *vp = dev->opaque;
+	uint8_t *data = &dev->config[vp->pci_cfg_cap + offsetof(struct virtio_pci_cfg_cap, pci_cfg_data)];
+	uint32_t offset, size;
+
+	if (!touches_pci_cfg_data(vp, reg, len))
+		return;
+	memset(data, 0, 4);
+	if (pci_cfg_target(vp, &offset, &size))
+		virtio_pci_bar_access(vp, offset, data, size, false);
+}
+
+static void pci_cfg_write(struct virtio_pci *vp)
+{
+	uint8_t *data = &vp->pci.config[vp->pci_cfg_cap + offsetof(struct virtio_pci_cfg_cap, pci_cfg_data)];
+	uint32_t offset, size;
+
+	if (pci_cfg_target(vp, &offset, &size))
+		virtio_pci_bar_access(vp, offset, data, size, true);
+}
+
 static unsigned add_msix_cap(struct pci_device *dev, unsigned nr_vectors)
 {
 	uint8_t body[10];
@@ -104,6 +165,8 @@ static void config_written(struct pci_device *dev, unsigned reg, unsigned len)
 
 	if (reg < 0x18 && reg + len > 0x04)	/* command register or BAR 0 */
 		update_notify_base(vp);
+	if (touches_pci_cfg_data(vp, reg, len))
+		pci_cfg_write(vp);
 	for (unsigned at = dev->config[0x34]; at; at = dev->config[at + 1]) {
 		if (dev->config[at] != PCI_CAP_ID_MSIX || reg + len <= at + 2 || reg > at + 3)
 			continue;
@@ -379,7 +442,9 @@ int virtio_pci_init(struct virtio_pci *vp, struct vdev_link *link, struct kvm *k
 	add_virtio_cap(dev, VIRTIO_PCI_CAP_ISR_CFG, BAR_ISR, 1, false);
 	if (link->config_size)
 		add_virtio_cap(dev, VIRTIO_PCI_CAP_DEVICE_CFG, BAR_DEVICE, link->config_size, false);
-	if (!add_msix_cap(dev, vp->msix.nr) ||
+	vp->pci_cfg_cap = add_pci_cfg_cap(dev);
+	dev->config_read = pci_cfg_read;
+	if (!vp->pci_cfg_cap || !add_msix_cap(dev, vp->msix.nr) ||
 	    pci_device_add_bar(dev, 0, BAR_SIZE, false, virtio_pci_bar_access, vp))
 		return -ENOSPC;
 	reset_device(vp);

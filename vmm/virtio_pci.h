@@ -31,6 +31,7 @@ struct virtio_pci {
 	uint16_t config_vector, queue_select;
 	uint8_t status, config_generation, isr;
 	struct virtio_pci_queue queues[VDEV_MAX_QUEUES];
+	unsigned pci_cfg_cap;		/* config offset of the PCI_CFG window */
 };
 
 int virtio_pci_init(struct virtio_pci *vp, struct vdev_link *link, struct kvm *kvm,

@@ -223,6 +223,43 @@ int main(void)
 	CHECK_EQ(rd(common + C(Q_ENABLE), 2), 0);
 	CHECK_EQ(rd(common + C(STATUS), 1) & VIRTIO_CONFIG_S_NEEDS_RESET, VIRTIO_CONFIG_S_NEEDS_RESET);
 
+	/* The PCI_CFG window reaches the BAR through config space. */
+	{
+		static struct pci_bus bus;
+		uint32_t v, at = 0;
+		const uint8_t *cfg = vp.pci.config;
+
+		pci_init(&bus, 0x100000000ull, 1ull << 30);
+		CHECK_EQ(virtio_pci_plug(&vp, &bus, 1), 0);
+		for (unsigned c = cfg[0x34]; c; c = cfg[c + 1])
+			if (cfg[c] == 0x09 && cfg[c + 3] == VIRTIO_PCI_CAP_PCI_CFG)
+				at = c;
+		CHECK(at != 0);
+		v = 0;
+		pci_ecam_access(&bus, 1 << 15 | (at + 4), (uint8_t *)&v, 1, true);	/* bar 0 */
+		v = common + C(NUMQ);
+		pci_ecam_access(&bus, 1 << 15 | (at + 8), (uint8_t *)&v, 4, true);	/* offset */
+		v = 2;
+		pci_ecam_access(&bus, 1 << 15 | (at + 12), (uint8_t *)&v, 4, true);	/* length */
+		pci_ecam_access(&bus, 1 << 15 | (at + 16), (uint8_t *)&v, 4, false);
+		CHECK_EQ(v & 0xffff, 2);					/* num_queues */
+		v = common + C(Q_SELECT);
+		pci_ecam_access(&bus, 1 << 15 | (at + 8), (uint8_t *)&v, 4, true);
+		v = 1;
+		pci_ecam_access(&bus, 1 << 15 | (at + 16), (uint8_t *)&v, 4, true);
+		CHECK_EQ(rd(common + C(Q_SELECT), 2), 1);			/* a write through it */
+		v = 3;							/* bad length */
+		pci_ecam_access(&bus, 1 << 15 | (at + 12), (uint8_t *)&v, 4, true);
+		pci_ecam_access(&bus, 1 << 15 | (at + 16), (uint8_t *)&v, 4, false);
+		CHECK_EQ(v, 0);
+		v = 0x7ffe;						/* past the BAR */
+		pci_ecam_access(&bus, 1 << 15 | (at + 8), (uint8_t *)&v, 4, true);
+		v = 4;
+		pci_ecam_access(&bus, 1 << 15 | (at + 12), (uint8_t *)&v, 4, true);
+		pci_ecam_access(&bus, 1 << 15 | (at + 16), (uint8_t *)&v, 4, false);
+		CHECK_EQ(v, 0);
+	}
+
 	/* Stray accesses anywhere in the BAR do nothing harmful. */
 	for (unsigned off = 0; off < 0x8000; off += 61)
 		wr(off, 4, 0xffffffff);
