@@ -100,7 +100,6 @@ static unsigned keep_list(const struct link_child *lc, const struct link_child_o
 	keep[n++] = lc->proc.ctl.rx_bell;
 	keep[n++] = lc->proc.ctl.ev_bell;
 	keep[n++] = lc->proc.ctl.epfd;
-	keep[n++] = opt->guest_ram_fd;
 	for (unsigned q = 0; q < lc->link.nr_queues; q++) {
 		keep[n++] = lc->link.kick_fd[q];
 		keep[n++] = lc->link.call_fd[q];

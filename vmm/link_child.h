@@ -27,7 +27,6 @@ struct link_child_options {
 	const struct sandbox_policy *policy;
 	const int *device_fds;		/* host files the device uses */
 	unsigned nr_device_fds;
-	int guest_ram_fd;
 };
 
 /* Creates the eventfds and rings and forks the jailed device process.

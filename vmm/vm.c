@@ -95,7 +95,7 @@ static int start_device(struct vm *vm, struct vm_device *d, const struct sandbox
 {
 	struct link_child_options opt = {
 		.sandbox = vm->cfg->sandbox.enable, .seccomp_log = seccomp == SECCOMP_LOG,
-		.policy = policy, .guest_ram_fd = vm->ram.fd,
+		.policy = policy,
 		.device_fds = &device_fd, .nr_device_fds = device_fd >= 0,
 	};
 	int rc;
