@@ -283,7 +283,8 @@ static void write_queue_field(struct virtio_pci *vp, unsigned reg, uint32_t v)
 		return;
 	switch (reg) {
 	case VIRTIO_PCI_COMMON_Q_SIZE:
-		if (v && v <= vp->link->max_queue_size)
+		/* Split rings need a power of two: the 16-bit indices wrap. */
+		if (v && v <= vp->link->max_queue_size && !(v & (v - 1)))
 			q->size = (uint16_t)v;
 		return;
 	case VIRTIO_PCI_COMMON_Q_MSIX:

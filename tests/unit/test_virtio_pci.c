@@ -155,6 +155,8 @@ int main(void)
 	CHECK_EQ(rd(common + C(Q_NOFF), 2), 1);
 	wr(common + C(Q_SIZE), 2, 512);				/* too big: ignored */
 	CHECK_EQ(rd(common + C(Q_SIZE), 2), 256);
+	wr(common + C(Q_SIZE), 2, 100);				/* not a power of two */
+	CHECK_EQ(rd(common + C(Q_SIZE), 2), 256);
 	wr(common + C(Q_SIZE), 2, 128);
 	wr(common + C(Q_MSIX), 2, 2);
 	CHECK_EQ(rd(common + C(Q_MSIX), 2), 2);
