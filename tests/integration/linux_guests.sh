@@ -65,9 +65,8 @@ run panic
 [ $rc -ne 0 ] && grep -q "Kernel panic" "$work/panic.console" &&
 	ok "guest kernel panic (panic=-1): exit $rc, non-zero" || bad "panic: rc=$rc" panic
 
-config powerbutton "$vmlinux" 2 256 powerbutton > /dev/null
-start powerbutton
-wait_for powerbutton "VMSILO acpid-ready"; ready=$?
+config powerbutton "$vmlinux" 1 256 powerbutton > /dev/null
+start_until powerbutton "VMSILO acpid-ready"; ready=$?
 kill -TERM $pid; finish
 [ $ready -eq 0 ] && [ $rc -eq 0 ] && grep -q "VMSILO shutdown-marker" "$work/powerbutton.console" &&
 	ok "SIGTERM presses the ACPI power button: the guest shuts down, exit 0" ||
@@ -113,8 +112,7 @@ sandbox_check() { # VMM_PID -> "ok" or what is wrong with its device child
 # device in NEEDS_RESET, which the guest sees and reports.
 config rng "$vmlinux" 2 256 rng "[rng]" > /dev/null
 sed -i 's/^kernel_params = \["vmsilo.test=rng"\]/kernel_params = ["vmsilo.test=rng", "vmsilo.wait_reset=1"]/' "$work/rng.toml"
-start rng
-wait_for rng "VMSILO rng-ready"; ready=$?
+start_until rng "VMSILO rng-ready"; ready=$?
 jail=$(sandbox_check $pid)
 kill -KILL "$(pgrep -P $pid | head -n 1)" 2> /dev/null
 wait_for rng "VMSILO needs-reset"; reset=$?
