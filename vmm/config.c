@@ -8,6 +8,7 @@
 #include "vmm/config.h"
 #include "vmm/toml.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -32,7 +33,10 @@ struct ctx {
 	bool have_name, have_kernel;
 	const struct toml_value *mode;	/* console.mode, when valid */
 	const struct toml_entry *path;	/* console.path */
-	bool rng_seccomp_set;
+	bool rng_seccomp_set, vsock_seccomp_set, have_cid;
+	const struct toml_entry *auto_shutdown;	/* the table, for messages */
+	struct net_config *net;		/* the [[net]] being read */
+	bool net_has_name;
 	struct disk_config *disk;	/* the [[disk]] being read */
 	bool disk_has_path;
 };
@@ -324,6 +328,21 @@ static void set_runtime_dir(struct ctx *c, const char *key, const struct toml_en
 	set_str(c, key, &c->cfg->runtime_dir, v->string);
 }
 
+static void set_user(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	const struct toml_value *v = e->value;
+	char q[QUOTE_LEN];
+
+	if (!want_type(c, key, v, TOML_STRING))
+		return;
+	if (!v->string[0] || strlen(v->string) > 32 ||
+	    strspn(v->string, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		   "0123456789_.-") != strlen(v->string) || v->string[0] == '-')
+		return report(c, v->line, v->col, key, "expected a user name, got %s",
+			      quote(v->string, q));
+	set_str(c, key, &c->cfg->user, v->string);
+}
+
 static void set_reboot(struct ctx *c, const char *key, const struct toml_entry *e)
 {
 	static const char *const names[] = { "exit", "restart", NULL };
@@ -540,6 +559,196 @@ static void set_rng(struct ctx *c, const char *key, const struct toml_entry *e)
 	walk(c, e->value, key, rng_keys);
 }
 
+
+/* ---- [[net]], [vsock], [auto_shutdown] ---- */
+
+static bool is_ifname(const char *s)
+{
+	size_t len = strlen(s);
+
+	return len >= 1 && len <= CONFIG_IFNAME_MAX && strcmp(s, ".") && strcmp(s, "..") &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		      "0123456789_.-") == len;
+}
+
+static void set_ifname(struct ctx *c, const char *key, const struct toml_value *v, char **dst)
+{
+	char q[QUOTE_LEN];
+
+	if (!want_type(c, key, v, TOML_STRING))
+		return;
+	if (!is_ifname(v->string))
+		return report(c, v->line, v->col, key,
+			      "expected an interface name (1 to %d of A-Z a-z 0-9 _ . -), got %s",
+			      CONFIG_IFNAME_MAX, quote(v->string, q));
+	set_str(c, key, dst, v->string);
+}
+
+static void set_net_name(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	c->net_has_name = true;
+	set_ifname(c, key, e->value, &c->net->name);
+}
+
+static void set_net_tap(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	set_ifname(c, key, e->value, &c->net->tap);
+}
+
+/* "52:54:00:12:34:56": six hex bytes, unicast. */
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned b[6];
+	int end = 0;
+
+	if (strlen(s) != 17 || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%n", &b[0], &b[1], &b[2],
+				      &b[3], &b[4], &b[5], &end) != 6 || end != 17)
+		return -1;
+	for (int i = 0; i < 6; i++) {
+		if (!isxdigit((unsigned char)s[3 * i]) || !isxdigit((unsigned char)s[3 * i + 1]))
+			return -1;
+		mac[i] = (uint8_t)b[i];
+	}
+	return 0;
+}
+
+static void set_net_mac(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	const struct toml_value *v = e->value;
+	char q[QUOTE_LEN];
+
+	if (!want_type(c, key, v, TOML_STRING))
+		return;
+	if (parse_mac(v->string, c->net->mac))
+		return report(c, v->line, v->col, key,
+			      "expected a MAC address like \"52:54:00:12:34:56\", got %s",
+			      quote(v->string, q));
+	if (c->net->mac[0] & 1)
+		return report(c, v->line, v->col, key, "%s is a multicast address",
+			      quote(v->string, q));
+	c->net->mac_set = true;
+}
+
+static void set_net_seccomp(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	set_seccomp(c, key, e->value, &c->net->seccomp);
+	c->net->seccomp_set = true;
+}
+
+static const struct key_spec net_keys[] = {
+	{ "name", set_net_name },
+	{ "tap", set_net_tap },
+	{ "mac", set_net_mac },
+	{ "seccomp_policy", set_net_seccomp },
+	{ NULL, NULL },
+};
+
+/* Names and MACs must differ between interfaces; a default TAP name must fit. */
+static void check_net(struct ctx *c, const char *key, const struct toml_value *t)
+{
+	struct vm_config *cfg = c->cfg;
+	struct net_config *n = c->net;
+
+	for (struct net_config *o = cfg->nets; o < n; o++) {
+		if (n->name && o->name && !strcmp(n->name, o->name))
+			report(c, t->line, t->col, key, "name \"%s\" is used twice", n->name);
+		if (n->tap && o->tap && !strcmp(n->tap, o->tap))
+			report(c, t->line, t->col, key, "tap \"%s\" is used twice", n->tap);
+		if (n->mac_set && o->mac_set && !memcmp(n->mac, o->mac, 6))
+			report(c, t->line, t->col, key, "mac is used twice");
+	}
+	if (!n->tap && cfg->name && strlen(cfg->name) + 2 > CONFIG_IFNAME_MAX)
+		report(c, t->line, t->col, key,
+		       "tap: required when the VM name is over %d characters (the default "
+		       "\"<name>-<index>\" must fit in %d)", CONFIG_IFNAME_MAX - 2, CONFIG_IFNAME_MAX);
+}
+
+static void set_nets(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	const struct toml_value *v = e->value;
+	char name[64];
+
+	if (v->type != TOML_ARRAY || (v->array.len && v->array.items[0]->type != TOML_TABLE))
+		return report(c, v->line, v->col, key, "expected [[net]] tables, got %s",
+			      toml_type_name(v->type));
+	if (v->array.len > CONFIG_MAX_NETS)
+		return report(c, v->array.items[CONFIG_MAX_NETS]->line,
+			      v->array.items[CONFIG_MAX_NETS]->col, key,
+			      "at most %d interfaces", CONFIG_MAX_NETS);
+	for (size_t i = 0; i < v->array.len; i++) {
+		const struct toml_value *t = v->array.items[i];
+
+		snprintf(name, sizeof(name), "%s[%zu]", key, i);
+		if (!want_type(c, name, t, TOML_TABLE))
+			continue;
+		c->net = &c->cfg->nets[c->cfg->nr_nets++];
+		c->net_has_name = false;
+		walk(c, t, name, net_keys);
+		if (!c->net_has_name)
+			report(c, t->line, t->col, name, "name: required key is missing");
+		check_net(c, name, t);
+	}
+}
+
+static void set_vsock_cid(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	int64_t n;
+
+	c->have_cid = true;
+	if (get_int(c, key, e->value, 3, 0xfffffffe, &n))
+		c->cfg->vsock.cid = (uint32_t)n;
+}
+
+static void set_vsock_seccomp(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	set_seccomp(c, key, e->value, &c->cfg->vsock.seccomp);
+	c->vsock_seccomp_set = true;
+}
+
+static const struct key_spec vsock_keys[] = {
+	{ "cid", set_vsock_cid },
+	{ "seccomp_policy", set_vsock_seccomp },
+	{ NULL, NULL },
+};
+
+static void set_vsock(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	if (!want_type(c, key, e->value, TOML_TABLE))
+		return;
+	c->cfg->vsock.present = true;
+	walk(c, e->value, key, vsock_keys);
+	if (!c->have_cid)
+		report(c, e->value->line, e->value->col, key, "cid: required key is missing");
+}
+
+static void set_auto_shutdown_enable(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	if (want_type(c, key, e->value, TOML_BOOL))
+		c->cfg->auto_shutdown.enable = e->value->boolean;
+}
+
+static void set_auto_shutdown_after(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	int64_t n;
+
+	if (get_int(c, key, e->value, 1, CONFIG_MAX_IDLE_SECONDS, &n))
+		c->cfg->auto_shutdown.after = (unsigned)n;
+}
+
+static const struct key_spec auto_shutdown_keys[] = {
+	{ "enable", set_auto_shutdown_enable },
+	{ "after", set_auto_shutdown_after },
+	{ NULL, NULL },
+};
+
+static void set_auto_shutdown(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	if (!want_type(c, key, e->value, TOML_TABLE))
+		return;
+	c->auto_shutdown = e;
+	walk(c, e->value, key, auto_shutdown_keys);
+}
+
 static const struct key_spec root_keys[] = {
 	{ "name", set_name },
 	{ "memory", set_memory },
@@ -555,11 +764,13 @@ static const struct key_spec root_keys[] = {
 	{ "sandbox", set_sandbox },
 	{ "rng", set_rng },
 	{ "disk", set_disks },
+	{ "net", set_nets },
+	{ "vsock", set_vsock },
+	{ "auto_shutdown", set_auto_shutdown },
+	{ "user", set_user },
 	/* Later features. */
-	{ "net", NULL }, { "vsock", NULL }, { "gpu", NULL },
-	{ "sound", NULL }, { "balloon", NULL },
-	{ "auto_shutdown", NULL }, { "shared_dir", NULL }, { "usb", NULL },
-	{ "pci", NULL }, { "user", NULL },
+	{ "gpu", NULL }, { "sound", NULL }, { "balloon", NULL },
+	{ "shared_dir", NULL }, { "usb", NULL }, { "pci", NULL },
 	{ NULL, NULL },
 };
 
@@ -605,6 +816,7 @@ static int set_defaults(struct ctx *c, const char *source)
 	cfg->source = strdup(source);
 	cfg->cmdline = strdup("console=ttyS0");
 	cfg->runtime_dir = strdup("/run/vmsilo");
+	cfg->auto_shutdown.after = 120;
 	c->dir = strndup(source, slash ? (size_t)(slash - source) + 1 : 0);
 	if (!cfg->source || !cfg->cmdline || !cfg->runtime_dir || !c->dir) {
 		out_of_memory(c, NULL);
@@ -638,6 +850,14 @@ int config_parse(const char *source, const char *text, size_t len,
 	for (size_t i = 0; i < cfg->nr_disks; i++)
 		if (!cfg->disks[i].seccomp_set)
 			cfg->disks[i].seccomp = cfg->sandbox.seccomp;
+	for (size_t i = 0; i < cfg->nr_nets; i++)
+		if (!cfg->nets[i].seccomp_set)
+			cfg->nets[i].seccomp = cfg->sandbox.seccomp;
+	if (!c.vsock_seccomp_set)
+		cfg->vsock.seccomp = cfg->sandbox.seccomp;
+	if (cfg->auto_shutdown.enable && !cfg->vsock.present)
+		report(&c, c.auto_shutdown->value->line, c.auto_shutdown->value->col,
+		       "auto_shutdown", "needs [vsock]: the guest agent reports idleness over it");
 	if (!c.have_name)
 		report(&c, 0, 0, "name", "required key is missing");
 	if (!c.have_kernel)
@@ -726,7 +946,12 @@ void config_free(struct vm_config *cfg)
 		free(cfg->kernel_params[i]);
 	free(cfg->kernel_params);
 	free(cfg->runtime_dir);
+	free(cfg->user);
 	free(cfg->console.path);
+	for (i = 0; i < cfg->nr_nets; i++) {
+		free(cfg->nets[i].name);
+		free(cfg->nets[i].tap);
+	}
 	for (i = 0; i < cfg->nr_disks; i++) {
 		free(cfg->disks[i].path);
 		free(cfg->disks[i].id);

@@ -17,6 +17,9 @@ enum seccomp_policy { SECCOMP_ENFORCING, SECCOMP_LOG };
 #define CONFIG_MAX_CPUS 64
 #define CONFIG_MAX_DISKS 6
 #define CONFIG_DISK_ID_MAX 20	/* bytes in a virtio-blk serial */
+#define CONFIG_MAX_NETS 4
+#define CONFIG_IFNAME_MAX 15	/* a Linux interface name, IFNAMSIZ - 1 */
+#define CONFIG_MAX_IDLE_SECONDS (7 * 24 * 3600)
 
 struct disk_config {
 	char *path;
@@ -26,6 +29,15 @@ struct disk_config {
 	uint32_t block_size;		/* default 512 */
 	char *id;			/* serial for GET_ID, NULL: none */
 	enum seccomp_policy seccomp;	/* its own seccomp_policy, else [sandbox]'s */
+	bool seccomp_set;
+};
+
+struct net_config {
+	char *name;			/* the interface name the guest sees */
+	char *tap;			/* host TAP; default "<vm name>-<index>" */
+	uint8_t mac[6];
+	bool mac_set;			/* else derived from the VM and interface names */
+	enum seccomp_policy seccomp;
 	bool seccomp_set;
 };
 
@@ -40,6 +52,7 @@ struct vm_config {
 	char **kernel_params;		/* appended to cmdline */
 	size_t nr_kernel_params;
 	char *runtime_dir;		/* default "/run/vmsilo" */
+	char *user;			/* may use the sockets; NULL: the invoking user */
 	enum reboot_action on_reboot;	/* key "reboot": "exit" (default) | "restart" */
 	enum log_level log_level;	/* key "log_level", default warn */
 	bool log_level_set;
@@ -57,6 +70,17 @@ struct vm_config {
 		bool present;		/* [rng]: a virtio-rng device */
 		enum seccomp_policy seccomp;	/* [rng] seccomp_policy, else sandbox's */
 	} rng;
+	struct net_config nets[CONFIG_MAX_NETS];	/* [[net]], in order */
+	size_t nr_nets;
+	struct {
+		bool present;		/* [vsock]: virtio-vsock and the guest agent */
+		uint32_t cid;		/* the guest's CID, 3 .. 0xfffffffe */
+		enum seccomp_policy seccomp;
+	} vsock;
+	struct {
+		bool enable;		/* default false; needs [vsock] */
+		unsigned after;		/* seconds without a running command, default 120 */
+	} auto_shutdown;
 };
 
 /*

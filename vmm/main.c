@@ -142,14 +142,15 @@ static int exit_status(enum vm_exit reason, const struct vm *vm)
 	}
 }
 
-static int run_vm(const struct vm_config *cfg, struct console *console)
+static int run_vm(const struct vm_config *cfg, struct console *console,
+		  const struct vm_host *host)
 {
 	static struct vm vm;
 	enum vm_exit reason;
 	char err[512] = "";
 
 	for (;;) {
-		if (vm_create(&vm, cfg, console, err, sizeof(err))) {
+		if (vm_create(&vm, cfg, console, host, err, sizeof(err))) {
 			fprintf(stderr, "vmsilo-vmm: %s\n", err);
 			vm_destroy(&vm);
 			return EXIT_FAILURE_SETUP;
@@ -166,11 +167,66 @@ static int run_vm(const struct vm_config *cfg, struct console *console)
 	return status;
 }
 
+/*
+ * The sockets host programs use to reach the guest, made once so that
+ * they outlive a guest reboot: vsock.socket, and command.socket unless
+ * socket activation handed it in.
+ */
+static int open_host_sockets(const struct vm_config *cfg, struct vm_host *host,
+			     char *err, size_t errlen)
+{
+	if (!cfg->vsock.present)
+		return 0;
+	host->vsock_fd = runtime_dir_listen(host->rundir, "vsock.socket", err, errlen);
+	if (host->vsock_fd < 0)
+		return -1;
+	if (host->command_fd < 0)
+		host->command_fd = runtime_dir_listen(host->rundir, "command.socket", err, errlen);
+	return host->command_fd < 0 ? -1 : 0;
+}
+
+static void close_host_sockets(struct vm_host *host)
+{
+	if (host->vsock_fd >= 0)
+		close(host->vsock_fd);
+	if (host->command_fd >= 0)
+		close(host->command_fd);
+}
+
+/* KVM problems come first: the rest of the setup is moot without it. */
+static int check_kvm(char *err, size_t errlen)
+{
+	struct kvm kvm;
+
+	if (kvm_open(&kvm, err, errlen))
+		return -1;
+	kvm_close(&kvm);
+	return 0;
+}
+
+static int setup_host(const struct vm_config *cfg, struct console *console,
+		      struct vm_host *host, char *err, size_t errlen)
+{
+	if (runtime_dir_open(host->rundir, cfg, err, errlen))
+		return -1;
+	if (open_host_sockets(cfg, host, err, errlen) ||
+	    console_open(console, cfg, err, errlen)) {
+		close_host_sockets(host);
+		runtime_dir_close(host->rundir);
+		return -1;
+	}
+	if (console->link_path)
+		runtime_dir_give(host->rundir, console->link_path);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct vm_config cfg;
 	struct console console;
 	struct options opt;
+	struct runtime_dir rundir;
+	struct vm_host host = { .rundir = &rundir, .command_fd = -1, .vsock_fd = -1 };
 	char err[512] = "";
 	int status;
 
@@ -191,13 +247,15 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE_SETUP;
 	}
 	block_signals();
-	if (console_open(&console, &cfg, err, sizeof(err))) {
+	if (check_kvm(err, sizeof(err)) || setup_host(&cfg, &console, &host, err, sizeof(err))) {
 		fprintf(stderr, "vmsilo-vmm: %s\n", err);
 		config_free(&cfg);
 		return EXIT_FAILURE_SETUP;
 	}
-	status = run_vm(&cfg, &console);
+	status = run_vm(&cfg, &console, &host);
 	console_close(&console);
+	close_host_sockets(&host);
+	runtime_dir_close(&rundir);
 	config_free(&cfg);
 	return status;
 }

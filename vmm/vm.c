@@ -245,13 +245,16 @@ static int create_vcpus(struct vm *vm, const struct boot_image *img, char *err, 
 }
 
 int vm_create(struct vm *vm, const struct vm_config *cfg, struct console *console,
-	      char *err, size_t errlen)
+	      const struct vm_host *host, char *err, size_t errlen)
 {
 	struct boot_image img;
 
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = cfg;
 	vm->console = console;
+	vm->host = host;
+	for (unsigned i = 0; i < VM_MAX_WATCHES; i++)
+		vm->watches[i].fd = -1;
 	vm->ram.fd = vm->wake_fd = vm->serial_space_fd = -1;
 	vm->pio.name = "pio";
 	vm->mmio.name = "mmio";
@@ -364,6 +367,47 @@ static int open_signalfd(void)
 
 enum { POLL_WAKE, POLL_SIGNAL, POLL_SERIAL_SPACE, POLL_CONSOLE, POLL_FIXED };
 
+int vm_watch(struct vm *vm, int fd, short events, vm_watch_fn fn, void *ctx)
+{
+	struct vm_watch *free_slot = NULL;
+
+	for (unsigned i = 0; i < VM_MAX_WATCHES; i++) {
+		struct vm_watch *w = &vm->watches[i];
+
+		if (w->fd == fd) {
+			*w = events ? (struct vm_watch){ fd, events, fn, ctx }
+				    : (struct vm_watch){ .fd = -1 };
+			return 0;
+		}
+		if (w->fd < 0 && !free_slot)
+			free_slot = w;
+	}
+	if (!events)
+		return 0;
+	if (!free_slot)
+		return -1;
+	*free_slot = (struct vm_watch){ fd, events, fn, ctx };
+	return 0;
+}
+
+static unsigned watch_pollfds(struct vm *vm, struct pollfd *fds)
+{
+	for (unsigned i = 0; i < VM_MAX_WATCHES; i++)
+		fds[i] = (struct pollfd){ .fd = vm->watches[i].fd, .events = vm->watches[i].events };
+	return VM_MAX_WATCHES;
+}
+
+/* A callback may change the watches: each slot is checked against its poll entry. */
+static void serve_watches(struct vm *vm, const struct pollfd *fds)
+{
+	for (unsigned i = 0; i < VM_MAX_WATCHES; i++) {
+		struct vm_watch w = vm->watches[i];
+
+		if (fds[i].revents && w.fd >= 0 && w.fd == fds[i].fd)
+			w.fn(vm, w.ctx, fds[i].revents);
+	}
+}
+
 /* Two entries per device: its control ring's doorbell and its pidfd. */
 static unsigned device_pollfds(struct vm *vm, struct pollfd *fds)
 {
@@ -404,13 +448,14 @@ static void main_loop(struct vm *vm)
 
 	while (atomic_load(&vm->exit_reason) == VM_EXIT_NONE) {
 		bool want_input = vm->console->in_fd >= 0 && serial_can_receive(&vm->serial);
-		struct pollfd fds[POLL_FIXED + 2 * VM_MAX_DEVICES] = {
+		struct pollfd fds[POLL_FIXED + 2 * VM_MAX_DEVICES + VM_MAX_WATCHES] = {
 			[POLL_WAKE] = { .fd = vm->wake_fd, .events = POLLIN },
 			[POLL_SIGNAL] = { .fd = sfd, .events = POLLIN },
 			[POLL_SERIAL_SPACE] = { .fd = vm->serial_space_fd, .events = POLLIN },
 			[POLL_CONSOLE] = { .fd = want_input ? vm->console->in_fd : -1, .events = POLLIN },
 		};
-		nfds_t n = POLL_FIXED + device_pollfds(vm, fds + POLL_FIXED);
+		unsigned nr_dev = device_pollfds(vm, fds + POLL_FIXED);
+		nfds_t n = POLL_FIXED + nr_dev + watch_pollfds(vm, fds + POLL_FIXED + nr_dev);
 
 		if (poll(fds, n, -1) < 0 && errno != EINTR)
 			break;
@@ -421,6 +466,7 @@ static void main_loop(struct vm *vm)
 		if (fds[POLL_CONSOLE].revents & (POLLIN | POLLHUP))
 			forward_console_input(vm);
 		serve_devices(vm, fds + POLL_FIXED);
+		serve_watches(vm, fds + POLL_FIXED + nr_dev);
 	}
 	if (sfd >= 0)
 		close(sfd);

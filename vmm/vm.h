@@ -18,6 +18,7 @@
 #include "vmm/msi.h"
 #include "vmm/pci.h"
 #include "vmm/rtc.h"
+#include "vmm/runtime_dir.h"
 #include "vmm/serial.h"
 #include "vmm/virtio_pci.h"
 
@@ -31,7 +32,25 @@ enum vm_exit {
 
 struct vm;
 
-#define VM_MAX_DEVICES 8
+#define VM_MAX_DEVICES 12
+#define VM_MAX_WATCHES 32
+
+/* A host fd the main loop polls for a service (control socket, agent). */
+typedef void (*vm_watch_fn)(struct vm *vm, void *ctx, short revents);
+
+struct vm_watch {
+	int fd;			/* -1: a free slot */
+	short events;
+	vm_watch_fn fn;
+	void *ctx;
+};
+
+/* What the host side hands the VM: where its files go, activated sockets. */
+struct vm_host {
+	struct runtime_dir *rundir;
+	int command_fd;		/* command.socket (maybe from socket activation), or -1 */
+	int vsock_fd;		/* vsock.socket, listening, or -1 */
+};
 
 /* A virtio device: its model, the process it runs in, its PCI function. */
 struct vm_device {
@@ -68,6 +87,8 @@ struct vm {
 	struct vm_device *devices[VM_MAX_DEVICES];
 	unsigned nr_devices;
 	struct vcpu *vcpus;
+	const struct vm_host *host;
+	struct vm_watch watches[VM_MAX_WATCHES];
 	int wake_fd;		/* eventfd: an exit was requested */
 	int serial_space_fd;	/* eventfd: the guest drained console input */
 	_Atomic int exit_reason;
@@ -76,7 +97,7 @@ struct vm {
 
 /* Builds the VM from the config with an open console; -1 with a reason. */
 int vm_create(struct vm *vm, const struct vm_config *cfg, struct console *console,
-	      char *err, size_t errlen);
+	      const struct vm_host *host, char *err, size_t errlen);
 /* Runs until the guest or the host ends it; returns the reason. */
 enum vm_exit vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
@@ -84,6 +105,13 @@ void vm_destroy(struct vm *vm);
  * blocked in every thread before the VM runs. */
 void vm_stop_signals(sigset_t *set);
 const char *vm_exit_name(enum vm_exit reason);
+/*
+ * Polls fd for events in the main loop and calls fn with what came; a
+ * second call for the same fd replaces the first, events 0 removes it.
+ * Main-loop thread only (callbacks may add and remove watches). Returns -1
+ * when all VM_MAX_WATCHES slots are taken.
+ */
+int vm_watch(struct vm *vm, int fd, short events, vm_watch_fn fn, void *ctx);
 /* Records the first reason and wakes the main loop; safe from any thread. */
 void vm_request_exit(struct vm *vm, enum vm_exit reason);
 

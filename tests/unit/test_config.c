@@ -380,16 +380,12 @@ static void test_unknown_keys(void)
 
 static void test_not_supported(void)
 {
-	BAD(MIN_DOC "[[net]]", "banking.toml:3:3: net: not supported yet");
-	BAD(MIN_DOC "[vsock]\ncid = 3", "banking.toml:3:2: vsock: not supported yet");
 	BAD(MIN_DOC "[gpu]", "banking.toml:3:2: gpu: not supported yet");
 	BAD(MIN_DOC "[sound]", "banking.toml:3:2: sound: not supported yet");
 	BAD(MIN_DOC "[balloon]", "banking.toml:3:2: balloon: not supported yet");
-	BAD(MIN_DOC "[auto_shutdown]", "banking.toml:3:2: auto_shutdown: not supported yet");
 	BAD(MIN_DOC "[[shared_dir]]", "banking.toml:3:3: shared_dir: not supported yet");
 	BAD(MIN_DOC "[usb]", "banking.toml:3:2: usb: not supported yet");
 	BAD(MIN_DOC "[pci]", "banking.toml:3:2: pci: not supported yet");
-	BAD(MIN_DOC "user = \"nobody\"", "banking.toml:3:1: user: not supported yet");
 }
 
 static void test_many_errors(void)
@@ -604,8 +600,68 @@ static void test_sandbox_and_rng(void)
 	    "banking.toml:3:7: rng: expected a table, got a boolean");
 }
 
+static void test_net(void)
+{
+	struct vm_config cfg;
+
+	if (!parse("b.toml", MIN_DOC "[[net]]\nname = \"upstream\"\ntap = \"banking-0\"\n"
+		   "mac = \"52:54:00:12:34:5f\"\n[[net]]\nname = \"lan\"", &cfg)) {
+		CHECK_EQ(cfg.nr_nets, 2);
+		CHECK_STR(cfg.nets[0].name, "upstream");
+		CHECK_STR(cfg.nets[0].tap, "banking-0");
+		CHECK(cfg.nets[0].mac_set && cfg.nets[0].mac[0] == 0x52 && cfg.nets[0].mac[5] == 0x5f);
+		CHECK_STR(cfg.nets[1].name, "lan");
+		CHECK(cfg.nets[1].tap == NULL && !cfg.nets[1].mac_set);
+		CHECK_EQ(cfg.nets[1].seccomp, SECCOMP_ENFORCING);
+	}
+	config_free(&cfg);
+	BAD(MIN_DOC "[[net]]\ntap = \"t0\"", "banking.toml:3:1: net[0]: name: required key is missing");
+	BAD(MIN_DOC "[[net]]\nname = \"a very long name!\"",
+	    "banking.toml:4:8: net[0].name: expected an interface name (1 to 15 of A-Z a-z 0-9 _ . -), "
+	    "got \"a very long name!\"");
+	BAD(MIN_DOC "[[net]]\nname = \"a\"\nmac = \"52:54:00:12:34\"",
+	    "banking.toml:5:7: net[0].mac: expected a MAC address like \"52:54:00:12:34:56\", "
+	    "got \"52:54:00:12:34\"");
+	BAD(MIN_DOC "[[net]]\nname = \"a\"\nmac = \"01:00:5e:00:00:01\"",
+	    "banking.toml:5:7: net[0].mac: \"01:00:5e:00:00:01\" is a multicast address");
+	BAD(MIN_DOC "[[net]]\nname = \"a\"\n[[net]]\nname = \"a\"",
+	    "banking.toml:5:1: net[1]: name \"a\" is used twice");
+	BAD("name = \"a-very-long-vm\"\nkernel = \"k\"\n[[net]]\nname = \"a\"",
+	    "banking.toml:3:1: net[0]: tap: required when the VM name is over 13 characters "
+	    "(the default \"<name>-<index>\" must fit in 15)");
+}
+
+static void test_vsock_and_idle(void)
+{
+	struct vm_config cfg;
+
+	if (!parse("b.toml", MIN_DOC "user = \"david\"\n[vsock]\ncid = 3\n[auto_shutdown]\n"
+		   "enable = true\nafter = 60", &cfg)) {
+		CHECK_STR(cfg.user, "david");
+		CHECK(cfg.vsock.present);
+		CHECK_EQ(cfg.vsock.cid, 3);
+		CHECK(cfg.auto_shutdown.enable);
+		CHECK_EQ(cfg.auto_shutdown.after, 60);
+	}
+	config_free(&cfg);
+	if (!parse("b.toml", MIN_DOC, &cfg)) {
+		CHECK(cfg.user == NULL && !cfg.vsock.present && !cfg.auto_shutdown.enable);
+		CHECK_EQ(cfg.auto_shutdown.after, 120);
+	}
+	config_free(&cfg);
+	BAD(MIN_DOC "[vsock]\ncid = 2", "banking.toml:4:7: vsock.cid: must be between 3 and 4294967294, got 2");
+	BAD(MIN_DOC "[vsock]", "banking.toml:3:1: vsock: cid: required key is missing");
+	BAD(MIN_DOC "[auto_shutdown]\nenable = true",
+	    "banking.toml:3:1: auto_shutdown: needs [vsock]: the guest agent reports idleness over it");
+	BAD(MIN_DOC "[auto_shutdown]\nafter = 0",
+	    "banking.toml:4:9: auto_shutdown.after: must be between 1 and 604800, got 0");
+	BAD(MIN_DOC "user = \"-x\"", "banking.toml:3:8: user: expected a user name, got \"-x\"");
+}
+
 int main(void)
 {
+	test_net();
+	test_vsock_and_idle();
 	test_sandbox_and_rng();
 	test_disks();
 	test_defaults();
