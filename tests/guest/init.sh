@@ -22,6 +22,12 @@
 #             %XX for the byte with hex code XX (%2B is '+', %25 is '%').
 #             Example: vmsilo.test=cmd vmsilo.cmd=echo+hi%3B+exit+4
 # Every action first prints "VMSILO action=<name>".
+# Before the action: each vmsilo.ifname=<name>,<mac> (added by the VMM per
+# [[net]]) renames the interface with that MAC to <name>, as vmsilo's
+# guests do, and prints "VMSILO ifname=<name> mac=<mac>"; with
+# vmsilo.agent=1 /bin/vmsilo-guest-agent is started (the image must list
+# vmw_vsock_virtio_transport in its modules) in the background, which prints
+# "VMSILO agent-started". The image has a root and a "vmsilo" user (1000).
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 
 # The image normally has /dev/console, so the kernel already gave us
@@ -64,6 +70,37 @@ urldecode() {
 	s=$(echo "$1" | sed 's/+/ /g; s/\\/\\\\/g; s/%\([0-9a-fA-F][0-9a-fA-F]\)/\\x\1/g')
 	printf '%b' "$s"
 }
+
+rename_interfaces() {
+	for w in $(cat /proc/cmdline); do
+		case $w in vmsilo.ifname=*,*) ;; *) continue ;; esac
+		spec=${w#vmsilo.ifname=}
+		name=${spec%%,*} mac=${spec#*,}
+		for dev in /sys/class/net/*; do
+			[ "$(cat "$dev/address")" = "$mac" ] || continue
+			[ "${dev##*/}" = "$name" ] || ip link set dev "${dev##*/}" name "$name"
+			echo "VMSILO ifname=$name mac=$mac"
+		done
+	done
+	ip link set dev lo up 2>/dev/null
+}
+
+add_users() {
+	[ -e /etc/passwd ] && return
+	printf 'root:x:0:0:root:/root:/bin/sh\nvmsilo:x:1000:1000:vmsilo:/home/vmsilo:/bin/sh\n' >/etc/passwd
+	printf 'root:x:0:\nvmsilo:x:1000:\n' >/etc/group
+	mkdir -p /home/vmsilo && chown 1000:1000 /home/vmsilo
+}
+
+start_agent() {
+	[ -n "$(param vmsilo.agent)" ] || return
+	/bin/vmsilo-guest-agent &
+	echo "VMSILO agent-started"
+}
+
+add_users
+rename_interfaces
+start_agent
 
 action=$(param vmsilo.test)
 action=${action:-poweroff}
