@@ -33,4 +33,19 @@ extern const struct sandbox_policy blk_policy;
 int blk_create(struct vdev *dev, const char *name, const struct guest_mem *mem,
 	       const struct blk_options *opt, char *err, size_t errlen);
 
+struct net_options {
+	int tap_fd;		/* IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, vnet header size 12 */
+	uint8_t mac[6];		/* unicast */
+};
+
+/*
+ * virtio-net over the tap opt->tap_fd (see vmm/tap.c). Runs in the VMM
+ * before the fork: checks the tap, makes it non-blocking and turns its
+ * offloads off until a driver accepts them; on failure returns -errno with
+ * one line in err. The device process must keep opt->tap_fd.
+ */
+extern const struct sandbox_policy net_policy;
+int net_create(struct vdev *dev, const char *name, const struct guest_mem *mem,
+	       const struct net_options *opt, char *err, size_t errlen);
+
 #endif
