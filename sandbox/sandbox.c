@@ -19,6 +19,8 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,10 +29,12 @@
 
 /* Any directory present on every host: the tmpfs covers it, then is "/". */
 #define ROOT_MOUNT_POINT "/proc"
+/* Where cfg->bind_dir appears in the jail, and the child's working directory. */
+#define BIND_POINT "/dir"
 
 enum step {
-	STEP_STDIO = 1, STEP_FDS, STEP_PRIVATE, STEP_TMPFS, STEP_PIVOT,
-	STEP_DETACH, STEP_READONLY, STEP_NOFILE, STEP_MEMLOCK, STEP_NPROC,
+	STEP_STDIO = 1, STEP_FDS, STEP_PRIVATE, STEP_TMPFS, STEP_BIND, STEP_PIVOT,
+	STEP_DETACH, STEP_CHDIR, STEP_READONLY, STEP_NOFILE, STEP_MEMLOCK, STEP_NPROC,
 	STEP_CORE, STEP_CAPS, STEP_NO_NEW_PRIVS, STEP_SECCOMP,
 };
 
@@ -39,8 +43,10 @@ static const char *const step_text[] = {
 	[STEP_FDS] = "close the inherited fds (close_range needs Linux 5.9)",
 	[STEP_PRIVATE] = "make the mounts private",
 	[STEP_TMPFS] = "mount the root tmpfs on " ROOT_MOUNT_POINT,
+	[STEP_BIND] = "bind-mount the shared directory into the jail",
 	[STEP_PIVOT] = "pivot_root into the tmpfs",
 	[STEP_DETACH] = "detach the old root",
+	[STEP_CHDIR] = "enter the shared directory",
 	[STEP_READONLY] = "remount the root read-only",
 	[STEP_NOFILE] = "set RLIMIT_NOFILE",
 	[STEP_MEMLOCK] = "set RLIMIT_MEMLOCK",
@@ -102,18 +108,49 @@ static int keep_only(const struct sandbox_config *cfg, int sock)
 	return close_range(lo, ~0U, 0) ? STEP_FDS : 0;
 }
 
-/* pivot_root(".", ".") stacks the old root on the new one; detach it. */
-static int enter_empty_root(void)
+/*
+ * dir appears read-write at BIND_POINT in the tmpfs. In a user namespace
+ * the remount may add flags but must keep those the host mount locked
+ * (read-only, the atime ones), so they are carried over.
+ */
+static int bind_shared_dir(const char *dir)
 {
+	static const struct { unsigned long st, ms; } keep[] = {
+		{ ST_RDONLY, MS_RDONLY }, { ST_NOATIME, MS_NOATIME },
+		{ ST_NODIRATIME, MS_NODIRATIME }, { ST_RELATIME, MS_RELATIME },
+	};
+	unsigned long flags = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	const char *point = ROOT_MOUNT_POINT BIND_POINT;
+	struct statvfs st;
+
+	if (mkdir(point, 0) || mount(dir, point, NULL, MS_BIND | MS_REC, NULL) ||
+	    statvfs(point, &st))
+		return STEP_BIND;
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		if (st.f_flag & keep[i].st)
+			flags |= keep[i].ms;
+	return mount(NULL, point, NULL, flags, NULL) ? STEP_BIND : 0;
+}
+
+/* pivot_root(".", ".") stacks the old root on the new one; detach it. */
+static int enter_empty_root(const char *bind_dir)
+{
+	int step;
+
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
 		return STEP_PRIVATE;
 	if (mount("vmsilo-sandbox", ROOT_MOUNT_POINT, "tmpfs",
-		  MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0,size=4k,nr_inodes=1"))
+		  MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  bind_dir ? "mode=0,size=4k,nr_inodes=2" : "mode=0,size=4k,nr_inodes=1"))
 		return STEP_TMPFS;
+	if (bind_dir && (step = bind_shared_dir(bind_dir)))
+		return step;
 	if (chdir(ROOT_MOUNT_POINT) || syscall(SYS_pivot_root, ".", "."))
 		return STEP_PIVOT;
 	if (umount2(".", MNT_DETACH) || chdir("/"))
 		return STEP_DETACH;
+	if (bind_dir && chdir(BIND_POINT))
+		return STEP_CHDIR;
 	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID |
 		  MS_NODEV | MS_NOEXEC, NULL))
 		return STEP_READONLY;
@@ -155,7 +192,7 @@ static int jail(const struct spawn *s)
 {
 	int step, rc;
 
-	step = enter_empty_root();
+	step = enter_empty_root(s->cfg->bind_dir);
 	if (!step)
 		step = set_limits(s->cfg);
 	if (!step)

@@ -65,6 +65,12 @@ struct sandbox_config {
 	unsigned nofile;	/* RLIMIT_NOFILE */
 	unsigned nproc;		/* RLIMIT_NPROC: see README (io_uring workers) */
 	uint64_t memlock;	/* RLIMIT_MEMLOCK, bytes (registered buffers) */
+	/*
+	 * A host directory bind-mounted read-write (nosuid, nodev, noexec)
+	 * into the jail as the child's working directory, or NULL. Relative
+	 * paths reach only it; ".." stops at the empty root.
+	 */
+	const char *bind_dir;
 };
 
 /* The parent's handle on a device process. */

@@ -129,7 +129,8 @@ int link_child_start(struct link_child *lc, struct vdev *dev,
 	int keep[MAX_KEEP], ring_fds[CTL_NR_FDS], rc;
 	struct sandbox_config sc = {
 		.name = dev->name, .enable = opt->sandbox, .seccomp_log = opt->seccomp_log,
-		.keep_fds = keep, .nofile = 64, .nproc = 8, .memlock = 8 << 20,
+		.keep_fds = keep, .nofile = opt->nofile ? opt->nofile : 64, .nproc = 8,
+		.memlock = 8 << 20, .bind_dir = opt->bind_dir,
 	};
 
 	init_link(lc, dev);

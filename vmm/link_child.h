@@ -27,6 +27,8 @@ struct link_child_options {
 	const struct sandbox_policy *policy;
 	const int *device_fds;		/* host files the device uses */
 	unsigned nr_device_fds;
+	const char *bind_dir;		/* host directory shared into the jail, or NULL */
+	unsigned nofile;		/* RLIMIT_NOFILE; 0: 64 */
 };
 
 /* Creates the eventfds and rings and forks the jailed device process.

@@ -2,7 +2,8 @@
  * Device-process jails: a forbidden syscall kills with SIGSYS and the
  * description names it, log mode survives, /proc shows seccomp, no_new_privs,
  * no capabilities and new namespaces, only kept fds survive, the root is an
- * empty tmpfs, the child dies with its parent, and enable=false only forks.
+ * empty tmpfs, bind_dir shares one directory and nothing more, the child dies
+ * with its parent, and enable=false only forks.
  * Needs root or unprivileged user namespaces; prints SKIP lines otherwise.
  */
 #include <errno.h>
@@ -13,9 +14,11 @@
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -269,6 +272,107 @@ static void test_root(void)
 	close(p[1]);
 }
 
+struct bind_probe {
+	int out;
+	char host_path[64];	/* the shared directory, as the host names it */
+	int relative, absolute, dotdot;	/* connect(): 0 or errno */
+	bool created, noexec, nosuid, nodev, writable;
+};
+
+static const struct sandbox_syscall bind_rules[] = {
+	SANDBOX_ALLOW(statfs, "mount flags of the shared directory"),
+	SANDBOX_ALLOW(openat, "create a file in the shared directory"),
+	SANDBOX_ALLOW_EQ(socket, 0, AF_UNIX, "reach a socket in the shared directory"),
+	SANDBOX_ALLOW(connect, "reach a socket in the shared directory"),
+};
+
+static const struct sandbox_policy bind_policy = {
+	"bind", bind_rules, sizeof(bind_rules) / sizeof(bind_rules[0]),
+};
+
+static int connect_errno(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), rc;
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	rc = connect(fd, (struct sockaddr *)&a, sizeof(a)) ? errno : 0;
+	close(fd);
+	return rc;
+}
+
+static int probe_bind(void *arg)
+{
+	struct bind_probe *pr = arg;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct statvfs st;
+	int fd;
+
+	pr->relative = connect_errno("vsock.socket_7");
+	snprintf(path, sizeof(path), "%s/vsock.socket_7", pr->host_path);
+	pr->absolute = connect_errno(path);
+	snprintf(path, sizeof(path), "../%s/vsock.socket_7", strrchr(pr->host_path, '/') + 1);
+	pr->dotdot = connect_errno(path);
+	fd = open("made-in-jail", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	pr->created = fd >= 0 && write(fd, "x", 1) == 1;
+	if (!statvfs(".", &st)) {
+		pr->noexec = st.f_flag & ST_NOEXEC;
+		pr->nosuid = st.f_flag & ST_NOSUID;
+		pr->nodev = st.f_flag & ST_NODEV;
+		pr->writable = !(st.f_flag & ST_RDONLY);
+	}
+	return write(pr->out, pr, sizeof(*pr)) == sizeof(*pr) ? 0 : 1;
+}
+
+/* bind_dir: the child reaches that directory by relative paths and nothing else. */
+static void test_bind_dir(void)
+{
+	struct bind_probe pr = { 0 };
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	const char *tmp = getenv("TMPDIR");
+	struct sandbox_config cfg;
+	struct sandbox_child c;
+	char dir[64], file[96], err[256];
+	siginfo_t info;
+	int p[2], keep[2], lfd, cfd;
+
+	snprintf(dir, sizeof(dir), "%s/test_sandbox.XXXXXX", tmp ? tmp : "/tmp");
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s/vsock.socket_7", dir);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	CHECK_EQ(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	CHECK_EQ(listen(lfd, 8), 0);
+	CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
+	pr.out = p[1];
+	snprintf(pr.host_path, sizeof(pr.host_path), "%s", dir);
+	keep[0] = 2, keep[1] = p[1];
+	cfg = config("bind", keep, 2);
+	cfg.bind_dir = dir;
+	if (sandbox_spawn(&cfg, &bind_policy, probe_bind, &pr, &c, err, sizeof(err))) {
+		fprintf(stderr, "spawn bind: %s\n", err);
+		CHECK(!"spawn with bind_dir");
+	} else {
+		CHECK_STR(reap(&c, &info), "bind: exited with status 0");
+		CHECK_EQ(read(p[0], &pr, sizeof(pr)), sizeof(pr));
+		CHECK_EQ(pr.relative, 0);
+		CHECK(pr.absolute == ENOENT || pr.absolute == EACCES);
+		CHECK(pr.dotdot == ENOENT || pr.dotdot == EACCES);
+		CHECK(pr.created && pr.writable);
+		CHECK(pr.noexec && pr.nosuid && pr.nodev);
+		cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		CHECK(cfd >= 0);	/* the relative connect reached the host's listener */
+		close(cfd);
+	}
+	snprintf(file, sizeof(file), "%s/made-in-jail", dir);
+	CHECK_EQ(access(file, F_OK), 0);
+	unlink(file);
+	unlink(a.sun_path);
+	rmdir(dir);
+	close(lfd);
+	close(p[0]);
+	close(p[1]);
+}
+
 /*
  * The parent dies: an intermediate process spawns a jailed grandchild and
  * exits. As a subreaper we inherit the grandchild and can see it killed.
@@ -412,6 +516,7 @@ int main(void)
 	test_proc_status();
 	test_fds();
 	test_root();
+	test_bind_dir();
 	test_parent_death();
 	return check_report("test_sandbox");
 }
