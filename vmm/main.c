@@ -8,8 +8,11 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include "vmm/activation.h"
+#include "vmm/agent_watch.h"
 #include "vmm/config.h"
 #include "vmm/console.h"
+#include "vmm/control.h"
 #include "vmm/log.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
@@ -22,6 +25,7 @@
 
 struct options {
 	const char *config;
+	const char *runtime_dir;	/* NULL: from the config */
 	bool check_only;
 	int log_level;		/* -1: from the config */
 };
@@ -34,11 +38,14 @@ static void usage(FILE *out)
 		"  -c, --config FILE     the VM's configuration (required)\n"
 		"      --check-config    validate the configuration and exit\n"
 		"  -l, --log-level LVL   error|warn|info|debug|trace (overrides the config)\n"
+		"      --runtime-dir DIR where the VM's sockets go (overrides runtime_dir)\n"
 		"  -h, --help            this text\n"
 		"  -V, --version         print the version\n\n"
 		"Exit status: 0 guest powered off, %d guest rebooted (reboot = \"exit\"),\n"
 		"%d guest crashed, 128+N stopped by signal N, 1 setup error.\n"
-		"SIGTERM presses the guest's power button; a second one stops it at once.\n",
+		"SIGTERM presses the guest's power button; a second one stops it at once.\n"
+		"Takes command.socket from systemd socket activation and notifies\n"
+		"readiness (Type=notify) once the guest agent answers.\n",
 		EXIT_REBOOT, EXIT_CRASH);
 }
 
@@ -48,6 +55,7 @@ static int parse_args(int argc, char **argv, struct options *opt)
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, 'k' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "runtime-dir", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -59,6 +67,7 @@ static int parse_args(int argc, char **argv, struct options *opt)
 		switch (c) {
 		case 'c': opt->config = optarg; break;
 		case 'k': opt->check_only = true; break;
+		case 'r': opt->runtime_dir = optarg; break;
 		case 'l':
 			opt->log_level = log_level_parse(optarg);
 			if (opt->log_level < 0) {
@@ -142,8 +151,24 @@ static int exit_status(enum vm_exit reason, const struct vm *vm)
 	}
 }
 
+/* Host services that outlive a guest reboot. */
+struct services {
+	struct control control;
+	struct agent_watch agent;
+	bool has_agent;
+};
+
+static void attach_services(struct services *svc, struct vm *vm)
+{
+	control_attach(&svc->control, vm);
+	if (svc->has_agent)
+		agent_watch_attach(&svc->agent, vm);
+	else
+		notify_send("READY=1\nSTATUS=running (no [vsock]: no guest agent to wait for)");
+}
+
 static int run_vm(const struct vm_config *cfg, struct console *console,
-		  const struct vm_host *host)
+		  const struct vm_host *host, struct services *svc)
 {
 	static struct vm vm;
 	enum vm_exit reason;
@@ -155,12 +180,15 @@ static int run_vm(const struct vm_config *cfg, struct console *console,
 			vm_destroy(&vm);
 			return EXIT_FAILURE_SETUP;
 		}
+		notify_send("STATUS=booting%s", svc->has_agent ? "; waiting for the guest agent" : "");
+		attach_services(svc, &vm);
 		reason = vm_run(&vm);
 		if (reason != VM_EXIT_RESET || cfg->on_reboot != REBOOT_RESTART)
 			break;
 		log_info("guest rebooted; restarting it");
 		vm_destroy(&vm);
 	}
+	notify_send("STOPPING=1\nSTATUS=%s", vm_exit_name(reason));
 	int status = exit_status(reason, &vm);
 
 	vm_destroy(&vm);
@@ -204,13 +232,40 @@ static int check_kvm(char *err, size_t errlen)
 	return 0;
 }
 
+static int open_services(const struct vm_config *cfg, const struct vm_host *host,
+			 struct services *svc, char *err, size_t errlen)
+{
+	svc->has_agent = cfg->vsock.present;
+	if (control_open(&svc->control, host->rundir, cfg->name,
+			 svc->has_agent ? &svc->agent : NULL, err, errlen))
+		return -1;
+	if (svc->has_agent && agent_watch_open(&svc->agent, cfg, host->rundir, err, errlen)) {
+		control_close(&svc->control);
+		return -1;
+	}
+	return 0;
+}
+
+static void close_services(struct services *svc)
+{
+	control_close(&svc->control);
+	if (svc->has_agent)
+		agent_watch_close(&svc->agent);
+}
+
 static int setup_host(const struct vm_config *cfg, struct console *console,
-		      struct vm_host *host, char *err, size_t errlen)
+		      struct vm_host *host, struct services *svc, char *err, size_t errlen)
 {
 	if (runtime_dir_open(host->rundir, cfg, err, errlen))
 		return -1;
 	if (open_host_sockets(cfg, host, err, errlen) ||
-	    console_open(console, cfg, err, errlen)) {
+	    open_services(cfg, host, svc, err, errlen)) {
+		close_host_sockets(host);
+		runtime_dir_close(host->rundir);
+		return -1;
+	}
+	if (console_open(console, cfg, err, errlen)) {
+		close_services(svc);
 		close_host_sockets(host);
 		runtime_dir_close(host->rundir);
 		return -1;
@@ -227,14 +282,27 @@ int main(int argc, char **argv)
 	struct options opt;
 	struct runtime_dir rundir;
 	struct vm_host host = { .rundir = &rundir, .command_fd = -1, .vsock_fd = -1 };
+	static struct services svc;
 	char err[512] = "";
 	int status;
 
 	log_set_level(LOG_WARN);
+	notify_init();
 	if (parse_args(argc, argv, &opt))
 		return EXIT_FAILURE_SETUP;
+	/* Before anything opens a file: the handed-in fds start at 3. */
+	if (activation_command_fd(&host.command_fd, err, sizeof(err))) {
+		fprintf(stderr, "vmsilo-vmm: %s\n", err);
+		return EXIT_FAILURE_SETUP;
+	}
 	if (config_load(opt.config, &cfg, NULL, 0))
 		return EXIT_FAILURE_SETUP;
+	if (opt.runtime_dir) {
+		free(cfg.runtime_dir);
+		cfg.runtime_dir = strdup(opt.runtime_dir);
+		if (!cfg.runtime_dir)
+			return EXIT_FAILURE_SETUP;
+	}
 	if (opt.check_only) {
 		printf("%s: ok\n", opt.config);
 		config_free(&cfg);
@@ -247,12 +315,14 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE_SETUP;
 	}
 	block_signals();
-	if (check_kvm(err, sizeof(err)) || setup_host(&cfg, &console, &host, err, sizeof(err))) {
+	if (check_kvm(err, sizeof(err)) ||
+	    setup_host(&cfg, &console, &host, &svc, err, sizeof(err))) {
 		fprintf(stderr, "vmsilo-vmm: %s\n", err);
 		config_free(&cfg);
 		return EXIT_FAILURE_SETUP;
 	}
-	status = run_vm(&cfg, &console, &host);
+	status = run_vm(&cfg, &console, &host, &svc);
+	close_services(&svc);
 	console_close(&console);
 	close_host_sockets(&host);
 	runtime_dir_close(&rundir);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "boot/cpu_state.h"
@@ -243,6 +244,20 @@ static bool handle_exit(struct vcpu *vcpu)
 	return false;
 }
 
+/* Holds the vCPU while the VM is paused; an exit request lets it go. */
+static void wait_at_gate(struct vm *vm)
+{
+	struct vcpu_gate *gate = &vm->gate;
+
+	pthread_mutex_lock(&gate->lock);
+	gate->parked++;
+	pthread_cond_broadcast(&gate->cond);
+	while (atomic_load(&gate->closed) && atomic_load(&vm->exit_reason) == VM_EXIT_NONE)
+		pthread_cond_wait(&gate->cond, &gate->lock);
+	gate->parked--;
+	pthread_mutex_unlock(&gate->lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -253,6 +268,10 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&kick, vcpu_kick_signal());
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 	while (atomic_load(&vm->exit_reason) == VM_EXIT_NONE) {
+		if (atomic_load(&vm->gate.closed)) {
+			wait_at_gate(vm);
+			continue;
+		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				vcpu->run->immediate_exit = 0;
@@ -312,4 +331,57 @@ void vcpu_destroy(struct vcpu *vcpu)
 		close(vcpu->fd);
 	vcpu->run = NULL;
 	vcpu->fd = -1;
+}
+
+void vcpu_gate_init(struct vcpu_gate *gate)
+{
+	pthread_mutex_init(&gate->lock, NULL);
+	pthread_cond_init(&gate->cond, NULL);
+	atomic_init(&gate->closed, false);
+	gate->parked = 0;
+}
+
+static unsigned running_vcpus(struct vm *vm)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < vm->cfg->cpus; i++)
+		n += vm->vcpus[i].running;
+	return n;
+}
+
+#define PAUSE_TIMEOUT_S 5
+
+int vcpus_pause(struct vm *vm)
+{
+	struct vcpu_gate *gate = &vm->gate;
+	unsigned want = running_vcpus(vm);
+	struct timespec deadline;
+	int rc = 0;
+
+	atomic_store(&gate->closed, true);
+	for (unsigned i = 0; i < vm->cfg->cpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += PAUSE_TIMEOUT_S;
+	pthread_mutex_lock(&gate->lock);
+	while (gate->parked < want && atomic_load(&vm->exit_reason) == VM_EXIT_NONE && !rc)
+		rc = pthread_cond_timedwait(&gate->cond, &gate->lock, &deadline);
+	pthread_mutex_unlock(&gate->lock);
+	return rc ? -1 : 0;
+}
+
+void vcpus_resume(struct vm *vm)
+{
+	struct vcpu_gate *gate = &vm->gate;
+
+	pthread_mutex_lock(&gate->lock);
+	atomic_store(&gate->closed, false);
+	pthread_cond_broadcast(&gate->cond);
+	pthread_mutex_unlock(&gate->lock);
+}
+
+bool vcpus_paused(struct vm *vm)
+{
+	return atomic_load(&vm->gate.closed);
 }

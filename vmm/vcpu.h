@@ -16,4 +16,15 @@ void vcpu_destroy(struct vcpu *vcpu);
 /* The signal used to kick vCPUs; main blocks it, vCPU threads unblock it. */
 int vcpu_kick_signal(void);
 
+/*
+ * Pausing: every running vCPU is kicked out of KVM_RUN and held before
+ * entering it again. vcpus_pause returns once all are held (0), or -1
+ * when they are not after a few seconds (they stay asked to stop).
+ * vcpus_resume lets them run; both are harmless when already done.
+ */
+void vcpu_gate_init(struct vcpu_gate *gate);
+int vcpus_pause(struct vm *vm);
+void vcpus_resume(struct vm *vm);
+bool vcpus_paused(struct vm *vm);
+
 #endif

@@ -253,6 +253,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct console *consol
 	vm->cfg = cfg;
 	vm->console = console;
 	vm->host = host;
+	vcpu_gate_init(&vm->gate);
 	for (unsigned i = 0; i < VM_MAX_WATCHES; i++)
 		vm->watches[i].fd = -1;
 	vm->ram.fd = vm->wake_fd = vm->serial_space_fd = -1;
@@ -332,16 +333,21 @@ static void forward_console_input(struct vm *vm)
 	}
 }
 
-static void handle_signal(struct vm *vm, int sfd, bool *button_pressed)
+void vm_press_power_button(struct vm *vm, const char *why)
+{
+	log_info("%s: pressing the ACPI power button", why);
+	acpi_pm_press_power_button(&vm->pm);
+	vm->button_pressed = true;
+}
+
+static void handle_signal(struct vm *vm, int sfd)
 {
 	struct signalfd_siginfo si;
 
 	if (read(sfd, &si, sizeof(si)) != sizeof(si))
 		return;
-	if (si.ssi_signo == SIGTERM && !*button_pressed) {
-		log_info("SIGTERM: pressing the ACPI power button (again to stop at once)");
-		acpi_pm_press_power_button(&vm->pm);
-		*button_pressed = true;
+	if (si.ssi_signo == SIGTERM && !vm->button_pressed) {
+		vm_press_power_button(vm, "SIGTERM (again to stop at once)");
 		return;
 	}
 	log_warn("signal %d: stopping the VM", si.ssi_signo);
@@ -443,7 +449,6 @@ static void serve_devices(struct vm *vm, const struct pollfd *fds)
 static void main_loop(struct vm *vm)
 {
 	int sfd = open_signalfd();
-	bool button_pressed = false;
 	uint64_t count;
 
 	while (atomic_load(&vm->exit_reason) == VM_EXIT_NONE) {
@@ -460,7 +465,7 @@ static void main_loop(struct vm *vm)
 		if (poll(fds, n, -1) < 0 && errno != EINTR)
 			break;
 		if (fds[POLL_SIGNAL].revents & POLLIN)
-			handle_signal(vm, sfd, &button_pressed);
+			handle_signal(vm, sfd);
 		if (fds[POLL_SERIAL_SPACE].revents & POLLIN)
 			(void)!read(vm->serial_space_fd, &count, sizeof(count));
 		if (fds[POLL_CONSOLE].revents & (POLLIN | POLLHUP))
@@ -485,6 +490,7 @@ enum vm_exit vm_run(struct vm *vm)
 		}
 	main_loop(vm);
 	log_dbg("stopping: %s", vm_exit_name(atomic_load(&vm->exit_reason)));
+	vcpus_resume(vm);	/* paused vCPUs leave the gate and see the exit */
 	for (unsigned j = 0; j < i; j++)
 		vcpu_kick(&vm->vcpus[j]);
 	for (unsigned j = 0; j < i; j++)

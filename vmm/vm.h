@@ -62,6 +62,14 @@ struct vm_device {
 	bool started, plugged;
 };
 
+/* Holds the vCPUs out of KVM_RUN while the VM is paused (vcpu.c). */
+struct vcpu_gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	_Atomic bool closed;	/* paused: vCPUs wait here before KVM_RUN */
+	unsigned parked;	/* how many wait */
+};
+
 struct vcpu {
 	struct vm *vm;
 	unsigned id;
@@ -87,12 +95,14 @@ struct vm {
 	struct vm_device *devices[VM_MAX_DEVICES];
 	unsigned nr_devices;
 	struct vcpu *vcpus;
+	struct vcpu_gate gate;
 	const struct vm_host *host;
 	struct vm_watch watches[VM_MAX_WATCHES];
 	int wake_fd;		/* eventfd: an exit was requested */
 	int serial_space_fd;	/* eventfd: the guest drained console input */
 	_Atomic int exit_reason;
 	int stop_signal;	/* for VM_EXIT_STOPPED by a signal */
+	bool button_pressed;	/* the power button was pressed: the VM is stopping */
 };
 
 /* Builds the VM from the config with an open console; -1 with a reason. */
@@ -112,6 +122,9 @@ const char *vm_exit_name(enum vm_exit reason);
  * when all VM_MAX_WATCHES slots are taken.
  */
 int vm_watch(struct vm *vm, int fd, short events, vm_watch_fn fn, void *ctx);
+/* Presses the guest's ACPI power button and logs why (SIGTERM, control
+ * socket, idle shutdown). Main-loop thread only. */
+void vm_press_power_button(struct vm *vm, const char *why);
 /* Records the first reason and wakes the main loop; safe from any thread. */
 void vm_request_exit(struct vm *vm, enum vm_exit reason);
 
