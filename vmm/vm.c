@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "boot/loader.h"
 #include "devices/devices.h"
 #include "vmm/log.h"
+#include "vmm/tap.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -90,13 +92,22 @@ static int write_acpi(struct vm *vm, char *err, size_t errlen)
 /* First PCI slot for virtio devices; 0 is the host bridge. */
 #define VIRTIO_FIRST_SLOT 1
 
+/* What a device process gets besides its rings: fds, maybe a directory. */
+struct device_grant {
+	const int *fds;
+	unsigned nr_fds;
+	const char *dir;
+};
+
 static int start_device(struct vm *vm, struct vm_device *d, const struct sandbox_policy *policy,
-			enum seccomp_policy seccomp, int device_fd, char *err, size_t errlen)
+			enum seccomp_policy seccomp, const struct device_grant *grant,
+			char *err, size_t errlen)
 {
 	struct link_child_options opt = {
 		.sandbox = vm->cfg->sandbox.enable, .seccomp_log = seccomp == SECCOMP_LOG,
 		.policy = policy,
-		.device_fds = &device_fd, .nr_device_fds = device_fd >= 0,
+		.device_fds = grant->fds, .nr_device_fds = grant->nr_fds,
+		.bind_dir = grant->dir,
 	};
 	int rc;
 
@@ -151,7 +162,8 @@ static int add_disk(struct vm *vm, unsigned index, char *err, size_t errlen)
 	d->essential = index == 0;	/* the root disk */
 	opt.fd = open_disk(disk, index, err, errlen);
 	if (opt.fd >= 0 && !blk_create(&d->dev, d->name, &vm->mem, &opt, err, errlen))
-		rc = start_device(vm, d, &blk_policy, disk->seccomp, opt.fd, err, errlen);
+		rc = start_device(vm, d, &blk_policy, disk->seccomp,
+				  &(struct device_grant){ &opt.fd, 1, NULL }, err, errlen);
 	if (opt.fd >= 0)
 		close(opt.fd);	/* the device process has its own */
 	if (!rc)
@@ -168,7 +180,75 @@ static int add_rng(struct vm *vm, char *err, size_t errlen)
 	snprintf(d->name, sizeof(d->name), "rng0");
 	if (rng_create(&d->dev, d->name, &vm->mem))
 		return fail(err, errlen, "rng0");
-	if (start_device(vm, d, &rng_policy, vm->cfg->rng.seccomp, -1, err, errlen))
+	if (start_device(vm, d, &rng_policy, vm->cfg->rng.seccomp, &(struct device_grant){ 0 },
+			 err, errlen))
+		return -1;
+	vm->nr_devices++;
+	return 0;
+}
+
+/* [[net]] tap, else "<vm name>-<index>" (the config checked that it fits). */
+static void net_tap_name(const struct vm_config *cfg, unsigned index, char name[IFNAMSIZ])
+{
+	if (cfg->nets[index].tap)
+		snprintf(name, IFNAMSIZ, "%s", cfg->nets[index].tap);
+	else
+		snprintf(name, IFNAMSIZ, "%s-%u", cfg->name, index);
+}
+
+static void net_mac(const struct vm_config *cfg, unsigned index, uint8_t mac[6])
+{
+	if (cfg->nets[index].mac_set)
+		memcpy(mac, cfg->nets[index].mac, 6);
+	else
+		net_derive_mac(cfg->name, cfg->nets[index].name, mac);
+}
+
+/* The TAP is opened here; the jailed device only ever gets the fd. */
+static int add_net(struct vm *vm, unsigned index, char *err, size_t errlen)
+{
+	const struct net_config *net = &vm->cfg->nets[index];
+	struct vm_device *d = new_device(vm);
+	struct net_options opt;
+	char tap[IFNAMSIZ];
+	int rc = -1;
+
+	if (!d)
+		return fail(err, errlen, "net");
+	snprintf(d->name, sizeof(d->name), "net%u", index);
+	net_tap_name(vm->cfg, index, tap);
+	net_mac(vm->cfg, index, opt.mac);
+	opt.tap_fd = tap_open(tap, err, errlen);
+	if (opt.tap_fd >= 0 && !net_create(&d->dev, d->name, &vm->mem, &opt, err, errlen))
+		rc = start_device(vm, d, &net_policy, net->seccomp,
+				  &(struct device_grant){ &opt.tap_fd, 1, NULL }, err, errlen);
+	if (opt.tap_fd >= 0)
+		close(opt.tap_fd);
+	if (!rc)
+		vm->nr_devices++;
+	return rc;
+}
+
+/*
+ * The listening sockets belong to the VMM (they outlive a guest reboot);
+ * the device gets them and the runtime directory, where it reaches the
+ * host programs' vsock.socket_<port> listeners.
+ */
+static int add_vsock(struct vm *vm, char *err, size_t errlen)
+{
+	struct vm_device *d = new_device(vm);
+	struct vsock_options opt = {
+		.guest_cid = vm->cfg->vsock.cid,
+		.listen_fd = vm->host->vsock_fd, .command_fd = vm->host->command_fd,
+	};
+	int fds[] = { opt.listen_fd, opt.command_fd };
+	struct device_grant grant = { fds, opt.command_fd >= 0 ? 2 : 1, vm->host->rundir->path };
+
+	if (!d)
+		return fail(err, errlen, "vsock");
+	snprintf(d->name, sizeof(d->name), "vsock0");
+	if (vsock_create(&d->dev, d->name, &vm->mem, &opt, err, errlen) ||
+	    start_device(vm, d, &vsock_policy, vm->cfg->vsock.seccomp, &grant, err, errlen))
 		return -1;
 	vm->nr_devices++;
 	return 0;
@@ -177,7 +257,7 @@ static int add_rng(struct vm *vm, char *err, size_t errlen)
 /*
  * Each device process is forked here, before any vCPU thread exists.
  * Disks come first so the guest names them /dev/vda, /dev/vdb, ... in
- * config order.
+ * config order; interfaces follow in config order.
  */
 static int create_devices(struct vm *vm, char *err, size_t errlen)
 {
@@ -185,6 +265,11 @@ static int create_devices(struct vm *vm, char *err, size_t errlen)
 	for (unsigned i = 0; i < vm->cfg->nr_disks; i++)
 		if (add_disk(vm, i, err, errlen))
 			return -1;
+	for (unsigned i = 0; i < vm->cfg->nr_nets; i++)
+		if (add_net(vm, i, err, errlen))
+			return -1;
+	if (vm->cfg->vsock.present && add_vsock(vm, err, errlen))
+		return -1;
 	return vm->cfg->rng.present ? add_rng(vm, err, errlen) : 0;
 }
 
@@ -205,6 +290,26 @@ static void destroy_devices(struct vm *vm)
 	msi_routes_destroy(&vm->routes);
 }
 
+/* The config's command line plus vmsilo.ifname=<name>,<mac> per interface. */
+static char *kernel_cmdline(const struct vm_config *cfg)
+{
+	char *base = config_kernel_cmdline(cfg), *out = base;
+
+	for (unsigned i = 0; out && i < cfg->nr_nets; i++) {
+		uint8_t m[6];
+		char *next;
+
+		net_mac(cfg, i, m);
+		if (asprintf(&next, "%s%svmsilo.ifname=%s,%02x:%02x:%02x:%02x:%02x:%02x", out,
+			     *out ? " " : "", cfg->nets[i].name, m[0], m[1], m[2], m[3], m[4],
+			     m[5]) < 0)
+			next = NULL;
+		free(out);
+		out = next;
+	}
+	return out;
+}
+
 static int load_guest(struct vm *vm, struct boot_image *img, char *err, size_t errlen)
 {
 	const struct vm_config *cfg = vm->cfg;
@@ -217,7 +322,7 @@ static int load_guest(struct vm *vm, struct boot_image *img, char *err, size_t e
 		return -1;
 	if (write_acpi(vm, err, errlen))
 		return -1;
-	cmdline = config_kernel_cmdline(cfg);
+	cmdline = kernel_cmdline(cfg);
 	if (!cmdline)
 		return fail(err, errlen, "cmdline");
 	rc = boot_write_params(&vm->mem, img, cmdline, LAYOUT_ACPI_START, err, errlen);
