@@ -176,7 +176,7 @@ setup_initramfs() {
 	cc -O2 -Wall -static -o "$l1dir/kvm-hold" "$here/kvm-hold.c"
 	"$here/../guest/mkinitramfs.sh" "$l1dir/initramfs.cpio" \
 		--init "$here/l1-init.sh" --modules-dir "$moddir" \
-		--modules "kvm-amd 9pnet_virtio 9p overlay" \
+		--modules "kvm-amd 9pnet_virtio 9p overlay tun" \
 		--add "$l1dir/kvm-hold:/sbin/kvm-hold"
 }
 
