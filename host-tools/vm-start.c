@@ -143,8 +143,8 @@ static const char *find_vmm(const struct options *o)
 		self[n] = '\0';
 		*strrchr(self, '/') = '\0';
 		for (unsigned i = 0; i < 2; i++) {
-			snprintf(path, sizeof(path), candidates[i], self);
-			if (!access(path, X_OK))
+			if (snprintf(path, sizeof(path), candidates[i], self) < (int)sizeof(path) &&
+			    !access(path, X_OK))
 				return path;
 		}
 	}
