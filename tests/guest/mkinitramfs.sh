@@ -47,6 +47,10 @@ fi
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,run,root,lib/modules}
+# mktemp made it 0700, and the guest's / gets the mode of "." in the
+# archive: the guest's non-root users could not reach anything.
+chmod 755 "$root"
+chmod 1777 "$root/tmp"
 cp "$busybox" "$root/bin/busybox"
 # Host-side equivalent of `busybox --install -s`: one symlink per applet.
 "$busybox" --list-full | while read -r applet; do
