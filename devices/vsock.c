@@ -64,7 +64,7 @@ static void answer_rst(struct vdev *dev, uint32_t host_port, uint32_t guest_port
 		vsock_complain(dev, "too many RSTs owed (the guest posts no rx buffers?): one dropped");
 }
 
-/* An op on a stream we know, in state VS_CONNECTING or VS_OPEN. */
+/* An op on a stream we know: VS_CONNECTING, VS_DIALING or VS_OPEN. */
 static void stream_packet(struct vdev *dev, struct vsock_conn *c, const struct virtio_vsock_hdr *h,
 			  struct virtq_chain *ch)
 {
@@ -82,7 +82,7 @@ static void stream_packet(struct vdev *dev, struct vsock_conn *c, const struct v
 			vsock_host_close(dev, c), vsock_conn_free(v, c);
 		return;
 	}
-	if (op == VIRTIO_VSOCK_OP_RESPONSE && !open && !(c->owe & OWE_REQUEST)) {
+	if (op == VIRTIO_VSOCK_OP_RESPONSE && c->state == VS_CONNECTING && !(c->owe & OWE_REQUEST)) {
 		vsock_host_opened(dev, c);
 	} else if (op == VIRTIO_VSOCK_OP_RW && open) {
 		unsigned n = iov_slice(v->iov, VIRTQ_MAX_CHAIN, ch->iov, ch->nr_out, VSOCK_HDR, len);

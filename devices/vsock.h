@@ -35,8 +35,10 @@
 #define VSOCK_CREDIT_STEP (VSOCK_BUF_ALLOC / 4)	/* forwarded bytes worth a CREDIT_UPDATE */
 #define VSOCK_MAX_PAYLOAD (64u * 1024)	/* per packet to the guest */
 #define VSOCK_AGENT_PORT 5000		/* command.socket streams go here */
-#define VSOCK_RETRY_MS 250
+#define VSOCK_TICK_MS 50			/* the timer, while streams wait on time */
+#define VSOCK_RETRY_MS 250		/* command.socket: ask the guest again */
 #define VSOCK_HOLD_MS 120000
+#define VSOCK_DIAL_MS 1500		/* a full host backlog; Linux waits 2 s for us */
 #define VSOCK_FIRST_PORT (1u << 30)	/* host ports of host-initiated streams */
 #define VSOCK_RST_QUEUE 64		/* RSTs for packets of unknown streams */
 #define VSOCK_LINE_MAX 24		/* "CONNECT 4294967295\n" fits */
@@ -46,6 +48,7 @@ enum vsock_state {
 	VS_LINE,	/* from vsock.socket: reading "CONNECT <port>\n" */
 	VS_HOLD,	/* from command.socket: waiting to ask the guest (again) */
 	VS_CONNECTING,	/* our REQUEST owed or sent; waiting for RESPONSE or RST */
+	VS_DIALING,	/* the guest's REQUEST: the host listener's backlog is full */
 	VS_OPEN,	/* relaying */
 	VS_FINAL,	/* host socket closed; final_op still owed to the guest */
 };
@@ -70,7 +73,7 @@ struct vsock_conn {
 	unsigned owe;			/* OWE_* */
 	uint32_t shut_owed;		/* SHUTDOWN flags not yet sent to the guest */
 	uint16_t final_op;		/* VS_FINAL: RST or SHUTDOWN */
-	uint64_t deadline, retry_at;	/* VS_HOLD/VS_CONNECTING from command.socket, ms */
+	uint64_t deadline, retry_at;	/* ms: command.socket streams; VS_DIALING */
 	bool poll_in, poll_out;		/* a POLL_ADD in flight */
 	/* host to guest */
 	bool readable;			/* POLLIN seen, not yet read dry */

@@ -80,7 +80,7 @@ static void arm_timer(struct vdev *dev)
 
 	if (v->timer_armed || !(sqe = vdev_get_sqe(dev, tag(TAG_TIMER, 0, 0))))
 		return;
-	v->tick = (struct __kernel_timespec){ .tv_nsec = VSOCK_RETRY_MS * 1000000ll };
+	v->tick = (struct __kernel_timespec){ .tv_nsec = VSOCK_TICK_MS * 1000000ll };
 	io_uring_prep_timeout(sqe, &v->tick, 0, 0);
 	v->timer_armed = true;
 }
@@ -109,7 +109,8 @@ static void drop(struct vdev *dev, struct vsock_conn *c)
 
 static bool guest_knows(const struct vsock_conn *c)
 {
-	return c->state == VS_OPEN || (c->state == VS_CONNECTING && !(c->owe & OWE_REQUEST));
+	return c->state == VS_OPEN || c->state == VS_DIALING ||
+	       (c->state == VS_CONNECTING && !(c->owe & OWE_REQUEST));
 }
 
 /* The stream is over: one last packet for the guest, then the slot is free. */
@@ -394,8 +395,37 @@ static void read_line(struct vdev *dev, struct vsock_conn *c)
 	drop(dev, c);
 }
 
-/* Streams from command.socket: ask the guest again, or give up after hold_ms. */
-static void retry_held(struct vdev *dev)
+/*
+ * connect() to vsock.socket_<port> again: true once settled, the stream
+ * open (RESPONSE owed) or refused (RST). A full backlog is retried on the
+ * timer until VSOCK_DIAL_MS: a blocking client would have waited too.
+ */
+static bool dial(struct vdev *dev, struct vsock_conn *c, uint64_t now)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "vsock.socket_%u", c->host_port);
+	if (!connect(c->fd, (struct sockaddr *)&a, sizeof(a))) {
+		c->state = VS_OPEN;
+		c->owe = OWE_RESPONSE;
+		vsock_host_arm_in(dev, c);
+		vsock_rx_queue(dev->priv, c);
+		return true;
+	}
+	if ((errno == EAGAIN || errno == EWOULDBLOCK) && now < c->deadline)
+		return false;
+	log_dbg("%s: guest port %u to host port %u refused: %s", dev->name, c->guest_port,
+		c->host_port, strerror(errno));
+	vsock_rx_rst(dev->priv, c->host_port, c->guest_port);
+	drop(dev, c);
+	return true;
+}
+
+/*
+ * Streams waiting on time: guest connections to a full host backlog, and
+ * command.socket streams, which ask the guest again until hold_ms.
+ */
+static void on_tick(struct vdev *dev)
 {
 	struct vsock *v = dev->priv;
 	uint64_t now = vsock_now_ms();
@@ -404,6 +434,8 @@ static void retry_held(struct vdev *dev)
 	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++) {
 		struct vsock_conn *c = &v->conns[i];
 
+		if (c->state == VS_DIALING)
+			waiting |= !dial(dev, c, now);
 		if (!c->command || (c->state != VS_HOLD && c->state != VS_CONNECTING))
 			continue;
 		if (now >= c->deadline) {
@@ -457,7 +489,7 @@ static void accept_all(struct vdev *dev, unsigned which)
 	}
 	arm_listener(dev, which);
 	if (held)
-		retry_held(dev);
+		on_tick(dev);
 }
 
 static void readable(struct vdev *dev, struct vsock_conn *c, int32_t res)
@@ -481,7 +513,7 @@ void vsock_host_complete(struct vdev *dev, uint64_t data, int32_t res)
 
 	if (kind == TAG_TIMER) {
 		v->timer_armed = false;
-		retry_held(dev);
+		on_tick(dev);
 	} else if (kind == TAG_LISTEN && slot < 2) {
 		v->listen_armed[slot] = false;
 		if (res < 0)
@@ -505,18 +537,15 @@ void vsock_host_connect(struct vdev *dev, const struct virtio_vsock_hdr *h, uint
 			uint32_t guest_port)
 {
 	struct vsock *v = dev->priv;
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	struct vsock_conn *c = vsock_conn_new(v, VS_OPEN);
+	struct vsock_conn *c = vsock_conn_new(v, VS_DIALING);
+	uint64_t now = vsock_now_ms();
 	int fd = -1;
 
-	snprintf(a.sun_path, sizeof(a.sun_path), "vsock.socket_%u", host_port);
 	if (c)
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+	if (fd < 0) {
 		log_dbg("%s: guest port %u to host port %u refused: %s", dev->name, guest_port,
 			host_port, c ? strerror(errno) : "too many streams");
-		if (fd >= 0)
-			close(fd);
 		if (c)
 			vsock_conn_free(v, c);
 		vsock_rx_rst(v, host_port, guest_port);
@@ -526,9 +555,9 @@ void vsock_host_connect(struct vdev *dev, const struct virtio_vsock_hdr *h, uint
 	vsock_conn_bind(v, c, host_port, guest_port);
 	c->peer_buf_alloc = le32toh(h->buf_alloc);
 	c->peer_fwd_cnt = le32toh(h->fwd_cnt);
-	c->owe = OWE_RESPONSE;
-	vsock_host_arm_in(dev, c);
-	vsock_rx_queue(v, c);
+	c->deadline = now + VSOCK_DIAL_MS;
+	if (!dial(dev, c, now))
+		arm_timer(dev);
 }
 
 /* The guest accepted our REQUEST. */
@@ -592,7 +621,7 @@ void vsock_host_guest_reset(struct vdev *dev)
 			c->owe = 0;
 		} else if (c->state == VS_CONNECTING) {
 			c->owe = OWE_REQUEST;
-		} else if (c->state == VS_OPEN || c->state == VS_FINAL) {
+		} else if (c->state == VS_OPEN || c->state == VS_DIALING || c->state == VS_FINAL) {
 			drop(dev, c);
 		}
 	}

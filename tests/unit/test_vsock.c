@@ -338,7 +338,7 @@ static void gs_init(struct gs *s, uint32_t gport, uint32_t hport, size_t cap)
 
 /* ---- the host's programs ---- */
 
-static int unix_listen(const char *path)
+static int unix_listen_backlog(const char *path, int backlog)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -346,8 +346,13 @@ static int unix_listen(const char *path)
 	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
 	unlink(path);
 	CHECK_EQ(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	CHECK_EQ(listen(fd, 128), 0);
+	CHECK_EQ(listen(fd, backlog), 0);
 	return fd;
+}
+
+static int unix_listen(const char *path)
+{
+	return unix_listen_backlog(path, 128);
 }
 
 static int unix_connect(const char *path)
@@ -676,6 +681,55 @@ static void test_guest_initiated(struct drv *d)
 	CHECK_EQ(p.dst_port, 40001);
 	close(lfd);
 	unlink("vsock.socket_5001");
+	free(s.rx);
+}
+
+/*
+ * A host listener whose backlog is full: the guest's REQUEST waits (a
+ * blocking client would), is answered once the host accepts, and gets an
+ * RST if it never does.
+ */
+static void test_full_backlog(struct drv *d)
+{
+	int lfd = unix_listen_backlog("vsock.socket_5007", 0), fillers[16], n = 0, fd;
+	struct pkt p;
+	struct gs s;
+
+	while (n < 16) {		/* fill the backlog from the host */
+		fillers[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (connect(fillers[n], (struct sockaddr *)&(struct sockaddr_un){
+				    .sun_family = AF_UNIX, .sun_path = "vsock.socket_5007" },
+			    sizeof(struct sockaddr_un))) {
+			CHECK_EQ(errno, EAGAIN);
+			close(fillers[n]);
+			break;
+		}
+		n++;
+	}
+	CHECK(n >= 1 && n < 16);
+	gs_init(&s, 44000, 5007, 64);
+	send_gs(d, &s, VIRTIO_VSOCK_OP_REQUEST, 0, NULL, 0);
+	for (int i = 0; i < 5; i++)
+		pump(d, 5);
+	CHECK(!recv_pkt(d, &p));	/* neither RESPONSE nor RST yet */
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);	/* room for one */
+	CHECK(fd >= 0);
+	close(fd);
+	for (int i = 0; i < WAIT_ROUNDS && !s.opened; i++) {
+		pump(d, 10);
+		deliver(d, &s, 1, NULL);
+	}
+	CHECK(s.opened);
+	/* Full again, and nobody accepts: RST in the end. */
+	send_pkt(d, 44001, 5007, VIRTIO_VSOCK_OP_REQUEST, 0, NULL, 0);
+	CHECK(wait_pkt(d, &p));
+	CHECK_EQ(p.op, VIRTIO_VSOCK_OP_RST);
+	CHECK_EQ(p.dst_port, 44001);
+	send_gs(d, &s, VIRTIO_VSOCK_OP_RST, 0, NULL, 0);
+	for (int i = 0; i < n; i++)
+		close(fillers[i]);
+	close(lfd);
+	unlink("vsock.socket_5007");
 	free(s.rx);
 }
 
@@ -1122,6 +1176,7 @@ int main(void)
 	test_host_initiated(&d);
 	test_refused(&d);
 	test_guest_initiated(&d);
+	test_full_backlog(&d);
 	test_flow_control(&d);
 	test_half_close(&d);
 	test_many_streams(&d);
@@ -1134,6 +1189,7 @@ int main(void)
 	if (start_jailed(&jailed, dir)) {
 		test_host_initiated(&jailed);
 		test_guest_initiated(&jailed);
+		test_full_backlog(&jailed);
 		test_half_close(&jailed);
 		test_many_streams(&jailed);
 		test_command_socket(&jailed);
