@@ -300,6 +300,10 @@ uint32_t vsock_host_read(struct vdev *dev, struct vsock_conn *c, struct iovec *i
 		max = VSOCK_MAX_PAYLOAD;
 	if (max > room)
 		max = (uint32_t)room;
+	if (!max) {			/* a buffer with room for the header only */
+		*op = VIRTIO_VSOCK_OP_CREDIT_UPDATE;
+		return 0;
+	}
 	n = iov_slice(iov, n, iov, n, 0, max);
 	do
 		r = readv(c->fd, iov, (int)n);
@@ -543,6 +547,9 @@ void vsock_host_connect(struct vdev *dev, const struct virtio_vsock_hdr *h, uint
 
 	if (c)
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	else
+		vsock_complain(dev, "%u streams open: the guest's connection to host port %u refused",
+			       VSOCK_MAX_CONNS, host_port);
 	if (fd < 0) {
 		log_dbg("%s: guest port %u to host port %u refused: %s", dev->name, guest_port,
 			host_port, c ? strerror(errno) : "too many streams");

@@ -1067,6 +1067,42 @@ static void test_rx_starvation(void)
 	stop(&d);
 }
 
+/* Rx buffers with room for a header only: credit updates, no data lost. */
+static void test_header_only_buffers(struct drv *d)
+{
+	int lfd = unix_listen("vsock.socket_5008"), fd;
+	struct pkt p;
+	struct gs s;
+
+	CHECK_EQ(d->link->ops->reset(d->link), 0);
+	setup_queues(d, 0);
+	d->repost = false;
+	for (unsigned i = 0; i < 4; i++)
+		post_rx(d, (uint16_t)i, HDR);
+	fd = guest_to_host(d, lfd, &s, 41100, 5008);
+	CHECK_EQ(send(fd, "abc", 3, 0), 3);
+	for (int i = 0; i < 10; i++)
+		pump(d, 5);
+	while (recv_pkt(d, &p))
+		CHECK_EQ(p.op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+	d->repost = true;
+	for (unsigned i = 4; i < 12; i++)
+		post_rx(d, (uint16_t)i, RX_BUF);
+	for (int i = 0; i < WAIT_ROUNDS && s.rx_len < 3; i++) {
+		pump(d, 10);
+		deliver(d, &s, 1, NULL);
+	}
+	CHECK_EQ(s.rx_len, 3);
+	CHECK(!memcmp(s.rx, "abc", 3));
+	CHECK(!s.shut && !s.rst);
+	close(fd);
+	close(lfd);
+	unlink("vsock.socket_5008");
+	free(s.rx);
+	CHECK_EQ(d->link->ops->reset(d->link), 0);
+	setup_queues(d, QSIZE);
+}
+
 static void test_hostile(struct drv *d)
 {
 	int lfd = unix_listen("vsock.socket_5006"), fd;
@@ -1182,6 +1218,7 @@ int main(void)
 	test_many_streams(&d);
 	test_command_socket(&d);
 	test_hostile(&d);
+	test_header_only_buffers(&d);
 	stop(&d);
 	test_command_expiry();
 	test_rx_starvation();
