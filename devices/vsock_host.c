@@ -545,21 +545,20 @@ void vsock_host_connect(struct vdev *dev, const struct virtio_vsock_hdr *h, uint
 	uint64_t now = vsock_now_ms();
 	int fd = -1;
 
-	if (c)
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	else
+	if (!c)
 		vsock_complain(dev, "%u streams open: the guest's connection to host port %u refused",
 			       VSOCK_MAX_CONNS, host_port);
+	else if (!vsock_conn_bind(v, c, host_port, guest_port))
+		vsock_complain(dev, "ports %u:%u are a held host stream's: refused", guest_port, host_port);
+	else
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		log_dbg("%s: guest port %u to host port %u refused: %s", dev->name, guest_port,
-			host_port, c ? strerror(errno) : "too many streams");
 		if (c)
 			vsock_conn_free(v, c);
 		vsock_rx_rst(v, host_port, guest_port);
 		return;
 	}
 	c->fd = fd;
-	vsock_conn_bind(v, c, host_port, guest_port);
 	c->peer_buf_alloc = le32toh(h->buf_alloc);
 	c->peer_fwd_cnt = le32toh(h->fwd_cnt);
 	c->deadline = now + VSOCK_DIAL_MS;

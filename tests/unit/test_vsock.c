@@ -969,6 +969,16 @@ static void test_command_socket(struct drv *d)
 		CHECK_EQ(p.dst_port, 5000);
 		send_pkt(d, 5000, p.src_port, VIRTIO_VSOCK_OP_RST, 0, NULL, 0);
 	}
+	/* A REQUEST from the guest with the held stream's ports: refused, the client waits on. */
+	send_pkt(d, 5000, p.src_port, VIRTIO_VSOCK_OP_REQUEST, 0, NULL, 0);
+	{
+		struct pkt r = { 0 };
+
+		for (int i = 0; i < 3 && r.op != VIRTIO_VSOCK_OP_RST; i++)
+			CHECK(wait_pkt(d, &r));	/* a retried REQUEST may come first */
+		CHECK_EQ(r.op, VIRTIO_VSOCK_OP_RST);
+		CHECK_EQ(r.src_port, p.src_port);
+	}
 	/* The driver resets (a guest rebooting): the client still waits. */
 	CHECK_EQ(d->link->ops->reset(d->link), 0);
 	for (int i = 0; i < 40; i++)
