@@ -159,10 +159,14 @@ static int enter_empty_root(const char *bind_dir)
 
 static int set_limits(const struct sandbox_config *cfg)
 {
+	/* RLIMIT_NPROC counts all of a uid's processes, and a real user has
+	 * many: a jail running as one keeps the VMM's limit. */
+	struct rlimit cur = { RLIM_INFINITY, RLIM_INFINITY };
+	rlim_t nproc = cfg->as_user && !getrlimit(RLIMIT_NPROC, &cur) ? cur.rlim_max : cfg->nproc;
 	const struct { int resource; rlim_t value; enum step step; } lim[] = {
 		{ RLIMIT_NOFILE, cfg->nofile, STEP_NOFILE },
 		{ RLIMIT_MEMLOCK, cfg->memlock, STEP_MEMLOCK },
-		{ RLIMIT_NPROC, cfg->nproc, STEP_NPROC },
+		{ RLIMIT_NPROC, nproc, STEP_NPROC },
 		{ RLIMIT_CORE, 0, STEP_CORE },
 	};
 
@@ -176,12 +180,16 @@ static int set_limits(const struct sandbox_config *cfg)
 }
 
 /* After pivot_root: libcap-ng then reads the bounding set with prctl. */
-static int drop_caps(void)
+static int drop_caps(const struct sandbox_config *cfg)
 {
+	bool change_id = cfg->as_user && !geteuid();
+
 	capng_setpid(0);	/* its pid is the parent's: 0 means "this one" */
 	capng_clear(CAPNG_SELECT_ALL);
 	errno = 0;
-	if (capng_apply(CAPNG_SELECT_ALL)) {
+	if (change_id ? capng_change_id((int)cfg->uid, (int)cfg->gid,
+					CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING)
+		      : capng_apply(CAPNG_SELECT_ALL)) {
 		errno = errno ? errno : EPERM;
 		return STEP_CAPS;
 	}
@@ -196,7 +204,7 @@ static int jail(const struct spawn *s)
 	if (!step)
 		step = set_limits(s->cfg);
 	if (!step)
-		step = drop_caps();
+		step = drop_caps(s->cfg);
 	if (!step && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		step = STEP_NO_NEW_PRIVS;
 	if (!step && (rc = filter_install(s->filter, s->cfg->seccomp_log, s->sock))) {

@@ -71,6 +71,14 @@ struct sandbox_config {
 	 * paths reach only it; ".." stops at the empty root.
 	 */
 	const char *bind_dir;
+	/*
+	 * Run as this user instead of root (a root VMM only; under a user
+	 * namespace the jail already is the VMM's user): for a device that
+	 * acts for the VM's user, such as vsock reaching their sockets.
+	 */
+	bool as_user;
+	uid_t uid;
+	gid_t gid;
 };
 
 /* The parent's handle on a device process. */

@@ -131,6 +131,7 @@ int link_child_start(struct link_child *lc, struct vdev *dev,
 		.name = dev->name, .enable = opt->sandbox, .seccomp_log = opt->seccomp_log,
 		.keep_fds = keep, .nofile = opt->nofile ? opt->nofile : 64, .nproc = 8,
 		.memlock = 8 << 20, .bind_dir = opt->bind_dir,
+		.as_user = opt->as_user, .uid = opt->uid, .gid = opt->gid,
 	};
 
 	init_link(lc, dev);

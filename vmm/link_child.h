@@ -29,6 +29,9 @@ struct link_child_options {
 	unsigned nr_device_fds;
 	const char *bind_dir;		/* host directory shared into the jail, or NULL */
 	unsigned nofile;		/* RLIMIT_NOFILE; 0: 64 */
+	bool as_user;			/* run as uid/gid (see sandbox_config) */
+	uid_t uid;
+	gid_t gid;
 };
 
 /* Creates the eventfds and rings and forks the jailed device process.

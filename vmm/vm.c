@@ -96,7 +96,8 @@ static int write_acpi(struct vm *vm, char *err, size_t errlen)
 struct device_grant {
 	const int *fds;
 	unsigned nr_fds;
-	const char *dir;
+	const char *dir;	/* the runtime directory, to act in as the VM's user */
+	unsigned nofile;	/* 0: the default */
 };
 
 static int start_device(struct vm *vm, struct vm_device *d, const struct sandbox_policy *policy,
@@ -107,7 +108,9 @@ static int start_device(struct vm *vm, struct vm_device *d, const struct sandbox
 		.sandbox = vm->cfg->sandbox.enable, .seccomp_log = seccomp == SECCOMP_LOG,
 		.policy = policy,
 		.device_fds = grant->fds, .nr_device_fds = grant->nr_fds,
-		.bind_dir = grant->dir,
+		.bind_dir = grant->dir, .nofile = grant->nofile,
+		.as_user = grant->dir != NULL,
+		.uid = vm->host->rundir->uid, .gid = vm->host->rundir->gid,
 	};
 	int rc;
 
@@ -163,7 +166,7 @@ static int add_disk(struct vm *vm, unsigned index, char *err, size_t errlen)
 	opt.fd = open_disk(disk, index, err, errlen);
 	if (opt.fd >= 0 && !blk_create(&d->dev, d->name, &vm->mem, &opt, err, errlen))
 		rc = start_device(vm, d, &blk_policy, disk->seccomp,
-				  &(struct device_grant){ &opt.fd, 1, NULL }, err, errlen);
+				  &(struct device_grant){ .fds = &opt.fd, .nr_fds = 1 }, err, errlen);
 	if (opt.fd >= 0)
 		close(opt.fd);	/* the device process has its own */
 	if (!rc)
@@ -221,7 +224,7 @@ static int add_net(struct vm *vm, unsigned index, char *err, size_t errlen)
 	opt.tap_fd = tap_open(tap, err, errlen);
 	if (opt.tap_fd >= 0 && !net_create(&d->dev, d->name, &vm->mem, &opt, err, errlen))
 		rc = start_device(vm, d, &net_policy, net->seccomp,
-				  &(struct device_grant){ &opt.tap_fd, 1, NULL }, err, errlen);
+				  &(struct device_grant){ .fds = &opt.tap_fd, .nr_fds = 1 }, err, errlen);
 	if (opt.tap_fd >= 0)
 		close(opt.tap_fd);
 	if (!rc)
@@ -242,7 +245,9 @@ static int add_vsock(struct vm *vm, char *err, size_t errlen)
 		.listen_fd = vm->host->vsock_fd, .command_fd = vm->host->command_fd,
 	};
 	int fds[] = { opt.listen_fd, opt.command_fd };
-	struct device_grant grant = { fds, opt.command_fd >= 0 ? 2 : 1, vm->host->rundir->path };
+	struct device_grant grant = {
+		fds, opt.command_fd >= 0 ? 2 : 1, vm->host->rundir->path, VSOCK_DEVICE_NOFILE,
+	};
 
 	if (!d)
 		return fail(err, errlen, "vsock");

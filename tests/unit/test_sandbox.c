@@ -373,6 +373,69 @@ static void test_bind_dir(void)
 	close(p[1]);
 }
 
+/* One relative connect from a jail on dir, as root-without-caps or as uid. */
+static int connect_from_jail(const char *dir, bool as_user, uid_t uid)
+{
+	struct bind_probe pr = { 0 };
+	struct sandbox_config cfg;
+	struct sandbox_child c;
+	char err[256];
+	siginfo_t info;
+	int p[2], keep[2];
+
+	CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
+	pr.out = p[1];
+	snprintf(pr.host_path, sizeof(pr.host_path), "%s", dir);
+	keep[0] = 2, keep[1] = p[1];
+	cfg = config("asuser", keep, 2);
+	cfg.bind_dir = dir;
+	cfg.as_user = as_user, cfg.uid = uid, cfg.gid = uid;
+	pr.relative = -1;
+	if (sandbox_spawn(&cfg, &bind_policy, probe_bind, &pr, &c, err, sizeof(err))) {
+		fprintf(stderr, "spawn asuser: %s\n", err);
+		CHECK(!"spawn with as_user");
+	} else {
+		CHECK_STR(reap(&c, &info), "asuser: exited with status 0");
+		CHECK_EQ(read(p[0], &pr, sizeof(pr)), sizeof(pr));
+	}
+	close(p[0]);
+	close(p[1]);
+	return pr.relative;
+}
+
+/*
+ * as_user: a root VMM's device acting for the VM's user reaches that
+ * user's 0700 directory and 0755 socket, which root without capabilities
+ * cannot.
+ */
+static void test_as_user(void)
+{
+	const uid_t nobody = 65534;
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	char dir[64];
+	int lfd;
+
+	if (geteuid())
+		return;	/* only a root VMM changes the jail's uid */
+	snprintf(dir, sizeof(dir), "/tmp/test_sandbox_user.XXXXXX");
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s/vsock.socket_7", dir);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	CHECK_EQ(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	CHECK_EQ(listen(lfd, 8), 0);
+	CHECK_EQ(chown(a.sun_path, nobody, nobody), 0);
+	CHECK_EQ(chmod(a.sun_path, 0755), 0);
+	CHECK_EQ(chown(dir, nobody, nobody), 0);
+	CHECK_EQ(chmod(dir, 0700), 0);
+	CHECK_EQ(connect_from_jail(dir, false, 0), EACCES);
+	CHECK_EQ(connect_from_jail(dir, true, nobody), 0);
+	unlink(a.sun_path);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s/made-in-jail", dir);
+	unlink(a.sun_path);
+	rmdir(dir);
+	close(lfd);
+}
+
 /*
  * The parent dies: an intermediate process spawns a jailed grandchild and
  * exits. As a subreaper we inherit the grandchild and can see it killed.
@@ -517,6 +580,7 @@ int main(void)
 	test_fds();
 	test_root();
 	test_bind_dir();
+	test_as_user();
 	test_parent_death();
 	return check_report("test_sandbox");
 }
