@@ -64,6 +64,8 @@ struct spawn {
 	int sock;
 	int (*main)(void *arg);
 	void *arg;
+	bool change_id;		/* as_user, decided by the parent: in a user
+				 * namespace the child is root, the VMM is not */
 };
 
 static int sort_keep(const struct sandbox_config *cfg, int sock, int *keep)
@@ -180,10 +182,8 @@ static int set_limits(const struct sandbox_config *cfg)
 }
 
 /* After pivot_root: libcap-ng then reads the bounding set with prctl. */
-static int drop_caps(const struct sandbox_config *cfg)
+static int drop_caps(const struct sandbox_config *cfg, bool change_id)
 {
-	bool change_id = cfg->as_user && !geteuid();
-
 	capng_setpid(0);	/* its pid is the parent's: 0 means "this one" */
 	capng_clear(CAPNG_SELECT_ALL);
 	errno = 0;
@@ -204,7 +204,7 @@ static int jail(const struct spawn *s)
 	if (!step)
 		step = set_limits(s->cfg);
 	if (!step)
-		step = drop_caps(s->cfg);
+		step = drop_caps(s->cfg, s->change_id);
 	if (!step && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		step = STEP_NO_NEW_PRIVS;
 	if (!step && (rc = filter_install(s->filter, s->cfg->seccomp_log, s->sock))) {
@@ -402,7 +402,10 @@ int sandbox_spawn(const struct sandbox_config *cfg,
 {
 	uint64_t flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC |
 			 CLONE_NEWNET | CLONE_NEWUTS | (geteuid() ? CLONE_NEWUSER : 0);
-	struct spawn s = { .cfg = cfg, .main = child_main, .arg = arg };
+	struct spawn s = {
+		.cfg = cfg, .main = child_main, .arg = arg,
+		.change_id = cfg->as_user && !geteuid(),
+	};
 	int sv[2], rc = 0;
 
 	err[0] = '\0';
