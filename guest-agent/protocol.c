@@ -157,6 +157,9 @@ const char *agent_decode_exit(const uint8_t *p, uint32_t len, struct agent_exit 
 		return "EXIT has an unknown kind";
 	if (e->value > 255)
 		return "EXIT value out of range";
+	/* vm-run exits with 128 + N: signal 0 or 128+ would read as another status. */
+	if (e->kind == AGENT_EXIT_SIGNAL && (e->value < 1 || e->value > 127))
+		return "EXIT names no signal";
 	return NULL;
 }
 

@@ -64,6 +64,17 @@ static void test_exit_state_winsize(void)
 	agent_put_u32(frame + 8, 0);
 	agent_put_u32(frame + 12, 256);
 	CHECK(agent_decode_exit(frame + 8, 8, &e2) != NULL);
+	/* Death by "signal" 0 or 128 would make vm-run exit 128 or 256 (= 0). */
+	agent_put_u32(frame + 8, AGENT_EXIT_SIGNAL);
+	agent_put_u32(frame + 12, 0);
+	CHECK(agent_decode_exit(frame + 8, 8, &e2) != NULL);
+	agent_put_u32(frame + 12, 128);
+	CHECK(agent_decode_exit(frame + 8, 8, &e2) != NULL);
+	agent_put_u32(frame + 12, 64);
+	CHECK(agent_decode_exit(frame + 8, 8, &e2) == NULL);
+	agent_put_u32(frame + 8, AGENT_EXIT_CODE);
+	agent_put_u32(frame + 12, 0);
+	CHECK(agent_decode_exit(frame + 8, 8, &e2) == NULL);
 
 	n = agent_encode_state(frame, sizeof(frame), &s);
 	CHECK_EQ(n, 16);
