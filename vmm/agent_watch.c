@@ -164,6 +164,21 @@ static void got_state(struct agent_watch *aw, const struct agent_state *st)
 	schedule_idle_check(aw);
 }
 
+/*
+ * The agent closes after an ERROR; so do we, or a guest could log a line
+ * per frame. Its text is the guest's: printable ASCII only reaches the log.
+ */
+static void refused(struct agent_watch *aw, const uint8_t *text, uint32_t len)
+{
+	char what[120];
+	int n = snprintf(what, sizeof(what), "refused WATCH: ");
+
+	for (uint32_t i = 0; i < len && (size_t)n < sizeof(what) - 1; i++)
+		what[n++] = text[i] >= 0x20 && text[i] < 0x7f ? (char)text[i] : '?';
+	what[n] = '\0';
+	protocol_error(aw, what);
+}
+
 /* Handles the whole frames received; -1 after a protocol error. */
 static int read_frames(struct agent_watch *aw)
 {
@@ -183,7 +198,8 @@ static int read_frames(struct agent_watch *aw)
 			}
 			got_state(aw, &st);
 		} else if (h.type == AGENT_MSG_ERROR) {
-			log_warn("guest agent: refused WATCH: %.*s", (int)h.length, (const char *)payload);
+			refused(aw, payload, h.length);
+			return -1;
 		} else {
 			log_dbg("guest agent: ignoring %s", agent_msg_name(h.type));
 		}

@@ -219,6 +219,21 @@ int main(void)
 	CHECK_EQ(send(fd, frame, AGENT_HEADER_SIZE, MSG_NOSIGNAL), AGENT_HEADER_SIZE);
 	CHECK(closed_by_watch(fd));
 	close(fd);
+	/*
+	 * ERROR ends the watch too (the agent closes after it): a guest that
+	 * keeps sending ERROR frames on one connection must not get a log
+	 * line for each.
+	 */
+	fd = handshake();
+	for (int i = 0; i < 3; i++) {
+		uint8_t err_frame[AGENT_HEADER_SIZE + 6];
+
+		agent_encode(err_frame, sizeof(err_frame), AGENT_MSG_ERROR, "no\033[2J\n", 6);
+		send(fd, err_frame, sizeof(err_frame), MSG_NOSIGNAL);
+	}
+	CHECK(closed_by_watch(fd));
+	CHECK_EQ(phase(), AGENT_WAITING);
+	close(fd);
 	CHECK(recv(notify_fd, frame, sizeof(frame), MSG_DONTWAIT) < 0 && errno == EAGAIN);
 	CHECK(!vm.button_pressed);
 
