@@ -30,6 +30,11 @@
 #define EXIT_EXEC_FAILED 127
 /* Interrupts after which vm-run stops waiting for the command and leaves. */
 #define GIVE_UP_SIGNALS 3
+/*
+ * Kept free of input in the send queue: the SIGNAL frames sent before
+ * giving up always fit, even when the agent reads nothing.
+ */
+#define SIGNAL_ROOM (GIVE_UP_SIGNALS * (AGENT_HEADER_SIZE + 4))
 
 struct options {
 	const char *runtime_dir;
@@ -48,6 +53,7 @@ struct client {
 	bool stdin_open;
 	bool sock_writable;
 	bool started;
+	bool winsize_due;	/* the terminal changed size; not yet queued */
 	uint8_t send[SEND_CAP];
 	size_t send_len;
 	uint8_t recv[AGENT_MAX_FRAME];
@@ -332,20 +338,37 @@ static void read_stdin(struct client *c)
 	queue_frame(c, AGENT_MSG_STDIN, buf, (size_t)n);
 }
 
+/* Room in the send queue for input and window sizes. */
+static size_t send_room(const struct client *c)
+{
+	size_t left = SEND_CAP - c->send_len;
+
+	return left > SIGNAL_ROOM ? left - SIGNAL_ROOM : 0;
+}
+
+/* Only the latest size matters: one WINSIZE, once the queue has room. */
+static void queue_winsize(struct client *c)
+{
+	uint16_t rows, cols;
+	uint8_t p[4];
+
+	if (!c->winsize_due || send_room(c) < AGENT_HEADER_SIZE + sizeof(p))
+		return;
+	terminal_size(&rows, &cols);
+	agent_put_u16(p, rows);
+	agent_put_u16(p + 2, cols);
+	queue_frame(c, AGENT_MSG_WINSIZE, p, sizeof(p));
+	c->winsize_due = false;
+}
+
 static void forward_signal(struct client *c)
 {
 	struct signalfd_siginfo si;
-	uint16_t rows, cols;
 	uint8_t p[4];
 
 	while (read(c->sig_fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGWINCH) {
-			if (c->tty) {
-				terminal_size(&rows, &cols);
-				agent_put_u16(p, rows);
-				agent_put_u16(p + 2, cols);
-				queue_frame(c, AGENT_MSG_WINSIZE, p, sizeof(p));
-			}
+			c->winsize_due |= c->tty;
 			continue;
 		}
 		if (++c->interrupts >= GIVE_UP_SIGNALS)
@@ -393,7 +416,7 @@ static int run(struct client *c, bool detach)
 	struct pollfd pfd[P_COUNT];
 
 	for (;;) {
-		bool room = SEND_CAP - c->send_len >= AGENT_MAX_FRAME;
+		bool room = send_room(c) >= AGENT_MAX_FRAME;
 
 		pfd[P_SOCK] = (struct pollfd){ .fd = c->sock, .events = POLLIN };
 		if (c->send_len && c->sock_writable)
@@ -408,6 +431,7 @@ static int run(struct client *c, bool detach)
 		}
 		if (pfd[P_SIG].revents)
 			forward_signal(c);
+		queue_winsize(c);
 		if (pfd[P_STDIN].revents)
 			read_stdin(c);
 		if (pfd[P_SOCK].revents & (POLLIN | POLLHUP | POLLERR)) {

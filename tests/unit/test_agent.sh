@@ -123,6 +123,27 @@ kill -INT "$runner"
 wait "$runner"
 check "SIGINT forwarded" 130 $?
 
+# A command that reads no input: vm-run's queue to the agent fills up. Window
+# size changes must not overflow it (only the latest size matters), and
+# interrupts still count: the third makes vm-run give up with 128+SIGINT.
+rm -f "$dir/pid"
+env --default-signal=INT "$vm_run" --runtime-dir "$dir" --tty testvm \
+	sh -c "stty raw -echo; echo \$\$ >'$dir/pid'; exec sleep 1000" </dev/zero >/dev/null 2>"$dir/err" &
+runner=$!
+wait_file "$dir/pid" || fail "sleep did not start"
+for _ in $(seq 30000); do
+	kill -WINCH "$runner" 2>/dev/null || break
+done
+kill -0 "$runner" 2>/dev/null || fail "vm-run died of window size changes: $(cat "$dir/err")"
+for _ in $(seq 200); do
+	kill -INT "$runner" 2>/dev/null || break
+	sleep 0.05
+done
+wait "$runner"
+check "interrupts with a full queue" 130 $?
+grep -q "internal error" "$dir/err" && fail "full queue: $(cat "$dir/err")"
+kill "$(cat "$dir/pid")" 2>/dev/null
+
 kill -0 "$agent_pid" 2>/dev/null || fail "the agent died"
 
 # --user: a second agent that runs commands as nobody (needs root).
