@@ -5,7 +5,7 @@
 # Build, unit tests, nested rig (QEMU, busybox, kernel tools), benchmarks.
 VMSILO_DEPS=(cmake make gcc clang libc6-dev pkg-config busybox-static cpio
 	xz-utils zstd qemu-system-x86 procps tmux util-linux libseccomp-dev libcap-ng-dev
-	liburing-dev erofs-utils e2fsprogs kmod socat systemd)
+	liburing-dev erofs-utils e2fsprogs kmod socat systemd iproute2)
 
 vmsilo_install_deps() {
 	local missing=() p

@@ -99,6 +99,20 @@ start_until() { # NAME PATTERN
 	return 1
 }
 
+# What the jail of device process CHILD of the VMM VMM_PID lacks, as words
+# (nothing when complete): seccomp filter mode, no_new_privs, no effective
+# capabilities, mount/pid/net/ipc/uts namespaces of its own.
+jail_problems() { # CHILD VMM_PID
+	local ns out=""
+	grep -q "^Seccomp:[[:space:]]*2$" "/proc/$1/status" || out+=" seccomp"
+	grep -q "^NoNewPrivs:[[:space:]]*1$" "/proc/$1/status" || out+=" nnp"
+	grep -q "^CapEff:[[:space:]]*0000000000000000$" "/proc/$1/status" || out+=" caps"
+	for ns in mnt pid net ipc uts; do
+		[ "$(readlink "/proc/$1/ns/$ns")" != "$(readlink "/proc/$2/ns/$ns")" ] || out+=" $ns"
+	done
+	printf '%s' "$out"
+}
+
 value() { sed -n "s/^VMSILO $2=\([0-9]*\).*/\1/p" "$work/$1.console" | head -n 1; }
 
 # The kernel splits its command line at spaces: init.sh's "cmd" action
