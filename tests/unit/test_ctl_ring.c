@@ -591,7 +591,7 @@ static void test_hostile_random(void)
 
 struct scribble {
 	struct ctl_ring_shm *shm;
-	volatile bool stop;
+	bool stop;		/* atomic: gcc -O2 with the sanitizers hoisted a volatile read */
 	bool lens_only;
 	bool running;
 };
@@ -608,7 +608,7 @@ static void *scribbler(void *arg)
 	uint64_t x = 12345;
 
 	__atomic_store_n(&s->running, true, __ATOMIC_RELEASE);
-	while (!s->stop) {
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
 		x = x * 6364136223846793005ull + 1442695040888963407ull;
 		if (!s->lens_only) {
 			w[(x >> 33) % (sizeof(*s->shm) / 4)] = x >> 7;
@@ -643,7 +643,7 @@ static void test_hostile_concurrent(void)
 		poke_all(&e, &bad);
 		ctl_ring_close(&e);
 	}
-	s.stop = true;
+	__atomic_store_n(&s.stop, true, __ATOMIC_RELEASE);
 	pthread_join(th, NULL);
 	CHECK_EQ(bad, 0);
 	ctl_ring_close_fds(fds, CTL_NR_FDS);
@@ -681,7 +681,7 @@ static void test_hostile_len_race(void)
 		dead += r == -EPROTO;
 		ctl_ring_close(&dev);
 	}
-	s.stop = true;
+	__atomic_store_n(&s.stop, true, __ATOMIC_RELEASE);
 	pthread_join(th, NULL);
 	CHECK_EQ(bad, 0);
 	CHECK(good > 0 && dead > 0);
