@@ -14,10 +14,15 @@ echo "== clang build (warnings are errors)"
 cmake -S "$top" -B "$top/build-clang" -DCMAKE_C_COMPILER=clang > /dev/null
 cmake --build "$top/build-clang" -j "$jobs" > /dev/null
 
+# gcc finds some problems (format truncation) only when optimising.
+echo "== gcc release build (-O2, warnings are errors)"
+cmake -S "$top" -B "$top/build-release" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release > /dev/null
+cmake --build "$top/build-release" -j "$jobs" > /dev/null
+
+# The tests run against -O0: at -O2 with the sanitizers, bulk net and vsock
+# traffic has crashed the nested guest (see the closing note of issue 4).
 echo "== gcc build with AddressSanitizer and UndefinedBehaviorSanitizer"
-# -O2 (RelWithDebInfo): gcc finds some problems (format truncation) only when optimising.
-cmake -S "$top" -B "$top/build" -DCMAKE_C_COMPILER=gcc -DVMSILO_SANITIZE=ON \
-	-DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+cmake -S "$top" -B "$top/build" -DCMAKE_C_COMPILER=gcc -DVMSILO_SANITIZE=ON > /dev/null
 cmake --build "$top/build" -j "$jobs" > /dev/null
 
 echo "== tests"
