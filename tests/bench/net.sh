@@ -3,7 +3,8 @@
 # under vmsilo-vmm and under QEMU's userspace virtio-net (-netdev tap,
 # vhost=off), same kernel and initramfs, in one L1 of the nested rig.
 # Prints MB/s for both, the ratio vmsilo/QEMU, and the RSS of vmsilo's net
-# process outside guest RAM.
+# process outside guest RAM; then tests/bench/run.sh times `vm-run VM true`
+# (median of 100) in a second L1.
 #   tests/bench/net.sh [--mib M] [--runs N]
 # L1 -> L2 is timed on L1 from connect to the guest closing its end (all
 # data received); L2 -> L1 is timed in the guest from the first byte to
@@ -45,8 +46,10 @@ else
 		--add "$build/guest/netbench.sh:/bin/netbench.sh"
 	vmlinux=$("$top/tests/rig/rig.sh" --print-vmlinux)
 	moddir=$("$top/tests/rig/rig.sh" --print-modules-dir)
-	exec "$top/tests/rig/rig.sh" --direct-if-possible --timeout 1800 -- "$here/net.sh" --inside \
+	"$top/tests/rig/rig.sh" --direct-if-possible --timeout 1800 -- "$here/net.sh" --inside \
 		"$build/vmm/vmsilo-vmm" "$vmlinux" "$build/guest/net-initramfs.cpio" "$moddir" "$mib" "$runs"
+	# The command channel's round trip, the other figure of issue 4, in its own L1.
+	exec "$here/run.sh" --runs 100
 fi
 
 work=$(mktemp -d /tmp/netbench.XXXXXX)
@@ -141,10 +144,6 @@ run_qemu() { # N
 	drive $! "$log" "$work/qemu.$1.result"
 }
 
-# The median round-trip of `vm-run <vm> true` over 100 runs belongs here
-# too (issue 4); the vm-run work adds it as vm_run_roundtrip.
-vm_run_roundtrip() { :; }
-
 # Alternating runs; the median of each figure. A run whose guest died
 # (the rig's TCG occasionally kills one) counts as missing. Both guests
 # have a virtio-rng, so their crng is ready at boot: its readiness patches
@@ -179,6 +178,5 @@ for d in h2g g2h; do
 done
 echo "(MB/s; runs without both figures: vmsilo $(missing vmsilo), qemu $(missing qemu))"
 echo "peak RSS outside guest RAM: net process ${peak_dev} KiB"
-vm_run_roundtrip
 ip link del nb0 2> /dev/null || true
 rm -rf "$work"
