@@ -33,7 +33,7 @@ vmm=$1 vmlinux=$2 initrd=$3 logs=$4 tools=$5
 source "$here/guest_lib.sh"
 
 for tool in socat setpriv tmux systemd-socket-activate; do
-	command -v $tool > /dev/null || { echo "SKIP: $tool is missing (tests/deps.sh lists it)"; exit 77; }
+	command -v $tool > /dev/null || { echo "FAIL: $tool is missing: tests/run-tests.sh installs it (tests/deps.sh)"; exit 1; }
 done
 
 # ctl NAME LINE...: the lines to NAME's control socket, the replies out.

@@ -46,8 +46,8 @@ vmm=$1 vmlinux=$2 initrd=$3 logs=$4 tool=$5
 source "$here/guest_lib.sh"
 
 if ! command -v socat > /dev/null; then
-	echo "SKIP: socat is missing (tests/deps.sh lists it)"
-	exit 77
+	echo "FAIL: socat is missing: tests/run-tests.sh installs it (tests/deps.sh)"
+	exit 1
 fi
 
 MIB100=104857600
