@@ -119,9 +119,10 @@ drive() {
 	socat -u TCP-LISTEN:5002,bind=10.77.0.1,reuseaddr CREATE:"$work/g2h.bin" &
 	local listener=$! c n ip listening
 	start_until nettest "VMSILO net-ready"; ready=$?
-	# Two 256 MiB transfers under TCG take longer than start's watchdog allows.
+	# Two 256 MiB transfers under TCG take longer than start's watchdog
+	# allows (about 2 minutes); two runs of 600 s fit the rig's timeout.
 	kill $watchdog 2> /dev/null
-	(sleep 1200; kill -KILL $pid) > /dev/null 2>&1 &
+	(sleep 600; kill -KILL $pid) > /dev/null 2>&1 &
 	watchdog=$!
 	problems="" jails=""
 	for n in net0 net1; do
@@ -133,7 +134,7 @@ drive() {
 	for ip in 10.77.0.2 10.78.0.2; do
 		busybox ping -c 3 -W 5 $ip > /dev/null 2>&1 && host_ping+=" $ip=1" || host_ping+=" $ip=0"
 	done
-	wait_long nettest "VMSILO h2g-listening" 900; listening=$?
+	wait_long nettest "VMSILO h2g-listening" 540; listening=$?
 	wait $maker
 	[ $listening -eq 0 ] &&
 		socat -u FILE:"$work/h2g.bin" TCP:10.78.0.2:5001,retry=40,interval=0.5
@@ -144,14 +145,13 @@ drive() {
 }
 
 # A guest that crashes mid-run (triple fault, exit 33, or an oops) runs
-# again, up to three times in all, and says so. Under the rig's nested TCG
-# SVM, bulk transfers kill the L2 guest often: QEMU's own L2 guests died
-# the same way in tests/bench/net.sh. A fault of ours that is not a flake
-# still fails every time.
-for try in 1 2 3; do
+# once more, and says so: the rig's TCG is not hardware (QEMU 7.2 killed
+# the guest here every time, see tests/rig/README.md). A fault of ours
+# that is not a flake still fails both times.
+for try in 1 2; do
 	drive
 	if [ $rc -eq 33 ] || grep -q "Oops:" "$work/nettest.console" 2> /dev/null; then
-		echo "NOTE: nettest: the guest crashed mid-run (exit $rc, attempt $try of 3)"
+		echo "NOTE: nettest: the guest crashed mid-run (exit $rc, attempt $try of 2)"
 		cp "$work/nettest.console" "$logs/nettest.crash-$try.console" 2> /dev/null
 		continue
 	fi

@@ -34,6 +34,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$here/../deps.sh"
 t_start=$(date +%s.%N)
 cache=${VMSILO_RIG_CACHE:-${HOME:-/root}/.cache/vmsilo-rig}
 timeout=600
@@ -85,7 +86,7 @@ apt_install() {
 
 ensure_tools() {
 	local need=()
-	command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+	vmsilo_install_qemu >&2 || exit 1
 	# The initramfs needs a static busybox; the dynamic one would not run.
 	dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' ||
 		need+=(busybox-static)
