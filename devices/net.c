@@ -31,6 +31,10 @@
  *   for a full 64 KiB packet.
  * - Read errors other than "empty" stop receiving until the next kick, so a
  *   broken tap cannot make the device spin.
+ * - Interrupts are coalesced like a NIC's: received packets are announced
+ *   once per burst (the tap is empty, receiving stops, or 64 buffers went
+ *   back), transmit completions once per batch of writes; and the driver
+ *   need not kick while transmit writes are in flight.
  * - A reset drops the chains held; an I/O in flight completes later and is
  *   ignored (a read may still land in a buffer the driver gave).
  */
@@ -68,6 +72,7 @@
 #define NET_RX_CHAIN_IOV 64			/* buffers used per receive chain */
 #define NET_TX_MAX_IOV 64			/* buffers per transmit chain */
 #define NET_TX_SIGNAL_BATCH 16			/* completions per interrupt check */
+#define NET_RX_SIGNAL_BATCH 64			/* chains per interrupt check in a burst */
 #define NET_LOG_BURST 5				/* log lines per window */
 #define NET_LOG_WINDOW 10			/* seconds */
 
@@ -97,10 +102,11 @@ struct net {
 	struct net_tx *tx;		/* NET_QUEUE_SIZE slots */
 	uint16_t tx_free[NET_QUEUE_SIZE];
 	unsigned nr_tx_free;
-	bool tx_starved;		/* stopped popping: no free slot */
+	bool tx_resume;			/* pop again when the writes in flight are done */
 	unsigned tx_unsignalled;	/* completions pushed since the last check */
 
 	enum net_rx_state rx_state;
+	unsigned rx_unsignalled;	/* chains pushed since the last interrupt check */
 	bool rx_nowait;			/* the tap takes RWF_NOWAIT reads */
 	unsigned nr_rx_bufs, nr_rx_iov;	/* held chains, their iovecs, in order */
 	uint64_t rx_bytes;
@@ -178,6 +184,17 @@ static const char *net_tx_check(struct vdev *dev, const struct virtq_chain *c)
 	return NULL;
 }
 
+/* The interrupt check for the transmit chains returned since the last one. */
+static void net_tx_signal(struct vdev *dev)
+{
+	struct net *n = dev->priv;
+
+	if (n->tx_unsignalled) {
+		n->tx_unsignalled = 0;
+		vdev_signal(dev, NET_TXQ);
+	}
+}
+
 /* Hands one chain to the tap, or drops it. */
 static void net_tx_start(struct vdev *dev, const struct virtq_chain *c)
 {
@@ -190,6 +207,7 @@ static void net_tx_start(struct vdev *dev, const struct virtq_chain *c)
 	if (why) {
 		net_log(dev, "dropped a transmitted packet: %s", why);
 		virtq_push(&dev->queues[NET_TXQ].vq, c->head, 0);
+		n->tx_unsignalled++;
 		return;
 	}
 	slot = n->tx_free[--n->nr_tx_free];
@@ -198,6 +216,7 @@ static void net_tx_start(struct vdev *dev, const struct virtq_chain *c)
 		n->nr_tx_free++;
 		net_log(dev, "dropped a transmitted packet: io_uring is full");
 		virtq_push(&dev->queues[NET_TXQ].vq, c->head, 0);
+		n->tx_unsignalled++;
 		return;
 	}
 	t = &n->tx[slot];
@@ -208,18 +227,23 @@ static void net_tx_start(struct vdev *dev, const struct virtq_chain *c)
 	io_uring_prep_writev(sqe, n->tap, t->iov, t->nr_iov, 0);
 }
 
-/* Pops transmit chains until the ring is empty or the slots are gone. */
+/*
+ * Pops transmit chains until the ring is empty or the slots are gone.
+ * While writes are in flight the driver need not kick: when the last one
+ * completes the ring is looked at again (tx_resume), so a busy sender's
+ * packets go in batches. Kicks are asked for once nothing is in flight.
+ */
 static void net_tx_notify(struct vdev *dev)
 {
 	struct net *n = dev->priv;
 	struct virtq *vq = &dev->queues[NET_TXQ].vq;
 	int rc;
 
-	n->tx_starved = false;
+	n->tx_resume = false;
 	virtq_disable_notify(vq);
 	while (dev->active) {
 		if (!n->nr_tx_free) {
-			n->tx_starved = true;	/* kicks stay off: a completion resumes */
+			n->tx_resume = true;
 			break;
 		}
 		rc = virtq_pop(vq, dev->mem, &n->chain);
@@ -227,14 +251,19 @@ static void net_tx_notify(struct vdev *dev)
 			vdev_fail(dev, "malformed transmit chain");
 			break;
 		}
-		if (!rc) {
-			if (virtq_enable_notify(vq))
-				continue;
+		if (rc) {
+			net_tx_start(dev, &n->chain);
+			continue;
+		}
+		if (n->nr_tx_free < NET_QUEUE_SIZE) {
+			n->tx_resume = true;
 			break;
 		}
-		net_tx_start(dev, &n->chain);
+		if (!virtq_enable_notify(vq))
+			break;
+		virtq_disable_notify(vq);	/* more came meanwhile */
 	}
-	vdev_signal(dev, NET_TXQ);
+	net_tx_signal(dev);		/* chains dropped just now */
 }
 
 static void net_tx_done(struct vdev *dev, unsigned slot, int32_t res)
@@ -246,15 +275,13 @@ static void net_tx_done(struct vdev *dev, unsigned slot, int32_t res)
 		if (res < 0)
 			net_log(dev, "the tap refused a transmitted packet: %s", strerror(-res));
 		virtq_push(&dev->queues[NET_TXQ].vq, t->head, 0);
-		/* Batch the interrupt check while more completions are due. */
-		if (++n->tx_unsignalled >= NET_TX_SIGNAL_BATCH ||
-		    n->nr_tx_free + 1 == NET_QUEUE_SIZE) {
-			n->tx_unsignalled = 0;
-			vdev_signal(dev, NET_TXQ);
-		}
+		n->tx_unsignalled++;
 	}
 	n->tx_free[n->nr_tx_free++] = (uint16_t)slot;
-	if (n->tx_starved && dev->active)
+	/* One interrupt check per batch of completions. */
+	if (n->tx_unsignalled >= NET_TX_SIGNAL_BATCH || n->nr_tx_free == NET_QUEUE_SIZE)
+		net_tx_signal(dev);
+	if (n->tx_resume && dev->active && n->nr_tx_free == NET_QUEUE_SIZE)
 		net_tx_notify(dev);
 }
 
@@ -287,6 +314,21 @@ static int net_rx_hold(struct vdev *dev, struct virtq_chain *c)
 	n->nr_rx_iov += nr;
 	n->rx_bytes += b->len;
 	return 0;
+}
+
+/*
+ * The interrupt check for the chains returned since the last one: once a
+ * burst of packets ends (the tap is empty, or receiving stops) rather than
+ * per packet, as a NIC coalesces interrupts.
+ */
+static void net_rx_signal(struct vdev *dev)
+{
+	struct net *n = dev->priv;
+
+	if (n->rx_unsignalled) {
+		n->rx_unsignalled = 0;
+		vdev_signal(dev, NET_RXQ);
+	}
 }
 
 static bool net_rx_enough(const struct vdev *dev)
@@ -338,16 +380,28 @@ static void net_rx_start(struct vdev *dev)
 {
 	struct net *n = dev->priv;
 	struct io_uring_sqe *sqe;
+	int rc;
 
-	if (!dev->active || net_rx_gather(dev) <= 0 || n->rx_state != RX_IDLE)
+	if (!dev->active)
 		return;
+	rc = net_rx_gather(dev);
+	if (n->rx_state != RX_IDLE)
+		return;			/* the I/O in flight goes on when it completes */
+	if (rc <= 0) {
+		net_rx_signal(dev);
+		return;
+	}
 	sqe = vdev_get_sqe(dev, (uint64_t)NET_TAG_RX_READ << 32 | n->gen);
 	if (!sqe) {
 		net_log(dev, "io_uring is full; receiving waits for the next kick");
+		net_rx_signal(dev);
 		return;
 	}
 	io_uring_prep_readv(sqe, n->tap, n->rx_iov, n->nr_rx_iov, 0);
-	/* Never park a read on guest buffers: an empty tap is polled instead. */
+	/*
+	 * Never park a read on guest buffers: after a reset it could fill
+	 * memory the driver took back. An empty tap is polled instead.
+	 */
 	if (n->rx_nowait)
 		sqe->rw_flags = RWF_NOWAIT;
 	n->rx_state = RX_READING;
@@ -409,7 +463,9 @@ static void net_rx_deliver(struct vdev *dev, uint32_t len)
 		left -= take;
 	}
 	net_rx_forget(n, k);
-	vdev_signal(dev, NET_RXQ);
+	n->rx_unsignalled += k;
+	if (n->rx_unsignalled >= NET_RX_SIGNAL_BATCH)
+		net_rx_signal(dev);
 }
 
 static void net_rx_read_done(struct vdev *dev, uint32_t gen, int32_t res)
@@ -421,7 +477,8 @@ static void net_rx_read_done(struct vdev *dev, uint32_t gen, int32_t res)
 		net_rx_start(dev);
 		return;
 	}
-	if (res == -EAGAIN) {
+	if (res == -EAGAIN) {		/* the burst is over */
+		net_rx_signal(dev);
 		net_rx_poll(dev);
 		return;
 	}
@@ -433,6 +490,7 @@ static void net_rx_read_done(struct vdev *dev, uint32_t gen, int32_t res)
 	if (res < 0) {
 		net_log(dev, "reading the tap: %s; receiving waits for the next kick",
 			strerror(-res));
+		net_rx_signal(dev);
 		return;
 	}
 	net_rx_deliver(dev, (uint32_t)res);
@@ -516,8 +574,9 @@ static void net_reset(struct vdev *dev)
 	struct net *n = dev->priv;
 
 	n->gen++;
-	n->tx_starved = false;
+	n->tx_resume = false;
 	n->tx_unsignalled = 0;
+	n->rx_unsignalled = 0;
 	n->nr_rx_bufs = n->nr_rx_iov = 0;
 	n->rx_bytes = 0;
 }
