@@ -41,11 +41,14 @@ config() {
 # retried once, and said so, so a real fault still fails the second time.
 run() {
 	for attempt in 1 2; do
-		timeout 240 "$vmm" --config "$work/$1.toml" > /dev/null 2> "$work/$1.err"
+		# SIGTERM only presses the power button, which a stuck guest
+		# ignores: SIGKILL follows (exit 137).
+		timeout -k 10 240 "$vmm" --config "$work/$1.toml" > /dev/null 2> "$work/$1.err"
 		rc=$?
 		if grep -q "Oops: int3" "$work/$1.console" 2> /dev/null; then
 			echo "NOTE: $1: the guest hit the TCG stale-code int3 (attempt $attempt)"
-		elif [ $rc -eq 124 ] && grep -q "rcu_preempt detected stalls" "$work/$1.console" 2> /dev/null; then
+		elif [ $rc -eq 124 -o $rc -eq 137 ] &&
+			grep -q "rcu_preempt detected stalls" "$work/$1.console" 2> /dev/null; then
 			echo "NOTE: $1: a guest vCPU stalled (RCU stall) until the timeout (attempt $attempt)"
 			cp "$work/$1.console" "$logs/$1.stall-$attempt.console" 2> /dev/null
 		else
