@@ -16,6 +16,7 @@
 #   --cache DIR      cache (default ${VMSILO_RIG_CACHE:-$HOME/.cache/vmsilo-rig})
 #   --timeout SECS   kill L1 after SECS seconds of running (default 600)
 #   --mem SIZE       L1 memory, QEMU -m syntax (default 6G)
+#   --cpus N         L1 vCPUs (default 2); 1 avoids TCG's cross-vCPU races
 #   --results DIR    host DIR, created if needed, is writable in L1 at the
 #                    same path (also exported as VMSILO_RIG_RESULTS)
 #   --env NAME[=VAL] pass an environment variable (PATH, TERM, LANG, LC_*
@@ -39,6 +40,7 @@ t_start=$(date +%s.%N)
 cache=${VMSILO_RIG_CACHE:-${HOME:-/root}/.cache/vmsilo-rig}
 timeout=600
 mem=6G
+cpus=2
 results=""
 keep=0
 verbose=0
@@ -56,6 +58,7 @@ while [ $# -gt 0 ]; do
 	--cache) cache=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--mem) mem=$2; shift 2 ;;
+	--cpus) cpus=$2; shift 2 ;;
 	--results) results=$2; shift 2 ;;
 	--env) envs+=("$2"); shift 2 ;;
 	--keep) keep=1; shift ;;
@@ -258,7 +261,7 @@ printf 'RIG_DIR=%q\nRIG_RESULTS=%q\n' "$run" "$results" >"$run/job.env"
 append="console=ttyS0 quiet panic=-1 oops=panic rdinit=/init ${VMSILO_RIG_APPEND:-}"
 qemu=(qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot
 	-accel tcg,thread=multi -cpu qemu64,+svm,+npt,family=23,model=1
-	-smp 2 -m "$mem" -M pc
+	-smp "$cpus" -m "$mem" -M pc
 	-kernel "$vmlinux" -initrd "$l1dir/initramfs.cpio" -append "$append"
 	-serial "file:$run/console.log"
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
