@@ -122,7 +122,8 @@ drive() {
 	local listener=$! c n ip listening
 	start_until nettest "VMSILO net-ready"; ready=$?
 	# Two 256 MiB transfers under TCG take longer than start's watchdog
-	# allows (about 2 minutes); two runs of 600 s fit the rig's timeout.
+	# allows (4-5 minutes in a one-vCPU L1); two runs of 600 s fit the
+	# rig's timeout.
 	kill $watchdog 2> /dev/null
 	(sleep 600; kill -KILL $pid) > /dev/null 2>&1 &
 	watchdog=$!
