@@ -16,7 +16,10 @@
 #   --cache DIR      cache (default ${VMSILO_RIG_CACHE:-$HOME/.cache/vmsilo-rig})
 #   --timeout SECS   kill L1 after SECS seconds of running (default 600)
 #   --mem SIZE       L1 memory, QEMU -m syntax (default 6G)
-#   --cpus N         L1 vCPUs (default 2); 1 avoids TCG's cross-vCPU races
+#   --cpus N         L1 vCPUs (default 2, or $VMSILO_RIG_CPUS)
+#   --tcg-thread single|multi
+#                    TCG's threading (default multi, or $VMSILO_RIG_TCG):
+#                    single runs all L1 vCPUs on one host thread
 #   --results DIR    host DIR, created if needed, is writable in L1 at the
 #                    same path (also exported as VMSILO_RIG_RESULTS)
 #   --env NAME[=VAL] pass an environment variable (PATH, TERM, LANG, LC_*
@@ -40,7 +43,8 @@ t_start=$(date +%s.%N)
 cache=${VMSILO_RIG_CACHE:-${HOME:-/root}/.cache/vmsilo-rig}
 timeout=600
 mem=6G
-cpus=2
+cpus=${VMSILO_RIG_CPUS:-2}
+tcg_thread=${VMSILO_RIG_TCG:-multi}
 results=""
 keep=0
 verbose=0
@@ -50,7 +54,7 @@ envs=()
 
 say() { echo "rig: $*" >&2; }
 info() { [ "$verbose" = 0 ] || say "$@"; }
-usage() { sed -n '2,35s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+usage() { sed -n '2,38s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 elapsed() { echo "$1 $2" | awk '{ printf "%.1f", $2 - $1 }'; }
 
 while [ $# -gt 0 ]; do
@@ -59,6 +63,7 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout=$2; shift 2 ;;
 	--mem) mem=$2; shift 2 ;;
 	--cpus) cpus=$2; shift 2 ;;
+	--tcg-thread) tcg_thread=$2; shift 2 ;;
 	--results) results=$2; shift 2 ;;
 	--env) envs+=("$2"); shift 2 ;;
 	--keep) keep=1; shift ;;
@@ -74,6 +79,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 if [ "$mode" = run ] && [ $# -eq 0 ]; then usage; fi
+case $tcg_thread in single|multi) ;; *) say "--tcg-thread: single or multi, not $tcg_thread"; usage ;; esac
 
 # --- host tools -----------------------------------------------------------
 
@@ -260,7 +266,7 @@ printf 'RIG_DIR=%q\nRIG_RESULTS=%q\n' "$run" "$results" >"$run/job.env"
 # -no-reboot turn any L1 crash into a prompt QEMU exit.
 append="console=ttyS0 quiet panic=-1 oops=panic rdinit=/init ${VMSILO_RIG_APPEND:-}"
 qemu=(qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot
-	-accel tcg,thread=multi -cpu qemu64,+svm,+npt,family=23,model=1
+	-accel "tcg,thread=$tcg_thread" -cpu qemu64,+svm,+npt,family=23,model=1
 	-smp "$cpus" -m "$mem" -M pc
 	-kernel "$vmlinux" -initrd "$l1dir/initramfs.cpio" -append "$append"
 	-serial "file:$run/console.log"
