@@ -11,7 +11,7 @@
  * it owns, masks every slot index with a compile-time constant, checks the
  * peer's index against its own and copies each message out of shared memory
  * once. A corrupt ring gives -EPROTO and marks the end dead: the caller then
- * kills (device) or abandons (VMM) the peer.
+ * kills the peer (the VMM: link_child_fail).
  *
  * Threading: any thread may use an end. Its locks are leaf locks, never
  * held on return, and there are no callbacks, so callers may hold their

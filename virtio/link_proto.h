@@ -221,11 +221,16 @@ static inline int link_dec_get_config(const struct ctl_msg *m,
 	return link_config_range(lim, *off, *len);
 }
 
-/* LINK_SET_CONFIG (VMM -> device), LINK_CONFIG_CHANGED (device -> VMM). */
+/*
+ * LINK_SET_CONFIG (VMM -> device), LINK_CONFIG_CHANGED (device -> VMM):
+ * p->len bytes for p->offset, within lim->config_size. Bytes past p->len
+ * are zero, never left over from the caller's stack.
+ */
 static inline int link_dec_config(const struct ctl_msg *m, uint32_t type,
 				  const struct link_limits *lim,
 				  struct link_config *p)
 {
+	memset(p, 0, sizeof(*p));
 	if (m->type != type || m->flags || m->len < LINK_CONFIG_HDR ||
 	    m->len > sizeof(*p))
 		return -EINVAL;

@@ -21,21 +21,48 @@ static struct link_child *of(struct vdev_link *link)
 	return link->priv;
 }
 
-/* One request, one reply; any failure means the device is unusable. */
+static bool is_dead(const struct link_child *lc)
+{
+	return __atomic_load_n(&lc->dead, __ATOMIC_ACQUIRE);
+}
+
+void link_child_fail(struct link_child *lc, const char *why)
+{
+	if (__atomic_exchange_n(&lc->dead, true, __ATOMIC_ACQ_REL))
+		return;
+	log_err("%s: %s; killing its device process", lc->link.name, why);
+	if (lc->child.pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, lc->child.pidfd, SIGKILL, NULL, 0);
+	if (lc->transport)
+		virtio_pci_needs_reset(lc->transport, why);
+}
+
+/*
+ * One request, one reply. A device that does not answer in time, corrupts
+ * the ring or answers with garbage is broken; one that refuses a request
+ * (a non-zero status) is not.
+ */
 static int call(struct link_child *lc, uint32_t type, const void *payload, uint32_t len)
 {
 	struct ctl_msg req, reply;
+	char why[96];
 	int status, rc;
 
-	if (lc->dead)
+	if (is_dead(lc))
 		return -EPIPE;
 	link_msg_init(&req, type, payload, len);
 	rc = ctl_ring_call(&lc->ctl, &req, &reply, CALL_TIMEOUT_MS);
-	if (!rc)
-		rc = link_dec_reply(&reply, reply.tag, &status, NULL, 0) ? -EPROTO : status;
-	if (rc)
-		log_warn("%s: control request %u failed: %s", lc->link.name, type, strerror(-rc));
-	return rc;
+	if (!rc && link_dec_reply(&reply, reply.tag, &status, NULL, 0))
+		rc = -EPROTO;
+	if (rc) {
+		snprintf(why, sizeof(why), "control request %u failed: %s", type, strerror(-rc));
+		link_child_fail(lc, why);
+		return -EPIPE;
+	}
+	if (status)	/* rate-limit */
+		log_warn("%s: control request %u refused: %s", lc->link.name, type,
+			 strerror(-status));
+	return status;
 }
 
 static int child_set_config(struct vdev_link *link, unsigned off, const void *buf, unsigned len)
@@ -82,7 +109,9 @@ static const struct vdev_link_ops child_ops = {
 static int make_queue_fds(struct link_child *lc)
 {
 	for (unsigned q = 0; q < lc->link.nr_queues; q++) {
-		lc->link.kick_fd[q] = lc->dev->queues[q].kick_fd = eventfd(0, EFD_CLOEXEC);
+		/* Non-blocking: a vCPU that notifies never waits for the device
+		 * (io_uring's read in the device still waits for a kick). */
+		lc->link.kick_fd[q] = lc->dev->queues[q].kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		lc->link.call_fd[q] = lc->dev->queues[q].call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (lc->link.kick_fd[q] < 0 || lc->link.call_fd[q] < 0)
 			return -errno;
@@ -162,30 +191,65 @@ int link_child_start(struct link_child *lc, struct vdev *dev,
 
 int link_child_ctl_fd(const struct link_child *lc)
 {
-	return ctl_ring_rx_fd(&lc->ctl);
+	return is_dead(lc) ? -1 : ctl_ring_rx_fd(&lc->ctl);
 }
 
 int link_child_pid_fd(const struct link_child *lc)
 {
-	return lc->child.pidfd;
+	return lc->reaped ? -1 : lc->child.pidfd;
 }
 
-/* Messages the device sends on its own: config changes and failures. */
-void link_child_serve(struct link_child *lc)
+static struct link_limits limits_of(const struct link_child *lc)
 {
-	struct ctl_msg m;
+	return (struct link_limits){ lc->link.nr_queues, lc->link.max_queue_size,
+				     lc->link.config_size };
+}
+
+/* One message the device sent on its own; false if it is malformed. */
+static bool take_message(struct link_child *lc, const struct ctl_msg *m)
+{
+	struct link_limits lim = limits_of(lc);
 	struct link_config c;
 	char why[LINK_REASON_MAX];
 
-	while (!lc->dead && ctl_ring_recv(&lc->ctl, &m) > 0) {
-		if (m.type == LINK_CONFIG_CHANGED &&
-		    !link_dec_config(&m, LINK_CONFIG_CHANGED,
-				     &(struct link_limits){ lc->link.nr_queues, lc->link.max_queue_size,
-							    lc->link.config_size }, &c))
-			virtio_pci_config_changed(lc->transport, c.data, c.offset + c.len);
-		else if (m.type == LINK_NEEDS_RESET && !link_dec_needs_reset(&m, why, sizeof(why)))
-			virtio_pci_needs_reset(lc->transport, why);
+	if (m->flags == CTL_MSG_F_REPLY && m->type == LINK_REPLY)
+		return true;	/* to a call that timed out: dropped */
+	switch (m->type) {
+	case LINK_CONFIG_CHANGED:
+		return !link_dec_config(m, LINK_CONFIG_CHANGED, &lim, &c) &&
+		       !virtio_pci_config_changed(lc->transport, c.offset, c.data, c.len);
+	case LINK_NEEDS_RESET:
+		if (link_dec_needs_reset(m, why, sizeof(why)))
+			return false;
+		virtio_pci_needs_reset(lc->transport, why);
+		return true;
+	default:
+		return false;
 	}
+}
+
+/*
+ * Messages the device sends on its own: config changes and failures, at
+ * most LINK_CHILD_SERVE_BUDGET per call so a flood cannot hold the main
+ * loop. What is left keeps the doorbell readable for the next round.
+ */
+void link_child_serve(struct link_child *lc)
+{
+	struct ctl_msg m;
+	char why[64];
+	int rc = 0;
+
+	for (unsigned n = 0; n < LINK_CHILD_SERVE_BUDGET && !is_dead(lc); n++) {
+		rc = ctl_ring_recv(&lc->ctl, &m);
+		if (rc <= 0)
+			break;
+		if (!take_message(lc, &m)) {
+			snprintf(why, sizeof(why), "malformed message type %#x", m.type);
+			link_child_fail(lc, why);
+		}
+	}
+	if (rc < 0)
+		link_child_fail(lc, "corrupt control ring");
 }
 
 bool link_child_reap(struct link_child *lc)
@@ -193,11 +257,12 @@ bool link_child_reap(struct link_child *lc)
 	siginfo_t info;
 	char what[160];
 
-	if (lc->dead || sandbox_wait(&lc->child, WNOHANG, &info) != 0)
-		return lc->dead;
+	if (lc->reaped || sandbox_wait(&lc->child, WNOHANG, &info) != 0)
+		return lc->reaped;
 	sandbox_describe(&lc->child, &info, what, sizeof(what));
 	log_err("%s", what);
-	lc->dead = true;
+	__atomic_store_n(&lc->dead, true, __ATOMIC_RELEASE);
+	lc->reaped = true;
 	return true;
 }
 
@@ -205,9 +270,10 @@ void link_child_stop(struct link_child *lc)
 {
 	siginfo_t info;
 
-	if (!lc->dead && lc->child.pidfd >= 0) {
+	if (!lc->reaped && lc->child.pidfd >= 0) {
 		syscall(SYS_pidfd_send_signal, lc->child.pidfd, SIGKILL, NULL, 0);
 		sandbox_wait(&lc->child, 0, &info);
+		lc->reaped = true;
 	}
 	sandbox_release(&lc->child);
 	ctl_ring_close(&lc->ctl);

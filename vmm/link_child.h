@@ -18,8 +18,12 @@ struct link_child {
 	struct device_process proc;
 	struct sandbox_child child;
 	struct virtio_pci *transport;	/* for messages from the device */
-	bool dead;
+	bool dead;			/* given up on: atomic, see link_child_fail */
+	bool reaped;			/* the process has been waited for */
 };
+
+/* Messages link_child_serve() takes per call, at most. */
+#define LINK_CHILD_SERVE_BUDGET 16
 
 struct link_child_options {
 	bool sandbox;			/* false: debugging only */
@@ -38,12 +42,22 @@ struct link_child_options {
  * Must run before any thread exists. */
 int link_child_start(struct link_child *lc, struct vdev *dev,
 		     const struct link_child_options *opt, char *err, size_t errlen);
-/* The fds the VMM's main loop watches, and what to do when they fire. */
+/*
+ * The fds the VMM's main loop watches (-1 once there is nothing more to
+ * hear: the link is dead, the process reaped), and what to do when they fire.
+ */
 int link_child_ctl_fd(const struct link_child *lc);
 int link_child_pid_fd(const struct link_child *lc);
 void link_child_serve(struct link_child *lc);
 /* Returns true when the device process has died (logged once). */
 bool link_child_reap(struct link_child *lc);
+/*
+ * The device process is broken (it corrupted the ring, sent a malformed
+ * message, missed a reply deadline): from any thread, even inside a
+ * transport op, the first call logs, SIGKILLs it and marks the device
+ * NEEDS_RESET; requests then fail with -EPIPE.
+ */
+void link_child_fail(struct link_child *lc, const char *why);
 void link_child_stop(struct link_child *lc);
 
 #endif

@@ -230,6 +230,7 @@ static void reset_device(struct virtio_pci *vp)
 
 static void fail_device(struct virtio_pci *vp, const char *why)
 {
+	/* rate-limit */
 	log_warn("%s: %s; the device needs a reset", vp->link->name, why);
 	vp->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 	if (vp->status & VIRTIO_CONFIG_S_DRIVER_OK) {
@@ -375,7 +376,12 @@ static void device_config_access(struct virtio_pci *vp, unsigned off, uint8_t *d
 	}
 }
 
-/* Without an ioeventfd in place (or in tests) a notify write lands here. */
+/*
+ * A notify the ioeventfds did not catch (another width, the PCI_CFG window,
+ * no KVM) lands here, on a vCPU holding the lock. Kick eventfds are
+ * non-blocking: EAGAIN means a device stopped reading with the counter
+ * full, and a kick is then pending anyway.
+ */
 static void notify_access(struct virtio_pci *vp, unsigned off, bool is_write)
 {
 	unsigned q = off / NOTIFY_MULTIPLIER;
@@ -417,6 +423,17 @@ void virtio_pci_bar_access(void *opaque, uint64_t offset, uint8_t *data, unsigne
 	pthread_mutex_unlock(&vp->lock);
 }
 
+/* Recursive: a link may report a broken device from inside one of its ops. */
+static void init_lock(pthread_mutex_t *lock)
+{
+	pthread_mutexattr_t attr;
+
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+}
+
 int virtio_pci_init(struct virtio_pci *vp, struct vdev_link *link, struct kvm *kvm,
 		    struct msi_routes *routes)
 {
@@ -426,7 +443,7 @@ int virtio_pci_init(struct virtio_pci *vp, struct vdev_link *link, struct kvm *k
 	if (link->nr_queues == 0 || link->nr_queues > VDEV_MAX_QUEUES ||
 	    link->config_size > VDEV_CONFIG_MAX || !link->max_queue_size)
 		return -EINVAL;
-	pthread_mutex_init(&vp->lock, NULL);
+	init_lock(&vp->lock);
 	vp->link = link;
 	vp->kvm = kvm;
 	link->features |= 1ull << VIRTIO_F_VERSION_1;
@@ -470,17 +487,21 @@ void virtio_pci_destroy(struct virtio_pci *vp)
 	pthread_mutex_destroy(&vp->lock);
 }
 
-void virtio_pci_config_changed(struct virtio_pci *vp, const void *config, unsigned len)
+int virtio_pci_config_changed(struct virtio_pci *vp, unsigned offset, const void *bytes,
+			      unsigned len)
 {
+	unsigned size = vp->link->config_size;
+
+	if (!len || offset > size || len > size - offset)
+		return -EINVAL;
 	pthread_mutex_lock(&vp->lock);
-	if (len > vp->link->config_size)
-		len = vp->link->config_size;
-	memcpy(vp->link->config, config, len);
+	memcpy(vp->link->config + offset, bytes, len);
 	vp->config_generation++;
 	vp->isr |= VIRTIO_PCI_ISR_CONFIG;
 	if (vp->status & VIRTIO_CONFIG_S_DRIVER_OK)
 		msix_notify(&vp->msix, vp->config_vector);
 	pthread_mutex_unlock(&vp->lock);
+	return 0;
 }
 
 void virtio_pci_needs_reset(struct virtio_pci *vp, const char *why)

@@ -20,7 +20,7 @@ struct virtio_pci_queue {
 };
 
 struct virtio_pci {
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;		/* recursive: see virtio_pci_needs_reset */
 	struct pci_device pci;
 	struct vdev_link *link;
 	struct kvm *kvm;		/* NULL: no ioeventfds (unit tests) */
@@ -39,8 +39,13 @@ int virtio_pci_init(struct virtio_pci *vp, struct vdev_link *link, struct kvm *k
 /* Puts the function in a slot, with its BARs and ioeventfds in place. */
 int virtio_pci_plug(struct virtio_pci *vp, struct pci_bus *bus, unsigned slot);
 void virtio_pci_destroy(struct virtio_pci *vp);
-/* From the device: its config changed (new bytes), or it needs a reset. */
-void virtio_pci_config_changed(struct virtio_pci *vp, const void *config, unsigned len);
+/*
+ * From the device: len new bytes of its config at offset (-EINVAL, nothing
+ * changed, unless they fit in config_size), or it needs a reset. The latter
+ * may be called from inside a link op, with the lock already held.
+ */
+int virtio_pci_config_changed(struct virtio_pci *vp, unsigned offset, const void *bytes,
+			      unsigned len);
 void virtio_pci_needs_reset(struct virtio_pci *vp, const char *why);
 /* The BAR handler (exposed for tests). */
 void virtio_pci_bar_access(void *opaque, uint64_t offset, uint8_t *data, unsigned len,

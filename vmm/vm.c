@@ -532,8 +532,8 @@ static unsigned device_pollfds(struct vm *vm, struct pollfd *fds)
 	for (unsigned i = 0; i < vm->nr_devices; i++) {
 		struct link_child *lc = &vm->devices[i]->child;
 
-		fds[n++] = (struct pollfd){ .fd = lc->dead ? -1 : link_child_ctl_fd(lc), .events = POLLIN };
-		fds[n++] = (struct pollfd){ .fd = lc->dead ? -1 : link_child_pid_fd(lc), .events = POLLIN };
+		fds[n++] = (struct pollfd){ .fd = link_child_ctl_fd(lc), .events = POLLIN };
+		fds[n++] = (struct pollfd){ .fd = link_child_pid_fd(lc), .events = POLLIN };
 	}
 	return n;
 }

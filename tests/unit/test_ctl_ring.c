@@ -811,6 +811,27 @@ static void test_link_config(void)
 	CHECK_EQ(config(LINK_SET_CONFIG, 0, 232, 240), -EINVAL);
 	CHECK_EQ(config(LINK_CONFIG_CHANGED, 0, 60, 68), 0);
 	CHECK_EQ(config(LINK_CONFIG_CHANGED, 0, 61, 69), -EINVAL);
+	CHECK_EQ(config(LINK_CONFIG_CHANGED, 4, 2, 10), 0);
+	CHECK_EQ(config(LINK_CONFIG_CHANGED, 59, 2, 10), -EINVAL);	/* past the end */
+	CHECK_EQ(config(LINK_CONFIG_CHANGED, 0xfffffffe, 4, 12), -EINVAL);	/* wraps */
+	CHECK_EQ(config(LINK_CONFIG_CHANGED, 61, 1, 9), -EINVAL);
+}
+
+/* What the decoder hands back holds the message's bytes and zeros only. */
+static void test_link_config_no_leftovers(void)
+{
+	struct link_config c = { htole32(4), htole32(2), { 0xaa, 0xbb } }, out;
+	struct ctl_msg m;
+
+	msg(&m, LINK_CONFIG_CHANGED, &c, LINK_CONFIG_HDR + 2);
+	memset(&out, 0x5a, sizeof(out));
+	CHECK_EQ(link_dec_config(&m, LINK_CONFIG_CHANGED, &lim, &out), 0);
+	CHECK_EQ(out.offset, 4);
+	CHECK_EQ(out.len, 2);
+	CHECK_EQ(out.data[0], 0xaa);
+	CHECK_EQ(out.data[1], 0xbb);
+	for (unsigned i = 2; i < sizeof(out.data); i++)
+		CHECK_EQ(out.data[i], 0);
 }
 
 static void test_link_config_type(void)
@@ -932,6 +953,7 @@ int main(void)
 	test_link_vring();
 	test_link_config();
 	test_link_config_type();
+	test_link_config_no_leftovers();
 	test_link_mem();
 	test_link_misc();
 	CHECK_EQ(count_fds(), fds);

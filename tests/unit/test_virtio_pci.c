@@ -202,11 +202,22 @@ int main(void)
 	CHECK_EQ(read(link.kick_fd[0], &count, 8), -1);
 
 	/* Config change from the device: generation, ISR read-to-clear. */
-	virtio_pci_config_changed(&vp, (const uint8_t[]){ 9, 9 }, 2);
+	virtio_pci_config_changed(&vp, 0, (const uint8_t[]){ 9, 9 }, 2);
 	CHECK_EQ(rd(common + C(CFGGENERATION), 1), 1);
 	CHECK_EQ(rd(device, 1), 9);
 	CHECK_EQ(rd(isr, 1), VIRTIO_PCI_ISR_CONFIG);
 	CHECK_EQ(rd(isr, 1), 0);
+	/* At an offset, and only within the config. */
+	CHECK_EQ(virtio_pci_config_changed(&vp, 4, (const uint8_t[]){ 0xaa, 0xbb }, 2), 0);
+	CHECK_EQ(rd(device, 4), 0x04420909);		/* 0x42: the driver wrote it */
+	CHECK_EQ(rd(device + 4, 4), 0x0807bbaa);
+	CHECK_EQ(rd(common + C(CFGGENERATION), 1), 2);
+	CHECK_EQ(virtio_pci_config_changed(&vp, 7, (const uint8_t[]){ 1, 1 }, 2), -EINVAL);
+	CHECK_EQ(virtio_pci_config_changed(&vp, 0xffffffff, (const uint8_t[]){ 1, 1 }, 2), -EINVAL);
+	CHECK_EQ(virtio_pci_config_changed(&vp, 9, (const uint8_t[]){ 1 }, 1), -EINVAL);
+	CHECK_EQ(rd(device + 4, 4), 0x0807bbaa);
+	CHECK_EQ(rd(common + C(CFGGENERATION), 1), 2);
+	CHECK_EQ(rd(isr, 1), VIRTIO_PCI_ISR_CONFIG);
 
 	/* The device breaks: NEEDS_RESET until the driver resets it. */
 	virtio_pci_needs_reset(&vp, "test");
