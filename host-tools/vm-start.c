@@ -167,8 +167,14 @@ static void check_not_running(const struct options *o, const char *runtime_dir)
 
 static int open_log(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0640);
+	struct stat st;
 
+	if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_nlink != 1)) {
+		close(fd);	/* a link someone planted to have us write elsewhere */
+		fd = -1;
+		errno = EPERM;
+	}
 	if (fd < 0)
 		die("cannot write the log %s: %s (choose another with --log FILE)", path,
 		    strerror(errno));

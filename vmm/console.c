@@ -9,6 +9,7 @@
 
 #include "vmm/console.h"
 #include "vmm/log.h"
+#include "vmm/runtime_dir.h"
 
 #define ESCAPE_CHAR 0x01	/* Ctrl-A */
 
@@ -43,43 +44,22 @@ static int open_stdout(struct console *con)
 	return 0;
 }
 
-static int mkdir_p(char *path, mode_t mode)
-{
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, mode) && errno != EEXIST) {
-			*p = '/';
-			return -1;
-		}
-		*p = '/';
-	}
-	return mkdir(path, mode) && errno != EEXIST ? -1 : 0;
-}
-
-static int publish_pty(struct console *con, const struct vm_config *cfg, const char *pts,
+/* <runtime_dir>/<name>/console -> the PTY, both the user's. */
+static int publish_pty(struct console *con, struct runtime_dir *rd, const char *pts,
 		       char *err, size_t errlen)
 {
-	char dir[PATH_MAX];
-
-	snprintf(dir, sizeof(dir), "%s/%s", cfg->runtime_dir, cfg->name);
-	if (mkdir_p(dir, 0700))
-		return fail(err, errlen, "cannot create", dir);
-	if (asprintf(&con->link_path, "%s/console", dir) < 0)
+	if (con->pty_peer_fd < 0)
+		return fail(err, errlen, "cannot open", pts);
+	if (runtime_dir_give(rd, con->pty_peer_fd) ||
+	    runtime_dir_link(rd, "console", pts, err, errlen))
 		return -1;
-	unlink(con->link_path);
-	if (symlink(pts, con->link_path)) {
-		fail(err, errlen, "cannot create", con->link_path);
-		free(con->link_path);
+	if (asprintf(&con->link_path, "%s/console", rd->path) < 0)
 		con->link_path = NULL;
-		return -1;
-	}
-	log_info("console: %s -> %s", con->link_path, pts);
+	log_info("console: %s/console -> %s", rd->path, pts);
 	return 0;
 }
 
-static int open_pty(struct console *con, const struct vm_config *cfg, char *err, size_t errlen)
+static int open_pty(struct console *con, struct runtime_dir *rd, char *err, size_t errlen)
 {
 	int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
 	const char *pts;
@@ -89,14 +69,15 @@ static int open_pty(struct console *con, const struct vm_config *cfg, char *err,
 			close(master);
 		return fail(err, errlen, "cannot allocate a", "PTY");
 	}
-	con->pty_peer_fd = open(pts, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	con->pty_peer_fd = open(pts, O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
 	if (con->pty_peer_fd >= 0)
 		make_raw(con->pty_peer_fd, NULL);
 	con->out_fd = con->in_fd = master;
-	return publish_pty(con, cfg, pts, err, errlen);
+	return publish_pty(con, rd, pts, err, errlen);
 }
 
-int console_open(struct console *con, const struct vm_config *cfg, char *err, size_t errlen)
+int console_open(struct console *con, const struct vm_config *cfg, struct runtime_dir *rd,
+		 char *err, size_t errlen)
 {
 	memset(con, 0, sizeof(*con));
 	con->mode = cfg->console.mode;
@@ -106,10 +87,11 @@ int console_open(struct console *con, const struct vm_config *cfg, char *err, si
 		return open_stdout(con);
 	case CONSOLE_FILE:
 		con->out_fd = open(cfg->console.path,
-				   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND, 0640);
+				   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND | O_NOFOLLOW,
+				   0640);
 		return con->out_fd < 0 ? fail(err, errlen, "cannot open", cfg->console.path) : 0;
 	case CONSOLE_PTY:
-		return open_pty(con, cfg, err, errlen);
+		return open_pty(con, rd, err, errlen);
 	case CONSOLE_NONE:
 		return 0;
 	}
@@ -120,10 +102,7 @@ void console_close(struct console *con)
 {
 	if (con->tty_raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, &con->saved);
-	if (con->link_path) {
-		unlink(con->link_path);
-		free(con->link_path);
-	}
+	free(con->link_path);	/* the link itself goes with the runtime directory */
 	if (con->mode == CONSOLE_FILE || con->mode == CONSOLE_PTY)
 		close(con->out_fd);
 	if (con->pty_peer_fd >= 0)

@@ -17,13 +17,16 @@ struct console {
 	int out_fd;		/* -1: discard */
 	int in_fd;		/* -1: no input */
 	int pty_peer_fd;	/* PTY mode: our open slave keeps reads from failing */
-	char *link_path;	/* PTY mode: the published symlink */
+	char *link_path;	/* PTY mode: the published symlink, for messages */
 	bool tty_raw;		/* stdin is a terminal we put in raw mode */
 	struct termios saved;
 	bool saw_escape;	/* Ctrl-A was the last byte */
 };
 
-int console_open(struct console *con, const struct vm_config *cfg, char *err, size_t errlen);
+struct runtime_dir;
+/* PTY mode publishes the link in rd (and hands the PTY to its user). */
+int console_open(struct console *con, const struct vm_config *cfg, struct runtime_dir *rd,
+		 char *err, size_t errlen);
 void console_close(struct console *con);
 /* Filters input for the escape sequence: returns true when the user asked to
  * stop the VM; *len is shortened to the bytes meant for the guest. */

@@ -264,14 +264,12 @@ static int setup_host(const struct vm_config *cfg, struct console *console,
 		runtime_dir_close(host->rundir);
 		return -1;
 	}
-	if (console_open(console, cfg, err, errlen)) {
+	if (console_open(console, cfg, host->rundir, err, errlen)) {
 		close_services(svc);
 		close_host_sockets(host);
 		runtime_dir_close(host->rundir);
 		return -1;
 	}
-	if (console->link_path)
-		runtime_dir_give(host->rundir, console->link_path);
 	return 0;
 }
 

@@ -161,9 +161,10 @@ static void setup(void)
 	char tmpl[] = "/tmp/test_control.XXXXXX", err[256];
 
 	CHECK(mkdtemp(tmpl) != NULL);
-	snprintf(rd.path, sizeof(rd.path), "%s", tmpl);
-	rd.uid = getuid();
-	rd.gid = getgid();
+	chmod(tmpl, 0755);	/* test_peer_check's other user gets through */
+	cfg.runtime_dir = tmpl;
+	CHECK_EQ(runtime_dir_open(&rd, &cfg, err, sizeof(err)), 0);
+	cfg.runtime_dir = NULL;
 	vm.cfg = &cfg;
 	vm.vcpus = calloc(cfg.cpus, sizeof(*vm.vcpus));	/* none running */
 	vm.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -1,0 +1,48 @@
+#!/bin/bash
+# vm-start's log as root: a symlink or hard link planted at the log's name
+# (<runtime_dir>/<name>.log, in a directory another user may write) is
+# refused, not followed into a root file.
+#
+#   test_vm_start_log.sh VM_START
+set -uo pipefail
+
+vm_start=$1
+dir=$(mktemp -d)
+failures=0
+trap 'rm -rf "$dir"' EXIT
+
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+
+touch "$dir/bzImage"
+printf 'name = "t"\nmemory = 64\nkernel = "%s/bzImage"\n' "$dir" > "$dir/t.toml"
+# A stand-in VMM: whatever it prints lands in the log.
+printf '#!/bin/sh\necho written-by-the-vmm\n' > "$dir/vmm"
+chmod +x "$dir/vmm"
+start() { "$vm_start" --config "$dir/t.toml" --runtime-dir "$dir/run" --vmm "$dir/vmm" "$@" t 2>&1; }
+
+mkdir "$dir/run"
+echo secret > "$dir/victim"
+chmod 600 "$dir/victim"
+
+ln -s "$dir/victim" "$dir/run/t.log"
+out=$(start)
+grep -q "cannot write the log" <<<"$out" || fail "symlinked log accepted: $out"
+[ "$(cat "$dir/victim")" = secret ] || fail "the VMM's output went through the symlink"
+rm "$dir/run/t.log"
+
+ln -s "$dir/planted" "$dir/run/t.log"
+start > /dev/null
+[ -e "$dir/planted" ] && fail "a dangling symlinked log created $dir/planted"
+rm "$dir/run/t.log"
+
+ln "$dir/victim" "$dir/run/t.log"
+out=$(start)
+grep -q "cannot write the log" <<<"$out" || fail "hard-linked log accepted: $out"
+[ "$(cat "$dir/victim")" = secret ] || fail "the VMM's output went through the hard link"
+rm "$dir/run/t.log"
+
+start > /dev/null
+grep -q written-by-the-vmm "$dir/run/t.log" || fail "a fresh log did not get the VMM's output"
+
+[ "$failures" = 0 ] && echo "test_vm_start_log: ok"
+exit $((failures != 0))
