@@ -135,7 +135,11 @@ int link_child_start(struct link_child *lc, struct vdev *dev,
 
 	init_link(lc, dev);
 	rc = make_queue_fds(lc);
-	/* The child maps its end from the kept fds before seccomp. */
+	/*
+	 * Control-ring mappings never cross a fork (MADV_DONTFORK), so a
+	 * device process started later does not inherit this one's. The
+	 * child maps its end from the kept fds before seccomp.
+	 */
 	if (!rc)
 		rc = ctl_ring_create(&lc->ctl, lc->proc.ring_fds);
 	if (rc) {

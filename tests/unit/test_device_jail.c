@@ -4,12 +4,16 @@
  * each device's real policy:
  * - a new io_uring (which would carry no opcode restrictions) is killed by
  *   SIGSYS, and so is io_uring_register; nothing gets opened through either;
- * - the loop's own ring, made before seccomp, refuses IORING_OP_OPENAT.
+ * - the loop's own ring, made before seccomp, refuses IORING_OP_OPENAT;
+ * - a device process maps no other device's control ring (nor any other
+ *   shared memory), and its write at the address of another device's ring
+ *   never reaches that ring.
  * Needs root or unprivileged user namespaces; prints SKIP otherwise.
  */
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <liburing.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -32,14 +36,23 @@ enum probe_kind {
 	PROBE_LOOP_OPENAT,	/* OPENAT on the loop's own ring */
 	PROBE_NEW_RING,		/* a ring of its own, then OPENAT on it */
 	PROBE_REGISTER,		/* io_uring_register on the loop's ring */
+	PROBE_WRITE,		/* store MARKER at the address in the data */
 };
 
 #define OPENAT_FILE "openat-probe"
 #define ESCAPE_FILE "new-ring-probe"
+#define MARKER 0x46524745u	/* "EGRF" */
 #define WAIT_MS 10000		/* only so a broken test cannot hang */
 
 static int report_fd = -1;	/* the probe's pipe, in the child */
 
+/* ASan builds: a fault must kill the jailed child by SIGSEGV, not start a
+ * report that seccomp cuts short. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "handle_segv=0";
+}
 
 static void report(int32_t res)
 {
@@ -65,6 +78,7 @@ static int32_t openat_on_new_ring(void)
 static int probe_write_config(struct vdev *dev, unsigned off, const uint8_t *buf, unsigned len)
 {
 	struct io_uring_sqe *sqe;
+	uint64_t addr;
 
 	switch (off) {
 	case PROBE_LOOP_OPENAT:
@@ -80,6 +94,13 @@ static int probe_write_config(struct vdev *dev, unsigned off, const uint8_t *buf
 	case PROBE_REGISTER:
 		report((int32_t)syscall(SYS_io_uring_register, dev->ring->ring_fd,
 					IORING_UNREGISTER_FILES, NULL, 0));
+		return 0;
+	case PROBE_WRITE:
+		if (len != sizeof(addr))
+			return -1;
+		memcpy(&addr, buf, sizeof(addr));
+		*(volatile uint32_t *)(uintptr_t)addr = MARKER;
+		report(0);
 		return 0;
 	}
 	return -1;
@@ -224,6 +245,99 @@ static void test_io_uring(const struct sandbox_policy *policy)
 	unlink(in_dir(ESCAPE_FILE));
 }
 
+/* What /proc/<pid>/maps says about control rings and one address. */
+struct maps_view {
+	unsigned nr_rings;		/* control-ring mappings */
+	unsigned long inode_at_addr;	/* of the ring mapping at addr, or 0 */
+	bool addr_mapped;		/* by anything */
+	bool has_inode;			/* some mapping is of that inode */
+	unsigned nr_other_shared;	/* neither a ring nor its io_uring */
+};
+
+static struct maps_view scan_maps(pid_t pid, uintptr_t addr, unsigned long inode)
+{
+	struct maps_view v = { 0 };
+	char path[64], line[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "r");
+	CHECK(f != NULL);
+	while (f && fgets(line, sizeof(line), f)) {
+		uintptr_t lo, hi;
+		unsigned long ino;
+		char perms[8];
+		bool here;
+
+		if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " %7s %*s %*s %lu", &lo, &hi, perms,
+			   &ino) != 4)
+			continue;
+		v.nr_other_shared += perms[3] == 's' && !strstr(line, "vmsilo-ctl") &&
+				     !strstr(line, "[io_uring]");
+		here = addr >= lo && addr < hi;
+		v.addr_mapped |= here;
+		v.has_inode |= inode && ino == inode;
+		if (!strstr(line, "vmsilo-ctl"))
+			continue;
+		v.nr_rings++;
+		if (here)
+			v.inode_at_addr = ino;
+	}
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* Device b, started after a, holds its own ring only and cannot reach a's. */
+static void test_rings_private(void)
+{
+	struct probe a, b;
+	struct maps_view va, vb;
+	unsigned long a_inode, b_inode;
+	uint64_t target;
+	siginfo_t info;
+
+	printf("control rings are private to their device\n");
+	if (!start(&a, "ring-a", &rng_policy))
+		return;
+	if (!start(&b, "ring-b", &rng_policy)) {
+		stop(&a);
+		return;
+	}
+	a_inode = scan_maps(getpid(), (uintptr_t)a.lc.ctl.shm, 0).inode_at_addr;
+	b_inode = scan_maps(getpid(), (uintptr_t)b.lc.ctl.shm, 0).inode_at_addr;
+	CHECK(a_inode && b_inode && a_inode != b_inode);
+
+	/* Each child maps one control ring, its own. */
+	va = scan_maps(a.lc.child.pid, 0, b_inode);
+	CHECK_EQ(va.nr_rings, 1);
+	CHECK(!va.has_inode);
+	target = (uint64_t)(uintptr_t)&a.lc.ctl.shm->hdr.reserved[0];
+	vb = scan_maps(b.lc.child.pid, (uintptr_t)target, a_inode);
+	CHECK_EQ(vb.nr_rings, 1);
+	CHECK(!vb.has_inode);
+	CHECK_EQ(vb.nr_other_shared, 0);	/* no guest RAM in this test */
+
+	/*
+	 * b stores where a's ring lies in the VMM (and lay in b before control
+	 * rings were MADV_DONTFORK): a's ring never sees it. The kernel often
+	 * fills that hole with b's own later mappings (its ring, its
+	 * io_uring); only where it did not must the store fault.
+	 */
+	a.lc.ctl.shm->hdr.reserved[0] = 0;
+	send_probe(&b, PROBE_WRITE, &target, sizeof(target));
+	if (!vb.addr_mapped) {
+		CHECK_STR(death(&b, &info), "ring-b: killed by SIGSEGV");
+		CHECK_EQ(info.si_status, SIGSEGV);
+	} else {
+		printf("note: b has its own memory there, not a's ring\n");
+		CHECK_EQ(result(&b), 0);
+	}
+	CHECK_EQ(a.lc.ctl.shm->hdr.reserved[0], 0);
+	stop(&b);
+	stop(&a);
+}
+
 static int exit_0(void *arg)
 {
 	return 0;
@@ -248,6 +362,7 @@ int main(void)
 	}
 	for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
 		test_io_uring(policies[i]);
+	test_rings_private();
 	rmdir(dir);
 	return check_report("test_device_jail");
 }
