@@ -25,6 +25,9 @@ struct loop {
 	bool stop;
 };
 
+/* One device a process: device_process_prepare sets it up for _main. */
+static struct loop the_loop;
+
 static void report_failure(struct vdev *dev, const char *why)
 {
 	struct loop *l = dev->failed_ctx;
@@ -206,28 +209,45 @@ static int run(struct loop *l)
 	return 0;
 }
 
-int device_process_main(void *arg)
+int device_process_prepare(void *arg)
 {
 	struct device_process *p = arg;
-	static struct loop l;
+	struct loop *l = &the_loop;
 	int rc;
 
-	l.dev = p->dev;
-	l.lim = (struct link_limits){
+	rc = ctl_ring_attach(&p->ctl, p->ring_fds);
+	ctl_ring_close_fds(p->ring_fds, CTL_NR_FDS);
+	if (rc) {
+		log_err("%s: control ring: %s", p->dev->name, strerror(-rc));
+		return rc;
+	}
+	l->dev = p->dev;
+	l->lim = (struct link_limits){
 		.nr_queues = p->dev->ops->nr_queues,
 		.max_queue_size = p->dev->ops->queue_size,
 		.config_size = p->dev->ops->config_size,
 	};
-	l.ctl = &p->ctl;
-	p->dev->failed = report_failure;
-	p->dev->failed_ctx = &l;
-	rc = setup_ring(&l);
+	l->ctl = &p->ctl;
+	rc = setup_ring(l);
 	if (rc) {
 		log_err("%s: io_uring: %s", p->dev->name, strerror(-rc));
-		return 1;
+		return rc;
 	}
-	p->dev->ring = &l.ring;
-	rc = run(&l);
-	io_uring_queue_exit(&l.ring);
+	p->dev->failed = report_failure;
+	p->dev->failed_ctx = l;
+	p->dev->ring = &l->ring;
+	return 0;
+}
+
+int device_process_main(void *arg)
+{
+	struct device_process *p = arg;
+	struct loop *l = &the_loop;
+	int rc;
+
+	if (l->dev != p->dev)	/* prepare did not run */
+		return 1;
+	rc = run(l);
+	io_uring_queue_exit(&l->ring);
 	return rc;
 }

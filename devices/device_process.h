@@ -2,7 +2,9 @@
  * The main loop of a device process: the device model (built in the VMM
  * before the fork, so the child inherits it), its control ring and its
  * queue eventfds, served from one io_uring. The guest RAM mapping is
- * inherited too (MAP_SHARED), so the child never opens anything.
+ * inherited too (MAP_SHARED), so the child never opens anything. The
+ * control ring and the io_uring are set up in the jail before seccomp
+ * (device_process_prepare), which then forbids making either.
  */
 #ifndef VMSILO_DEVICE_PROCESS_H
 #define VMSILO_DEVICE_PROCESS_H
@@ -14,18 +16,27 @@
 
 struct device_process {
 	struct vdev *dev;
-	struct ctl_ring_end ctl;	/* the device's end, attached before the fork */
+	/* ctl_ring_create()'s fds, kept across the fork: the child maps its
+	 * end itself (device_process_prepare). */
+	int ring_fds[CTL_NR_FDS];
+	struct ctl_ring_end ctl;	/* the device's end, in the child */
 };
 
 /*
  * The syscalls the loop itself needs beyond the sandbox's base list (none
- * yet: the control ring is attached before the fork and io_uring does the
- * waiting); each device's policy starts with these.
+ * yet: the rings are made before seccomp and io_uring does the waiting);
+ * each device's policy starts with these.
  */
 #define DEVICE_PROCESS_RULES \
 	SANDBOX_ALLOW(getpid, "log lines name the process")
 
-/* sandbox_spawn's child_main: returns the process exit status. */
+/*
+ * sandbox_config.pre_seccomp: attaches the control ring (closing
+ * ring_fds) and creates the loop's io_uring, restricted to the loop's and
+ * the device's opcodes. 0 or -errno.
+ */
+int device_process_prepare(void *arg);
+/* sandbox_spawn's child_main, after prepare: returns the exit status. */
 int device_process_main(void *arg);
 
 #endif

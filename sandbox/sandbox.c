@@ -1,7 +1,8 @@
 /*
  * Device processes: clone3 into new namespaces, then in the child close the
  * inherited fds, pivot_root into an empty tmpfs, set rlimits, drop every
- * capability, set no_new_privs and load the seccomp filter. The child reports
+ * capability, set no_new_privs, run the caller's pre_seccomp step and load
+ * the seccomp filter. The child reports
  * its setup result on a SOCK_SEQPACKET socket, so a failure comes back to
  * sandbox_spawn() as one line instead of a silently dead child.
  */
@@ -35,7 +36,7 @@
 enum step {
 	STEP_STDIO = 1, STEP_FDS, STEP_PRIVATE, STEP_TMPFS, STEP_BIND, STEP_PIVOT,
 	STEP_DETACH, STEP_CHDIR, STEP_READONLY, STEP_NOFILE, STEP_MEMLOCK, STEP_NPROC,
-	STEP_CORE, STEP_CAPS, STEP_NO_NEW_PRIVS, STEP_SECCOMP,
+	STEP_CORE, STEP_CAPS, STEP_NO_NEW_PRIVS, STEP_PRE_SECCOMP, STEP_SECCOMP,
 };
 
 static const char *const step_text[] = {
@@ -54,6 +55,7 @@ static const char *const step_text[] = {
 	[STEP_CORE] = "set RLIMIT_CORE",
 	[STEP_CAPS] = "drop the capabilities",
 	[STEP_NO_NEW_PRIVS] = "set no_new_privs",
+	[STEP_PRE_SECCOMP] = "prepare the device before seccomp",
 	[STEP_SECCOMP] = "load the seccomp filter",
 };
 
@@ -196,9 +198,10 @@ static int drop_caps(const struct sandbox_config *cfg, bool change_id)
 	return 0;
 }
 
+/* Everything but the filter, which comes after the pre_seccomp step. */
 static int jail(const struct spawn *s)
 {
-	int step, rc;
+	int step;
 
 	step = enter_empty_root(s->cfg->bind_dir);
 	if (!step)
@@ -207,10 +210,27 @@ static int jail(const struct spawn *s)
 		step = drop_caps(s->cfg, s->change_id);
 	if (!step && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		step = STEP_NO_NEW_PRIVS;
-	if (!step && (rc = filter_install(s->filter, s->cfg->seccomp_log, s->sock))) {
-		errno = -rc;
-		step = STEP_SECCOMP;
-	}
+	return step;
+}
+
+/* Returns the step that failed, with errno set, or 0. */
+static int run_step(int rc, int step)
+{
+	if (!rc)
+		return 0;
+	errno = rc < 0 ? -rc : EIO;
+	return step;
+}
+
+static int finish_jail(const struct spawn *s)
+{
+	const struct sandbox_config *cfg = s->cfg;
+	int step = 0;
+
+	if (cfg->pre_seccomp)
+		step = run_step(cfg->pre_seccomp(cfg->pre_seccomp_arg), STEP_PRE_SECCOMP);
+	if (!step && cfg->enable)
+		step = run_step(filter_install(s->filter, cfg->seccomp_log, s->sock), STEP_SECCOMP);
 	return step;
 }
 
@@ -239,6 +259,8 @@ static _Noreturn void child_run(const struct spawn *s)
 	r.step = keep_only(s->cfg, s->sock);
 	if (!r.step && s->cfg->enable)
 		r.step = jail(s);
+	if (!r.step)
+		r.step = finish_jail(s);
 	if (r.step) {
 		r.kind = REPORT_FAILED;
 		r.err = errno;

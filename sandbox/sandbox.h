@@ -79,6 +79,14 @@ struct sandbox_config {
 	bool as_user;
 	uid_t uid;
 	gid_t gid;
+	/*
+	 * Optional: runs in the child once the jail is complete and before
+	 * the seccomp filter is loaded (also with enable = false), for setup
+	 * the filter must forbid afterwards, such as creating and restricting
+	 * the device's io_uring. 0, or -errno to fail the spawn.
+	 */
+	int (*pre_seccomp)(void *arg);
+	void *pre_seccomp_arg;
 };
 
 /* The parent's handle on a device process. */

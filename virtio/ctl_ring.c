@@ -70,6 +70,27 @@ static int end_init(struct ctl_ring_end *e, struct ctl_ring_shm *shm,
 	return 0;
 }
 
+/*
+ * MADV_DONTFORK: a process forked later (the next device) must not inherit
+ * a ring it could forge messages in. Each side maps its end itself.
+ */
+static struct ctl_ring_shm *map_ring(int mem)
+{
+	void *shm = mmap(NULL, CTL_RING_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 mem, 0);
+
+	if (shm == MAP_FAILED)
+		return NULL;
+	if (madvise(shm, CTL_RING_MAP_SIZE, MADV_DONTFORK)) {
+		int err = errno;
+
+		munmap(shm, CTL_RING_MAP_SIZE);
+		errno = err;
+		return NULL;
+	}
+	return shm;
+}
+
 static struct ctl_ring_shm *map_new(int mem)
 {
 	struct ctl_ring_shm *shm;
@@ -77,9 +98,8 @@ static struct ctl_ring_shm *map_new(int mem)
 	/* Sealed so a child cannot shrink it and SIGBUS the VMM. */
 	if (ftruncate(mem, CTL_RING_MAP_SIZE) || fcntl(mem, F_ADD_SEALS, SEALS))
 		return NULL;
-	shm = mmap(NULL, CTL_RING_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-		   mem, 0);
-	if (shm == MAP_FAILED)
+	shm = map_ring(mem);
+	if (!shm)
 		return NULL;
 	shm->hdr = (struct ctl_ring_hdr){ .magic = CTL_RING_MAGIC,
 		.version = CTL_RING_VERSION, .nr_slots = CTL_RING_SLOTS,
@@ -186,9 +206,8 @@ int ctl_ring_attach(struct ctl_ring_end *dev_end, const int fds[CTL_NR_FDS])
 	err = check_memfd(fds[CTL_FD_MEM]);
 	if (err)
 		return err;
-	shm = mmap(NULL, CTL_RING_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-		   fds[CTL_FD_MEM], 0);
-	if (shm == MAP_FAILED)
+	shm = map_ring(fds[CTL_FD_MEM]);
+	if (!shm)
 		return -errno;
 	err = -EPROTO;
 	if (!hdr_ok(&shm->hdr))

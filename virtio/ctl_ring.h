@@ -109,7 +109,8 @@ struct ctl_ring_end {
 };
 
 /*
- * VMM side: make the memfd and doorbells. fds_out[CTL_NR_FDS] are new fds
+ * No end's mapping survives a fork (MADV_DONTFORK): a process attaches its
+ * end itself. VMM side: make the memfd and doorbells. fds_out[CTL_NR_FDS] are new fds
  * owned by the caller, to hand to the device and then close.
  */
 int ctl_ring_create(struct ctl_ring_end *vmm_end, int fds_out[CTL_NR_FDS]);

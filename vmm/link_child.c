@@ -125,10 +125,8 @@ static unsigned keep_list(const struct link_child *lc, const struct link_child_o
 	unsigned n = 0;
 
 	keep[n++] = STDERR_FILENO;	/* log lines */
-	keep[n++] = lc->proc.ctl.tx_bell;
-	keep[n++] = lc->proc.ctl.rx_bell;
-	keep[n++] = lc->proc.ctl.ev_bell;
-	keep[n++] = lc->proc.ctl.epfd;
+	for (unsigned i = 0; i < CTL_NR_FDS; i++)
+		keep[n++] = lc->proc.ring_fds[i];
 	for (unsigned q = 0; q < lc->link.nr_queues; q++) {
 		keep[n++] = lc->link.kick_fd[q];
 		keep[n++] = lc->link.call_fd[q];
@@ -155,24 +153,24 @@ static void init_link(struct link_child *lc, struct vdev *dev)
 int link_child_start(struct link_child *lc, struct vdev *dev,
 		     const struct link_child_options *opt, char *err, size_t errlen)
 {
-	int keep[MAX_KEEP], ring_fds[CTL_NR_FDS], rc;
+	int keep[MAX_KEEP], rc;
 	struct sandbox_config sc = {
 		.name = dev->name, .enable = opt->sandbox, .seccomp_log = opt->seccomp_log,
 		.keep_fds = keep, .nofile = opt->nofile ? opt->nofile : 64, .nproc = 8,
 		.memlock = 8 << 20, .bind_dir = opt->bind_dir,
 		.as_user = opt->as_user, .uid = opt->uid, .gid = opt->gid,
+		.pre_seccomp = device_process_prepare, .pre_seccomp_arg = &lc->proc,
 	};
 
 	init_link(lc, dev);
 	rc = make_queue_fds(lc);
+	/*
+	 * Control-ring mappings never cross a fork (MADV_DONTFORK), so a
+	 * device process started later does not inherit this one's. The
+	 * child maps its end from the kept fds before seccomp.
+	 */
 	if (!rc)
-		rc = ctl_ring_create(&lc->ctl, ring_fds);
-	/* The device's end is attached here, so the child needs no syscall
-	 * for it; the fork hands it over with its mapping and fds. */
-	if (!rc) {
-		rc = ctl_ring_attach(&lc->proc.ctl, ring_fds);
-		ctl_ring_close_fds(ring_fds, CTL_NR_FDS);
-	}
+		rc = ctl_ring_create(&lc->ctl, lc->proc.ring_fds);
 	if (rc) {
 		snprintf(err, errlen, "%s: %s", dev->name, strerror(-rc));
 		return rc;
@@ -181,10 +179,9 @@ int link_child_start(struct link_child *lc, struct vdev *dev,
 	sc.nr_keep_fds = keep_list(lc, opt, keep);
 	rc = sandbox_spawn(&sc, opt->policy, device_process_main, &lc->proc, &lc->child,
 			   err, errlen);
+	ctl_ring_close_fds(lc->proc.ring_fds, CTL_NR_FDS);	/* the child has its own */
 	if (rc)
 		return rc;
-	/* The child holds the device's end now. */
-	ctl_ring_close(&lc->proc.ctl);
 	log_info("%s: device process %d", dev->name, (int)lc->child.pid);
 	return 0;
 }

@@ -3,7 +3,8 @@
  * description names it, log mode survives, /proc shows seccomp, no_new_privs,
  * no capabilities and new namespaces, only kept fds survive, the root is an
  * empty tmpfs, bind_dir shares one directory and nothing more, the child dies
- * with its parent, and enable=false only forks.
+ * with its parent, enable=false only forks, and the pre_seccomp step runs
+ * before the filter.
  * Needs root or unprivileged user namespaces; prints SKIP lines otherwise.
  */
 #include <errno.h>
@@ -529,6 +530,10 @@ static void test_errors(void)
 	static const struct sandbox_syscall mute_rules[] = {
 		{ .nr = SYS_getpid },
 	};
+	static const struct sandbox_syscall uring_rules[] = {
+		SANDBOX_ALLOW(io_uring_setup, "a ring of its own"),
+		SANDBOX_ALLOW(io_uring_register, "more fds on the ring"),
+	};
 	struct sandbox_policy bad = { "bad", exec_rules, 1 };
 	struct sandbox_config cfg = config("errors", (const int[]){ 2 }, 1);
 	struct sandbox_child c;
@@ -539,6 +544,12 @@ static void test_errors(void)
 	bad.rules = mute_rules;
 	CHECK(sandbox_spawn(&cfg, &bad, exit_3, NULL, &c, err, sizeof(err)) < 0);
 	CHECK_STR(err, "sandbox: policy bad: rule 0 (getpid) has no reason");
+	bad.rules = uring_rules;
+	CHECK(sandbox_spawn(&cfg, &bad, exit_3, NULL, &c, err, sizeof(err)) < 0);
+	CHECK_STR(err, "sandbox: policy bad: rule 0 (io_uring_setup) can never be allowed");
+	bad.rules = uring_rules + 1;
+	CHECK(sandbox_spawn(&cfg, &bad, exit_3, NULL, &c, err, sizeof(err)) < 0);
+	CHECK_STR(err, "sandbox: policy bad: rule 0 (io_uring_register) can never be allowed");
 }
 
 /* A step of the child's setup fails: the parent gets the step and errno. */
@@ -559,6 +570,32 @@ static void test_setup_failure(void)
 		CHECK_STR(reap(&c, &info), "errors: exited with status 3");
 }
 
+/* Runs before the filter: getppid, which the filter kills, still works. */
+static int pre_seccomp_getppid(void *arg)
+{
+	int *rc = arg;
+
+	return syscall(SYS_getppid) < 0 ? -errno : *rc;
+}
+
+static void test_pre_seccomp(void)
+{
+	struct sandbox_config cfg = config("pre", (const int[]){ 2 }, 1);
+	struct sandbox_child c;
+	siginfo_t info;
+	char err[256];
+	int rc = 0;
+
+	cfg.pre_seccomp = pre_seccomp_getppid;
+	cfg.pre_seccomp_arg = &rc;
+	if (spawn(&cfg, exit_3, NULL, &c))
+		CHECK_STR(reap(&c, &info), "pre: exited with status 3");
+	rc = -ENOMEM;
+	CHECK_EQ(sandbox_spawn(&cfg, &test_policy, exit_3, NULL, &c, err, sizeof(err)), -ENOMEM);
+	CHECK_STR(err, "sandbox: pre: cannot prepare the device before seccomp: Cannot allocate memory");
+	CHECK_EQ(c.pidfd, -1);
+}
+
 int main(void)
 {
 	struct sandbox_config cfg = config("probe", (const int[]){ 2 }, 1);
@@ -575,6 +612,7 @@ int main(void)
 	sandbox_wait(&c, 0, &info);
 	sandbox_release(&c);
 	test_setup_failure();
+	test_pre_seccomp();
 	test_sigsys_and_log();
 	test_proc_status();
 	test_fds();
