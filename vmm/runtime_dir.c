@@ -277,7 +277,7 @@ static int bind_as_user(const struct runtime_dir *rd, int fd, const struct socka
 int runtime_dir_listen(struct runtime_dir *rd, const char *name, char *err, size_t errlen)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	char shown[PATH_MAX];
+	char shown[PATH_MAX + NAME_MAX + 2];	/* path + "/" + name */
 	int fd;
 
 	runtime_dir_file(rd, name, shown, sizeof(shown));
@@ -301,7 +301,7 @@ int runtime_dir_listen(struct runtime_dir *rd, const char *name, char *err, size
 int runtime_dir_link(struct runtime_dir *rd, const char *name, const char *target,
 		     char *err, size_t errlen)
 {
-	char shown[PATH_MAX];
+	char shown[PATH_MAX + NAME_MAX + 2];	/* path + "/" + name */
 	int r;
 
 	runtime_dir_file(rd, name, shown, sizeof(shown));

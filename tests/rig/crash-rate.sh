@@ -43,7 +43,8 @@ if [ "${1:-}" = --inside ]; then
 	path = "$work/console"
 	EOT
 	# One guest: L1 sends M MiB once it listens, then it sends M MiB back.
-	# Prints its outcome: ok, crash (exit 33, oops, panic) or stall.
+	# Prints its outcome: ok, crash (exit 33, oops, panic) or stall. Runs
+	# in this shell, not a subshell: it must wait for the VMM.
 	outcome() { # PID
 		local pid=$1 rc
 		socat -u TCP-LISTEN:5002,bind=10.79.0.1,reuseaddr OPEN:/dev/null &
@@ -72,7 +73,8 @@ if [ "${1:-}" = --inside ]; then
 	for i in $(seq "$guests"); do
 		: > "$work/console"
 		"$vmm" --config "$work/vm.toml" > /dev/null 2> "$work/err" &
-		echo "vmsilo $(outcome $!)"
+		printf 'vmsilo '
+		outcome $!
 		: > "$work/console"
 		qemu-system-x86_64 -enable-kvm -cpu host -M pc -m 512 -smp 2 -nodefaults \
 			-nographic -no-reboot -serial "file:$work/console" -kernel "$vmlinux" \
@@ -80,7 +82,8 @@ if [ "${1:-}" = --inside ]; then
 			-netdev tap,id=n0,ifname=cr0,script=no,downscript=no,vhost=off \
 			-device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56 -device virtio-rng-pci \
 			> /dev/null 2>&1 &
-		echo "qemu $(outcome $!)"
+		printf 'qemu '
+		outcome $!
 	done
 	exit 0
 fi

@@ -31,7 +31,8 @@ static struct vm_config cfg = { .name = "vm", .user = "nobody" };
 
 static void path_in(char *buf, const char *dir, const char *name)
 {
-	snprintf(buf, PATH_MAX, "%s/%s", dir, name);
+	if ((size_t)snprintf(buf, PATH_MAX, "%s/%s", dir, name) >= PATH_MAX)
+		abort();	/* the test's own paths are short */
 }
 
 static void write_file(const char *path, const char *text, mode_t mode)
