@@ -43,13 +43,11 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_config.h>
@@ -73,8 +71,6 @@
 #define NET_TX_MAX_IOV 64			/* buffers per transmit chain */
 #define NET_TX_SIGNAL_BATCH 16			/* completions per interrupt check */
 #define NET_RX_SIGNAL_BATCH 64			/* chains per interrupt check in a burst */
-#define NET_LOG_BURST 5				/* log lines per window */
-#define NET_LOG_WINDOW 10			/* seconds */
 
 /* user_data of the device's SQEs: kind << 32 | slot or generation. */
 enum { NET_TAG_TX, NET_TAG_RX_READ, NET_TAG_RX_POLL };
@@ -113,8 +109,6 @@ struct net {
 	struct net_rx_buf rx_bufs[NET_QUEUE_SIZE];
 	struct iovec rx_iov[NET_RX_MAX_IOV];
 
-	time_t log_window;
-	unsigned log_lines;
 	struct virtq_chain chain;	/* scratch for virtq_pop */
 };
 
@@ -123,28 +117,10 @@ static bool has(const struct vdev *dev, unsigned bit)
 	return dev->features & (1ull << bit);
 }
 
-/* Packet-level trouble the guest or the network can cause: a few lines per window. */
-__attribute__((format(printf, 2, 3)))
-static void net_log(struct vdev *dev, const char *fmt, ...)
-{
-	struct net *n = dev->priv;
-	struct timespec ts;
-	char msg[160];
-	va_list ap;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	if (ts.tv_sec - n->log_window >= NET_LOG_WINDOW) {
-		n->log_window = ts.tv_sec;
-		n->log_lines = 0;
-	}
-	if (n->log_lines >= NET_LOG_BURST)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_warn("%s: %s%s", dev->name, msg,
-		 ++n->log_lines == NET_LOG_BURST ? " (more such lines held back for a while)" : "");
-}
+/* Packet-level trouble the guest or the network can cause: rate-limited
+ * per call site (vmm/log.h). */
+#define net_log(dev, fmt, ...) \
+	log_ratelimited(LOG_WARN, "%s: " fmt, (dev)->name, ##__VA_ARGS__)
 
 static void net_config(struct vdev *dev, uint8_t *buf)
 {
@@ -558,12 +534,11 @@ static int net_activate(struct vdev *dev)
 	unsigned off = net_tun_offloads(dev);
 
 	if (!has(dev, VIRTIO_F_VERSION_1)) {
-		log_warn("%s: the driver did not accept VIRTIO_F_VERSION_1; legacy drivers are not supported",
-			 dev->name);
+		net_log(dev, "the driver did not accept VIRTIO_F_VERSION_1; legacy drivers are not supported");
 		return -1;
 	}
 	if (ioctl(n->tap, TUNSETOFFLOAD, off)) {
-		log_warn("%s: the tap refuses offloads 0x%x: %s", dev->name, off, strerror(errno));
+		net_log(dev, "the tap refuses offloads 0x%x: %s", off, strerror(errno));
 		return -1;
 	}
 	return 0;

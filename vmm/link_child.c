@@ -34,7 +34,7 @@ static int call(struct link_child *lc, uint32_t type, const void *payload, uint3
 	if (!rc)
 		rc = link_dec_reply(&reply, reply.tag, &status, NULL, 0) ? -EPROTO : status;
 	if (rc)
-		log_warn("%s: control request %u failed: %s", lc->link.name, type, strerror(-rc));
+		log_ratelimited(LOG_WARN, "%s: control request %u failed: %s", lc->link.name, type, strerror(-rc));
 	return rc;
 }
 
