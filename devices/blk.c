@@ -47,7 +47,6 @@
 #define BLK_MAX_IOV (BLK_SEG_MAX + 2)		/* + header and status */
 #define BLK_SIZE_MAX (1u << 20)			/* per segment, advisory */
 #define BLK_MAX_ZERO_SECTORS (1u << 23)		/* discard / write zeroes: 4 GiB */
-#define BLK_ERRORS_LOGGED 10
 
 /* blk_start() results besides a VIRTIO_BLK_S_* status to report now. */
 enum { BLK_QUEUED = -1, BLK_MALFORMED = -2 };
@@ -79,7 +78,6 @@ struct blk {
 	uint32_t block_size;
 	uint64_t sectors;		/* capacity in 512-byte sectors */
 	uint32_t gen;			/* bumped by reset: older slots are stale */
-	unsigned errors_logged;
 	char id[VIRTIO_BLK_ID_BYTES];
 	struct blk_queue queues[VDEV_MAX_QUEUES];
 	struct virtq_chain chain;	/* scratch for virtq_pop */
@@ -114,13 +112,8 @@ static void blk_config(struct vdev *dev, uint8_t *buf)
 
 static void blk_io_error(struct vdev *dev, const struct blk_req *r, int32_t res)
 {
-	struct blk *b = dev->priv;
-
-	if (b->errors_logged >= BLK_ERRORS_LOGGED)
-		return;
-	log_warn("%s: request type %u at byte %llu: %s%s", dev->name, r->type,
-		 (unsigned long long)r->offset, strerror(-res),
-		 ++b->errors_logged == BLK_ERRORS_LOGGED ? " (further I/O errors not logged)" : "");
+	log_ratelimited(LOG_WARN, "%s: request type %u at byte %llu: %s", dev->name, r->type,
+			(unsigned long long)r->offset, strerror(-res));
 }
 
 /* Is [sector, sector + bytes / 512) on the disk? No product can overflow. */

@@ -33,7 +33,7 @@ static void report_failure(struct vdev *dev, const char *why)
 	struct loop *l = dev->failed_ctx;
 	struct ctl_msg m;
 
-	log_warn("%s: %s", dev->name, why);
+	log_ratelimited(LOG_WARN, "%s: %s", dev->name, why);
 	link_msg_init(&m, LINK_NEEDS_RESET, why, (uint32_t)strlen(why) + 1);
 	ctl_ring_send(l->ctl, &m);
 }

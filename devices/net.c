@@ -43,13 +43,11 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_config.h>
@@ -73,8 +71,6 @@
 #define NET_TX_MAX_IOV 64			/* buffers per transmit chain */
 #define NET_TX_SIGNAL_BATCH 16			/* completions per interrupt check */
 #define NET_RX_SIGNAL_BATCH 64			/* chains per interrupt check in a burst */
-#define NET_LOG_BURST 5				/* log lines per window */
-#define NET_LOG_WINDOW 10			/* seconds */
 
 /* user_data of the device's SQEs: kind << 32 | slot or generation. */
 enum { NET_TAG_TX, NET_TAG_RX_READ, NET_TAG_RX_POLL };
@@ -85,7 +81,8 @@ struct net_tx {			/* a packet being written to the tap */
 	uint32_t gen;
 	uint16_t head;
 	unsigned nr_iov;
-	struct iovec iov[NET_TX_MAX_IOV];
+	struct virtio_net_hdr_mrg_rxbuf hdr;	/* the checked copy: iov[0] */
+	struct iovec iov[1 + NET_TX_MAX_IOV];
 };
 
 struct net_rx_buf {		/* a receive chain the device holds */
@@ -113,8 +110,6 @@ struct net {
 	struct net_rx_buf rx_bufs[NET_QUEUE_SIZE];
 	struct iovec rx_iov[NET_RX_MAX_IOV];
 
-	time_t log_window;
-	unsigned log_lines;
 	struct virtq_chain chain;	/* scratch for virtq_pop */
 };
 
@@ -123,28 +118,10 @@ static bool has(const struct vdev *dev, unsigned bit)
 	return dev->features & (1ull << bit);
 }
 
-/* Packet-level trouble the guest or the network can cause: a few lines per window. */
-__attribute__((format(printf, 2, 3)))
-static void net_log(struct vdev *dev, const char *fmt, ...)
-{
-	struct net *n = dev->priv;
-	struct timespec ts;
-	char msg[160];
-	va_list ap;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	if (ts.tv_sec - n->log_window >= NET_LOG_WINDOW) {
-		n->log_window = ts.tv_sec;
-		n->log_lines = 0;
-	}
-	if (n->log_lines >= NET_LOG_BURST)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_warn("%s: %s%s", dev->name, msg,
-		 ++n->log_lines == NET_LOG_BURST ? " (more such lines held back for a while)" : "");
-}
+/* Packet-level trouble the guest or the network can cause: rate-limited
+ * per call site (vmm/log.h). */
+#define net_log(dev, fmt, ...) \
+	log_ratelimited(LOG_WARN, "%s: " fmt, (dev)->name, ##__VA_ARGS__)
 
 static void net_config(struct vdev *dev, uint8_t *buf)
 {
@@ -160,21 +137,14 @@ static void net_config(struct vdev *dev, uint8_t *buf)
 
 /* ---- transmit ---- */
 
-/* Why the chain cannot go to the tap as it is, or NULL. */
-static const char *net_tx_check(struct vdev *dev, const struct virtq_chain *c)
+/* Why the tap must not see header h, or NULL. */
+static const char *net_tx_check_offloads(struct vdev *dev, const struct virtio_net_hdr *h)
 {
-	struct virtio_net_hdr h;
-	unsigned gso;
+	unsigned gso = h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
 
-	if (c->out_len < NET_HDR_LEN)
-		return "no room for the 12-byte header";
-	if (c->nr_out > NET_TX_MAX_IOV)
-		return "more than 64 buffers";
-	iov_to_buf(c->iov, c->nr_out, 0, &h, sizeof(h));
-	if (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM && !has(dev, VIRTIO_NET_F_CSUM))
+	if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM && !has(dev, VIRTIO_NET_F_CSUM))
 		return "checksum offload not negotiated";
-	gso = h.gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
-	if (h.gso_type & VIRTIO_NET_HDR_GSO_ECN && !has(dev, VIRTIO_NET_F_HOST_ECN))
+	if (h->gso_type & VIRTIO_NET_HDR_GSO_ECN && !has(dev, VIRTIO_NET_F_HOST_ECN))
 		return "ECN segmentation not negotiated";
 	if ((gso == VIRTIO_NET_HDR_GSO_TCPV4 && !has(dev, VIRTIO_NET_F_HOST_TSO4)) ||
 	    (gso == VIRTIO_NET_HDR_GSO_TCPV6 && !has(dev, VIRTIO_NET_F_HOST_TSO6)) ||
@@ -182,6 +152,32 @@ static const char *net_tx_check(struct vdev *dev, const struct virtq_chain *c)
 	     gso != VIRTIO_NET_HDR_GSO_TCPV6))
 		return "segmentation offload not negotiated";
 	return NULL;
+}
+
+/*
+ * Why chain c cannot go to the tap, or NULL. The header is copied once into
+ * hdr: the tap gets that copy, so the guest cannot change it after the check.
+ */
+static const char *net_tx_check(struct vdev *dev, const struct virtq_chain *c,
+				struct virtio_net_hdr_mrg_rxbuf *hdr)
+{
+	if (c->out_len < NET_HDR_LEN)
+		return "no room for the 12-byte header";
+	if (c->nr_out > NET_TX_MAX_IOV)
+		return "more than 64 buffers";
+	iov_to_buf(c->iov, c->nr_out, 0, hdr, NET_HDR_LEN);
+	return net_tx_check_offloads(dev, &hdr->hdr);
+}
+
+/* The write of slot t: the checked header, then the frame in guest memory. */
+static void net_tx_fill(struct net_tx *t, const struct virtq_chain *c,
+			const struct virtio_net_hdr_mrg_rxbuf *hdr)
+{
+	t->head = c->head;
+	t->hdr = *hdr;
+	t->iov[0] = (struct iovec){ &t->hdr, NET_HDR_LEN };
+	t->nr_iov = 1 + iov_slice(t->iov + 1, NET_TX_MAX_IOV, c->iov, c->nr_out, NET_HDR_LEN,
+				  SIZE_MAX);
 }
 
 /* The interrupt check for the transmit chains returned since the last one. */
@@ -199,7 +195,8 @@ static void net_tx_signal(struct vdev *dev)
 static void net_tx_start(struct vdev *dev, const struct virtq_chain *c)
 {
 	struct net *n = dev->priv;
-	const char *why = net_tx_check(dev, c);
+	struct virtio_net_hdr_mrg_rxbuf hdr;
+	const char *why = net_tx_check(dev, c, &hdr);
 	struct io_uring_sqe *sqe;
 	struct net_tx *t;
 	unsigned slot;
@@ -221,9 +218,7 @@ static void net_tx_start(struct vdev *dev, const struct virtq_chain *c)
 	}
 	t = &n->tx[slot];
 	t->gen = n->gen;
-	t->head = c->head;
-	t->nr_iov = c->nr_out;
-	memcpy(t->iov, c->iov, c->nr_out * sizeof(c->iov[0]));
+	net_tx_fill(t, c, &hdr);
 	io_uring_prep_writev(sqe, n->tap, t->iov, t->nr_iov, 0);
 }
 
@@ -558,12 +553,11 @@ static int net_activate(struct vdev *dev)
 	unsigned off = net_tun_offloads(dev);
 
 	if (!has(dev, VIRTIO_F_VERSION_1)) {
-		log_warn("%s: the driver did not accept VIRTIO_F_VERSION_1; legacy drivers are not supported",
-			 dev->name);
+		net_log(dev, "the driver did not accept VIRTIO_F_VERSION_1; legacy drivers are not supported");
 		return -1;
 	}
 	if (ioctl(n->tap, TUNSETOFFLOAD, off)) {
-		log_warn("%s: the tap refuses offloads 0x%x: %s", dev->name, off, strerror(errno));
+		net_log(dev, "the tap refuses offloads 0x%x: %s", off, strerror(errno));
 		return -1;
 	}
 	return 0;

@@ -41,8 +41,8 @@ int vdev_activate(struct vdev *dev, uint64_t features)
 		if (vq->ring.size &&
 		    virtq_setup(&vq->vq, dev->mem, vq->ring.size, vq->ring.desc,
 				vq->ring.avail, vq->ring.used, event_idx)) {
-			log_warn("%s: queue %u: rings outside guest memory or misaligned",
-				 dev->name, q);
+			log_ratelimited(LOG_WARN, "%s: queue %u: rings outside guest memory or misaligned",
+					dev->name, q);
 			return -EINVAL;
 		}
 	}

@@ -17,7 +17,6 @@
 #include <endian.h>
 #include <errno.h>
 #include <liburing.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,22 +32,6 @@
 #include "vmm/log.h"
 
 #define VSOCK_QUEUE_SIZE 256
-#define VSOCK_COMPLAINTS 20	/* guest errors logged before going quiet */
-
-void vsock_complain(struct vdev *dev, const char *fmt, ...)
-{
-	struct vsock *v = dev->priv;
-	char msg[200];
-	va_list ap;
-
-	if (v->complaints >= VSOCK_COMPLAINTS)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_warn("%s: %s%s", dev->name, msg,
-		 ++v->complaints == VSOCK_COMPLAINTS ? " (further guest errors not logged)" : "");
-}
 
 uint64_t vsock_now_ms(void)
 {

@@ -21,6 +21,7 @@
 #include <linux/virtio_vsock.h>
 
 #include "devices/vdev.h"
+#include "vmm/log.h"
 
 #define VSOCK_RX 0
 #define VSOCK_TX 1
@@ -111,14 +112,15 @@ struct vsock {
 	uint32_t next_port;
 	bool timer_armed;
 	struct __kernel_timespec tick;
-	unsigned complaints;
 	bool full_logged;		/* "streams open" said; cleared when one closes */
 	struct virtq_chain chain;	/* scratch for virtq_pop */
 	struct iovec iov[VIRTQ_MAX_CHAIN];	/* scratch for slices */
 };
 
 /* vsock.c */
-void vsock_complain(struct vdev *dev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A guest error: rate-limited per call site (vmm/log.h). */
+#define vsock_complain(dev, fmt, ...) \
+	log_ratelimited(LOG_WARN, "%s: " fmt, (dev)->name, ##__VA_ARGS__)
 uint64_t vsock_now_ms(void);
 
 /* vsock_conn.c */

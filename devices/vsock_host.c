@@ -39,7 +39,7 @@ static bool arm_poll(struct vdev *dev, int fd, unsigned events, uint64_t data)
 	struct io_uring_sqe *sqe = vdev_get_sqe(dev, data);
 
 	if (!sqe) {
-		log_warn("%s: no room on the io_uring to watch a socket", dev->name);
+		log_ratelimited(LOG_WARN, "%s: no room on the io_uring to watch a socket", dev->name);
 		return false;
 	}
 	io_uring_prep_poll_add(sqe, fd, events);
@@ -260,7 +260,7 @@ void vsock_host_write(struct vdev *dev, struct vsock_conn *c, struct iovec *iov,
 	}
 	if ((uint32_t)sent < len) {
 		if (!buffer(c, iov, n, (size_t)sent, len - (uint32_t)sent)) {
-			log_warn("%s: out of memory for a stream's buffer", dev->name);
+			log_ratelimited(LOG_WARN, "%s: out of memory for a stream's buffer", dev->name);
 			vsock_host_reset(dev, c);
 			return;
 		}
@@ -394,8 +394,8 @@ static void read_line(struct vdev *dev, struct vsock_conn *c)
 		return;
 	}
 	if (r == 1)
-		log_info("%s: vsock.socket: a client sent no \"CONNECT <port>\" line; closed",
-			 dev->name);
+		log_ratelimited(LOG_INFO, "%s: vsock.socket: a client sent no \"CONNECT <port>\" line; closed",
+				dev->name);
 	drop(dev, c);
 }
 
@@ -418,8 +418,8 @@ static bool dial(struct vdev *dev, struct vsock_conn *c, uint64_t now)
 	}
 	if ((errno == EAGAIN || errno == EWOULDBLOCK) && now < c->deadline)
 		return false;
-	log_dbg("%s: guest port %u to host port %u refused: %s", dev->name, c->guest_port,
-		c->host_port, strerror(errno));
+	log_ratelimited(LOG_DEBUG, "%s: guest port %u to host port %u refused: %s", dev->name,
+			c->guest_port, c->host_port, strerror(errno));
 	vsock_rx_rst(dev->priv, c->host_port, c->guest_port);
 	drop(dev, c);
 	return true;
@@ -443,8 +443,8 @@ static void on_tick(struct vdev *dev)
 		if (!c->command || (c->state != VS_HOLD && c->state != VS_CONNECTING))
 			continue;
 		if (now >= c->deadline) {
-			log_warn("%s: command.socket: the guest did not accept on port %u within %.1f s; connection closed",
-				 dev->name, VSOCK_AGENT_PORT, v->hold_ms / 1000.0);
+			log_ratelimited(LOG_WARN, "%s: command.socket: the guest did not accept on port %u within %.1f s; connection closed",
+					dev->name, VSOCK_AGENT_PORT, v->hold_ms / 1000.0);
 			vsock_host_reset(dev, c);
 			continue;
 		}
@@ -468,8 +468,8 @@ static void accept_all(struct vdev *dev, unsigned which)
 
 		if (fd >= 0 && !c) {
 			if (!v->full_logged)
-				log_warn("%s: %u streams open: host connections refused until one closes",
-					 dev->name, VSOCK_MAX_CONNS);
+				log_ratelimited(LOG_WARN, "%s: %u streams open: host connections refused until one closes",
+						dev->name, VSOCK_MAX_CONNS);
 			v->full_logged = true;
 			close(fd);
 		}
@@ -485,7 +485,8 @@ static void accept_all(struct vdev *dev, unsigned which)
 		}
 	}
 	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-		log_warn("%s: accept: %s; waiting for a stream to close", dev->name, strerror(errno));
+		log_ratelimited(LOG_WARN, "%s: accept: %s; waiting for a stream to close", dev->name,
+				strerror(errno));
 		v->listen_paused[which] = true;
 	} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
 		log_err("%s: accept: %s; no more host connections", dev->name, strerror(errno));

@@ -5,6 +5,7 @@
  *   vmsilo-guest-agent [--user NAME] [--listen vsock:PORT|unix:PATH]
  */
 #include "guest-agent/agent.h"
+#include "guest-agent/peer.h"
 #include "guest-agent/session.h"
 
 #include <errno.h>
@@ -139,7 +140,7 @@ static void reap_children(struct agent *a)
 static void accept_clients(struct agent *a)
 {
 	while (a->nsessions < MAX_SESSIONS) {
-		int fd = accept4(a->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = agent_accept(a->listen_fd);
 		struct session *s;
 
 		if (fd < 0) {

@@ -16,61 +16,26 @@
 
 #include <endian.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "boot/guest_mem.h"
 #include "vmm/log.h"
 
 #define VIRTQ_DESC_SIZE		16u	/* sizeof(struct vring_desc) */
 #define VIRTQ_MAX_INDIRECT	32768u	/* entries in one indirect table */
-#define VIRTQ_LOG_BURST		5u	/* driver-error lines per window */
-#define VIRTQ_LOG_WINDOW	10u	/* seconds */
-
-static uint64_t virtq_log_window;	/* start of the current window */
-static unsigned virtq_log_lines;	/* lines logged in it */
 
 /*
- * A guest that keeps breaking and resetting its queues must not flood the
- * log: returns how many driver-error lines this window already had.
+ * Marks the queue broken on a driver error; evaluates to -1. A guest can
+ * break and reset its queues in a loop: the line is rate-limited per call
+ * site (vmm/log.h).
  */
-static unsigned virtq_log_count(void)
-{
-	struct timespec ts;
-	uint64_t now, start;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec;
-	start = __atomic_load_n(&virtq_log_window, __ATOMIC_RELAXED);
-	if (now - start >= VIRTQ_LOG_WINDOW &&
-	    __atomic_compare_exchange_n(&virtq_log_window, &start, now, false,
-					__ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		__atomic_store_n(&virtq_log_lines, 0, __ATOMIC_RELAXED);
-	if (__atomic_load_n(&virtq_log_lines, __ATOMIC_RELAXED) >= VIRTQ_LOG_BURST)
-		return VIRTQ_LOG_BURST;
-	return __atomic_fetch_add(&virtq_log_lines, 1, __ATOMIC_RELAXED);
-}
-
-/* Marks the queue broken on a driver error; always returns -1. */
-__attribute__((format(printf, 2, 3)))
-static int virtq_fail(struct virtq *vq, const char *fmt, ...)
-{
-	unsigned count = virtq_log_count();
-	char msg[160];
-	va_list ap;
-
-	vq->broken = true;
-	if (count >= VIRTQ_LOG_BURST)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_warn("virtq (desc 0x%" PRIx64 "): %s; queue needs reset%s", vq->desc_gpa, msg,
-		 count + 1 == VIRTQ_LOG_BURST ? " (more such errors not logged for a while)" : "");
-	return -1;
-}
+#define virtq_fail(vq, fmt, ...) ({ \
+	(vq)->broken = true; \
+	log_ratelimited(LOG_WARN, "virtq (desc 0x%" PRIx64 "): " fmt "; queue needs reset", \
+			(vq)->desc_gpa, ##__VA_ARGS__); \
+	-1; \
+})
 
 static uint16_t virtq_load16(const uint16_t *p, int order)
 {

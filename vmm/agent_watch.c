@@ -75,7 +75,7 @@ static void protocol_error(struct agent_watch *aw, const char *what)
 	if (!warned)
 		log_warn("guest agent: %s; reconnecting every %d ms", what, AGENT_WATCH_RETRY_MS);
 	else
-		log_dbg("guest agent: %s", what);
+		log_ratelimited(LOG_DEBUG, "guest agent: %s", what);
 	warned = true;
 	retry_later(aw);
 }
@@ -93,7 +93,8 @@ static void try_connect(struct agent_watch *aw)
 	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) ||
 	    send(fd, request, sizeof(request) - 1, MSG_NOSIGNAL) != sizeof(request) - 1 ||
 	    vm_watch(aw->vm, fd, POLLIN, on_agent, aw)) {
-		log_dbg("guest agent: connecting through %s: %s", aw->path, strerror(errno));
+		log_ratelimited(LOG_DEBUG, "guest agent: connecting through %s: %s", aw->path,
+				strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		arm(aw->retry_fd, AGENT_WATCH_RETRY_MS);
@@ -123,8 +124,8 @@ static int handshake(struct agent_watch *aw)
 		return -1;
 	}
 	if (aw->in_len < 3 || memcmp(aw->in, "OK ", 3)) {
-		log_dbg("guest agent: CONNECT %d: %.*s", VMSILO_AGENT_PORT, (int)(nl - aw->in),
-			(const char *)aw->in);
+		log_ratelimited(LOG_DEBUG, "guest agent: CONNECT %d: %.*s", VMSILO_AGENT_PORT,
+				(int)(nl - aw->in), (const char *)aw->in);
 		retry_later(aw);
 		return -1;
 	}
@@ -155,7 +156,8 @@ static void got_state(struct agent_watch *aw, const struct agent_state *st)
 	aw->commands = st->running;
 	aw->idle_at_state = st->running ? 0 : st->idle_seconds;
 	clock_gettime(CLOCK_MONOTONIC, &aw->state_time);
-	log_dbg("guest agent: %u commands running, idle for %u s", st->running, st->idle_seconds);
+	log_ratelimited(LOG_DEBUG, "guest agent: %u commands running, idle for %u s",
+			st->running, st->idle_seconds);
 	if (!aw->notified) {
 		aw->notified = true;
 		log_info("guest agent ready");
@@ -201,7 +203,7 @@ static int read_frames(struct agent_watch *aw)
 			refused(aw, payload, h.length);
 			return -1;
 		} else {
-			log_dbg("guest agent: ignoring %s", agent_msg_name(h.type));
+			log_ratelimited(LOG_DEBUG, "guest agent: ignoring %s", agent_msg_name(h.type));
 		}
 		consume(aw, AGENT_HEADER_SIZE + h.length);
 	}
@@ -222,7 +224,7 @@ static void on_agent(struct vm *vm, void *ctx, short revents)
 		return;
 	if (n <= 0) {
 		if (aw->conn == AW_WATCHING)
-			log_info("guest agent: connection closed; reconnecting");
+			log_ratelimited(LOG_INFO, "guest agent: connection closed; reconnecting");
 		retry_later(aw);
 		return;
 	}

@@ -128,7 +128,7 @@ static size_t run_command(struct control *ctl, const char *command, uid_t uid,
 	if (!strcmp(command, "status"))
 		return reply_status(ctl, buf, size);
 	if (!strcmp(command, "stop")) {
-		log_info("control socket: stop requested by uid %u", (unsigned)uid);
+		log_ratelimited(LOG_INFO, "control socket: stop requested by uid %u", (unsigned)uid);
 		vm_request_exit(vm, VM_EXIT_STOPPED);
 	} else if (!strcmp(command, "powerbutton")) {
 		vcpus_resume(vm);	/* a paused guest would not hear it */
@@ -140,10 +140,10 @@ static size_t run_command(struct control *ctl, const char *command, uid_t uid,
 		if (vcpus_pause(vm))
 			return reply_error(buf, size, "the vCPUs did not stop within a few seconds; "
 					   "they will as soon as they can (send resume to undo)");
-		log_info("control socket: paused by uid %u", (unsigned)uid);
+		log_ratelimited(LOG_INFO, "control socket: paused by uid %u", (unsigned)uid);
 	} else if (!strcmp(command, "resume")) {
 		if (vcpus_paused(vm))
-			log_info("control socket: resumed by uid %u", (unsigned)uid);
+			log_ratelimited(LOG_INFO, "control socket: resumed by uid %u", (unsigned)uid);
 		vcpus_resume(vm);
 	} else {
 		return reply_error(buf, size, "unknown command \"%s\" (status, stop, powerbutton, "
@@ -304,7 +304,7 @@ static void refuse(int fd, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_warn("control socket: %s", msg);
+	log_ratelimited(LOG_WARN, "control socket: %s", msg);
 	len = reply_error(line, sizeof(line), "%s", msg);
 	(void)!send(fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
@@ -345,7 +345,7 @@ static void on_listen(struct vm *vm, void *ctx, short revents)
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED)
-				log_warn("control socket: accept: %s", strerror(errno));
+				log_ratelimited(LOG_WARN, "control socket: accept: %s", strerror(errno));
 			return;
 		}
 		control_add_client(ctl, fd);

@@ -161,7 +161,7 @@ void kvm_set_irq(struct kvm *kvm, unsigned irq, bool level)
 	struct kvm_irq_level line = { .irq = irq, .level = level };
 
 	if (ioctl(kvm->vm_fd, KVM_IRQ_LINE, &line) < 0)
-		log_warn("KVM_IRQ_LINE %u: %s", irq, strerror(errno));
+		log_ratelimited(LOG_WARN, "KVM_IRQ_LINE %u: %s", irq, strerror(errno));
 }
 
 void kvm_destroy_vm(struct kvm *kvm)

@@ -59,9 +59,9 @@ static int call(struct link_child *lc, uint32_t type, const void *payload, uint3
 		link_child_fail(lc, why);
 		return -EPIPE;
 	}
-	if (status)	/* rate-limit */
-		log_warn("%s: control request %u refused: %s", lc->link.name, type,
-			 strerror(-status));
+	if (status)
+		log_ratelimited(LOG_WARN, "%s: control request %u refused: %s", lc->link.name,
+				type, strerror(-status));
 	return status;
 }
 

@@ -93,7 +93,7 @@ int msi_gsi_set(struct msi_routes *routes, int gsi, const struct msi_message *ms
 	rc = commit(routes);
 	pthread_mutex_unlock(&routes->lock);
 	if (rc)
-		log_warn("KVM_SET_GSI_ROUTING: %s", strerror(-rc));
+		log_ratelimited(LOG_WARN, "KVM_SET_GSI_ROUTING: %s", strerror(-rc));
 	return rc;
 }
 

@@ -140,7 +140,7 @@ static void set_ioeventfds(struct virtio_pci *vp, uint64_t base, bool assign)
 		};
 
 		if (ioctl(vp->kvm->vm_fd, KVM_IOEVENTFD, &io))
-			log_warn("%s: KVM_IOEVENTFD: %s (notifications will be slower)",
+			log_ratelimited(LOG_WARN, "%s: KVM_IOEVENTFD: %s (notifications will be slower)",
 				 vp->link->name, strerror(errno));
 	}
 }
@@ -230,8 +230,7 @@ static void reset_device(struct virtio_pci *vp)
 
 static void fail_device(struct virtio_pci *vp, const char *why)
 {
-	/* rate-limit */
-	log_warn("%s: %s; the device needs a reset", vp->link->name, why);
+	log_ratelimited(LOG_WARN, "%s: %s; the device needs a reset", vp->link->name, why);
 	vp->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 	if (vp->status & VIRTIO_CONFIG_S_DRIVER_OK) {
 		vp->isr |= VIRTIO_PCI_ISR_CONFIG;

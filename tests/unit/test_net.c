@@ -475,6 +475,37 @@ static void test_tx_dropped(struct drv *d)
 }
 
 /*
+ * The tap gets the header the device checked, not guest memory read again:
+ * a guest that sets NEEDS_CSUM (not negotiated) after the check, before the
+ * write reaches the tap, does not get it through. The header spans two
+ * descriptors, the second one going on with the frame.
+ */
+static void test_tx_header_read_once(struct drv *d)
+{
+	static uint8_t frame[BIG], got[BIG];
+	uint32_t len = tcp_frame(frame, 1000, 9);
+	uint64_t gpa = galloc(HDR + len, 64);
+	struct virtio_net_hdr *guest_h = (struct virtio_net_hdr *)(ram + gpa), hh;
+	struct buf b[3] = { { gpa, 5, false }, { gpa + 5, HDR - 5 + 100, false },
+			    { gpa + HDR + 100, len - 100, false } };
+
+	restart(d, d->ll.link.features & ~HOST_OFFLOADS);
+	memset(ram + gpa, 0, HDR);
+	memcpy(ram + gpa + HDR, frame, len);
+	post(d, TXQ, b, 3);
+	d->dev.ops->notify(&d->dev, TXQ);	/* checked and queued, not yet submitted */
+	guest_h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	guest_h->csum_start = htole16(34);
+	guest_h->csum_offset = htole16(16);
+	CHECK(wait_used(d, TXQ, 1));
+	CHECK_EQ(take_used(d, TXQ).len, 0);
+	CHECK_EQ(host_recv(&hh, got, sizeof(got)), len);
+	CHECK(!memcmp(got, frame, len));
+	CHECK_EQ(hh.flags, 0);
+	restart(d, d->ll.link.features);
+}
+
+/*
  * Mergeable buffers: a 64 KiB-capable set of 2 KiB buffers, a small frame
  * in one, a TSO packet across many (offloads negotiated: it arrives whole);
  * then too few buffers: no reading, no polling, until the next kick.
@@ -780,6 +811,7 @@ int main(void)
 	test_config(&d);
 	test_tx(&d);
 	test_tx_dropped(&d);
+	test_tx_header_read_once(&d);
 	test_rx_mergeable(&d);
 	test_rx_without_offloads(&d);
 	test_rx_single_buffers(&d);
