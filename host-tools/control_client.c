@@ -3,11 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "host-tools/control_client.h"
+#include "host-tools/vm_socket.h"
 
 bool vm_name_valid(const char *name)
 {
@@ -28,26 +28,14 @@ int vm_runtime_path(char *out, size_t size, const char *runtime_dir, const char 
 
 int ctl_connect(struct ctl_conn *c, const char *runtime_dir, const char *name)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-
 	c->len = 0;
 	c->fd = -1;
 	if (vm_runtime_path(c->path, sizeof(c->path), runtime_dir, name, "control.socket")) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	memcpy(addr.sun_path, c->path, sizeof(c->path));
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->fd < 0)
-		return -1;
-	if (connect(c->fd, (struct sockaddr *)&addr, sizeof(addr))) {
-		int saved = errno;
-
-		ctl_close(c);
-		errno = saved;
-		return -1;
-	}
-	return 0;
+	c->fd = vm_socket_connect(runtime_dir, name, "control.socket");
+	return c->fd < 0 ? -1 : 0;
 }
 
 static long long now_ms(void)

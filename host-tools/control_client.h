@@ -26,7 +26,10 @@ bool vm_name_valid(const char *name);
 int vm_runtime_path(char *out, size_t size, const char *runtime_dir, const char *name,
 		    const char *file);
 
-/* 0 when connected; -1 with errno (ENOENT or ECONNREFUSED: not running). */
+/*
+ * 0 when connected; -1 with errno (ENOENT or ECONNREFUSED: not running;
+ * EPERM: control.socket is not the VM's, see vm_socket.h).
+ */
 int ctl_connect(struct ctl_conn *c, const char *runtime_dir, const char *name);
 /*
  * Sends {"version":1,"command":command} and reads the reply into reply:

@@ -8,8 +8,10 @@
  * stdout and stderr, and its exit status (128+N for death by signal N).
  */
 #include "guest-agent/protocol.h"
+#include "host-tools/vm_socket.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -144,29 +146,29 @@ static void parse_options(int argc, char **argv, struct options *o)
 
 static int connect_vm(const struct options *o)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int n = snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s/command.socket",
-			 o->runtime_dir, o->name);
+	char path[PATH_MAX];
+	int n = snprintf(path, sizeof(path), "%s/%s/command.socket", o->runtime_dir, o->name);
 	int fd;
 
-	if (n < 0 || (size_t)n >= sizeof(addr.sun_path))
+	if (n < 0 || (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		die(2, o->name, "socket path too long: %s/%s/command.socket",
 		    o->runtime_dir, o->name);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		die(EXIT_PROTOCOL, o->name, "socket: %s", strerror(errno));
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
+	fd = vm_socket_connect(o->runtime_dir, o->name, "command.socket");
+	if (fd >= 0)
 		return fd;
 	if (errno == ENOENT || errno == ENOTDIR)
 		die(EXIT_PROTOCOL, o->name, "no such VM socket %s (is the VM started? vm-start %s)",
-		    addr.sun_path, o->name);
+		    path, o->name);
 	if (errno == ECONNREFUSED)
 		die(EXIT_PROTOCOL, o->name, "nothing listens on %s (is the VM started? vm-start %s)",
-		    addr.sun_path, o->name);
+		    path, o->name);
 	if (errno == EACCES)
 		die(EXIT_PROTOCOL, o->name, "permission denied on %s (only root and the VM's user may run commands)",
-		    addr.sun_path);
-	die(EXIT_PROTOCOL, o->name, "cannot connect to %s: %s", addr.sun_path, strerror(errno));
+		    path);
+	if (errno == EPERM)
+		die(EXIT_PROTOCOL, o->name, "refusing %s: not a socket of the VM's (a link, or "
+		    "someone else's)", path);
+	die(EXIT_PROTOCOL, o->name, "cannot connect to %s: %s", path, strerror(errno));
 }
 
 static void queue_frame(struct client *c, uint32_t type, const void *p, size_t len)

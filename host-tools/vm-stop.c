@@ -91,6 +91,9 @@ static void connect_or_die(struct ctl_conn *c, const struct options *o)
 		return;
 	if (errno == ENOENT || errno == ECONNREFUSED)
 		fprintf(stderr, "vm-stop: %s is not running (nothing answers on %s)\n", o->name, c->path);
+	else if (errno == EPERM)
+		fprintf(stderr, "vm-stop: refusing %s: not the VM's socket (a link, or someone "
+			"else's)\n", c->path);
 	else
 		fprintf(stderr, "vm-stop: %s: %s\n", c->path, strerror(errno));
 	exit(1);

@@ -4,7 +4,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "guest-agent/protocol.h"
@@ -82,19 +81,17 @@ static void protocol_error(struct agent_watch *aw, const char *what)
 
 static void on_agent(struct vm *vm, void *ctx, short revents);
 
+/* Through the handle runtime_dir keeps on our own listener, never by name. */
 static void try_connect(struct agent_watch *aw)
 {
 	static const char request[] = "CONNECT " "5000" "\n";
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = runtime_dir_connect(aw->rd, "vsock.socket");
 
 	_Static_assert(VMSILO_AGENT_PORT == 5000, "the CONNECT line names the agent's port");
-	memcpy(addr.sun_path, aw->path, sizeof(addr.sun_path) - 1);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) ||
-	    send(fd, request, sizeof(request) - 1, MSG_NOSIGNAL) != sizeof(request) - 1 ||
+	if (fd < 0 || send(fd, request, sizeof(request) - 1, MSG_NOSIGNAL) != sizeof(request) - 1 ||
 	    vm_watch(aw->vm, fd, POLLIN, on_agent, aw)) {
-		log_ratelimited(LOG_DEBUG, "guest agent: connecting through %s: %s", aw->path,
-				strerror(errno));
+		log_ratelimited(LOG_DEBUG, "guest agent: connecting through %s/vsock.socket: %s",
+				aw->rd->path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		arm(aw->retry_fd, AGENT_WATCH_RETRY_MS);
@@ -278,11 +275,7 @@ int agent_watch_open(struct agent_watch *aw, const struct vm_config *cfg,
 	aw->fd = -1;
 	aw->auto_shutdown = cfg->auto_shutdown.enable;
 	aw->after = cfg->auto_shutdown.after;
-	if (runtime_dir_file(rd, "vsock.socket", aw->path,
-			     sizeof(((struct sockaddr_un *)0)->sun_path))) {
-		snprintf(err, errlen, "%s/vsock.socket: path too long for a Unix socket", rd->path);
-		return -1;
-	}
+	aw->rd = rd;
 	aw->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	aw->idle_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (aw->retry_fd < 0 || aw->idle_fd < 0) {

@@ -1,6 +1,7 @@
 /*
- * The VMM's view of the guest agent: it connects through vsock.socket to
- * the agent's port, sends WATCH and reads the STATE messages (how many
+ * The VMM's view of the guest agent: it connects through the vsock
+ * device's listener (vsock.socket, reached by the handle runtime_dir keeps
+ * on it, not by name) to the agent's port, sends WATCH and reads the STATE messages (how many
  * commands run, for how long none has). The first answer makes the
  * service ready (sd_notify READY=1); with [auto_shutdown] an idle guest
  * gets the power button, and a hard stop if it does not power off.
@@ -31,7 +32,7 @@ struct agent_status {
 
 struct agent_watch {
 	struct vm *vm;
-	char path[PATH_MAX];	/* vsock.socket */
+	const struct runtime_dir *rd;	/* whose vsock.socket listener we connect to */
 	int fd;			/* the connection to the agent, or -1 */
 	int retry_fd;		/* timerfd: try connecting again */
 	int idle_fd;		/* timerfd: idle long enough / grace over */

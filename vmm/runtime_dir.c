@@ -62,12 +62,6 @@ static void become_self(void)
 	setfsgid(getegid());
 }
 
-/* name in the directory, reachable whatever happens to the path above it. */
-static int fd_path(const struct runtime_dir *rd, const char *name, char *buf, size_t len)
-{
-	return (size_t)snprintf(buf, len, "/proc/self/fd/%d/%s", rd->dir_fd, name) < len ? 0 : -1;
-}
-
 /* Root, we and the VM's user may own a directory on the way. */
 static bool trusted_owner(const struct runtime_dir *rd, uid_t uid)
 {
@@ -162,19 +156,29 @@ static int open_parent(const struct runtime_dir *rd, const char *path, char *err
 	return fd;
 }
 
+/*
+ * Whether the socket <name> (not a link to one elsewhere) takes a
+ * connection from the user: pinned by its inode, so what was checked is
+ * what is reached.
+ */
 static bool socket_answers(const struct runtime_dir *rd, const char *name)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int handle = openat(rd->dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC), fd = -1;
 	bool live = false;
+	struct stat st;
 
-	if (fd >= 0 && !fd_path(rd, name, addr.sun_path, sizeof(addr.sun_path))) {
+	if (handle >= 0 && !fstat(handle, &st) && S_ISSOCK(st.st_mode))
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d", handle);
 		become_user(rd);
 		live = !connect(fd, (struct sockaddr *)&addr, sizeof(addr));
 		become_self();
-	}
-	if (fd >= 0)
 		close(fd);
+	}
+	if (handle >= 0)
+		close(handle);
 	return live;
 }
 
@@ -251,50 +255,133 @@ int runtime_dir_file(const struct runtime_dir *rd, const char *name, char *buf, 
 	return (size_t)snprintf(buf, len, "%s/%s", rd->path, name) < len ? 0 : -1;
 }
 
-static void remember(struct runtime_dir *rd, const char *name)
+static void remember(struct runtime_dir *rd, const char *name, int handle)
 {
 	char *copy = strdup(name);
 
-	if (copy && rd->nr_files < RUNTIME_DIR_MAX_FILES)
-		rd->files[rd->nr_files++] = copy;
-	else
-		free(copy);
+	if (copy && rd->nr_files < RUNTIME_DIR_MAX_FILES) {
+		rd->files[rd->nr_files++] = (struct runtime_file){ copy, handle };
+		return;
+	}
+	free(copy);
+	if (handle >= 0)
+		close(handle);
 }
 
-/* bind() as the user, with the mode right from the start. */
-static int bind_as_user(const struct runtime_dir *rd, int fd, const struct sockaddr_un *addr)
+/*
+ * A directory in dir_fd that only we can write, where a listener is bound,
+ * given to the user and its inode pinned before it takes its name. If the
+ * user swaps another directory in, it is not ours (owner, mode): refused.
+ */
+static int open_stage(const struct runtime_dir *rd, const char *stage)
 {
-	mode_t old_mask = umask(0117);
+	struct stat st;
+	int fd;
+
+	if (mkdirat(rd->dir_fd, stage, 0700) && errno == EEXIST) {
+		unlinkat(rd->dir_fd, stage, AT_REMOVEDIR);	/* a dead run's, empty */
+		if (mkdirat(rd->dir_fd, stage, 0700))
+			return -1;
+	}
+	fd = openat(rd->dir_fd, stage, O_RDONLY | DIR_OPEN_FLAGS);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || st.st_uid != geteuid() || (st.st_mode & 077)) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	return fd;
+}
+
+/* Bound in the stage under umask 0117 (mode 0660), then handed to the user. */
+static int bind_staged(const struct runtime_dir *rd, int stage_fd, int fd, const char *name)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	mode_t old_mask;
 	int r;
 
-	become_user(rd);
-	r = bind(fd, (const struct sockaddr *)addr, sizeof(*addr));
-	become_self();
+	if ((size_t)snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d/%s",
+			     stage_fd, name) >= sizeof(addr.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	old_mask = umask(0117);
+	r = bind(fd, (const struct sockaddr *)&addr, sizeof(addr));
 	umask(old_mask);
+	return r ? r : fchownat(stage_fd, name, rd->uid, rd->gid, AT_SYMLINK_NOFOLLOW);
+}
+
+/* Listening in the stage, pinned (the handle), then renamed into place. */
+static int listen_staged(const struct runtime_dir *rd, const char *stage, int fd,
+			 const char *name, int *handle)
+{
+	int stage_fd = open_stage(rd, stage), r = -1;
+
+	if (stage_fd < 0)
+		return -1;
+	if (!bind_staged(rd, stage_fd, fd, name) && !listen(fd, 128)) {
+		*handle = openat(stage_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		r = *handle >= 0 ? renameat(stage_fd, name, rd->dir_fd, name) : -1;
+	}
+	if (r)
+		unlinkat(stage_fd, name, 0);
+	close(stage_fd);
+	unlinkat(rd->dir_fd, stage, AT_REMOVEDIR);
 	return r;
 }
 
 int runtime_dir_listen(struct runtime_dir *rd, const char *name, char *err, size_t errlen)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	char shown[PATH_MAX + NAME_MAX + 2];	/* path + "/" + name */
-	int fd;
+	char shown[PATH_MAX + NAME_MAX + 2], stage[NAME_MAX + 1];	/* shown: path/name */
+	int fd, handle = -1;
 
 	runtime_dir_file(rd, name, shown, sizeof(shown));
-	if (fd_path(rd, name, addr.sun_path, sizeof(addr.sun_path))) {
-		snprintf(err, errlen, "%s: name too long for a Unix socket", shown);
+	if ((size_t)snprintf(stage, sizeof(stage), ".%s.new", name) >= sizeof(stage)) {
+		snprintf(err, errlen, "%s: name too long", shown);
 		return -1;
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return fail(err, errlen, "cannot create socket", shown);
-	unlinkat(rd->dir_fd, name, 0);	/* a stale one: runtime_dir_open checked it is dead */
-	if (bind_as_user(rd, fd, &addr) || listen(fd, 128)) {
+	/* A stale one is replaced: runtime_dir_open checked it is dead. */
+	if (listen_staged(rd, stage, fd, name, &handle)) {
 		fail(err, errlen, "cannot listen on", shown);
+		if (handle >= 0)
+			close(handle);
 		close(fd);
 		return -1;
 	}
-	remember(rd, name);
+	remember(rd, name, handle);
+	return fd;
+}
+
+static int handle_of(const struct runtime_dir *rd, const char *name)
+{
+	for (unsigned i = 0; i < rd->nr_files; i++)
+		if (rd->files[i].handle >= 0 && !strcmp(rd->files[i].name, name))
+			return rd->files[i].handle;
+	return -1;
+}
+
+int runtime_dir_connect(const struct runtime_dir *rd, const char *name)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int handle = handle_of(rd, name), fd;
+
+	if (handle < 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d", handle);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
 	return fd;
 }
 
@@ -311,7 +398,7 @@ int runtime_dir_link(struct runtime_dir *rd, const char *name, const char *targe
 	become_self();
 	if (r)
 		return fail(err, errlen, "cannot create", shown);
-	remember(rd, name);
+	remember(rd, name, -1);
 	return 0;
 }
 
@@ -328,8 +415,10 @@ int runtime_dir_give(const struct runtime_dir *rd, int fd)
 void runtime_dir_close(struct runtime_dir *rd)
 {
 	for (unsigned i = 0; i < rd->nr_files; i++) {
-		unlinkat(rd->dir_fd, rd->files[i], 0);
-		free(rd->files[i]);
+		unlinkat(rd->dir_fd, rd->files[i].name, 0);
+		free(rd->files[i].name);
+		if (rd->files[i].handle >= 0)
+			close(rd->files[i].handle);
 	}
 	rd->nr_files = 0;
 	if (rd->parent_fd >= 0 && unlinkat(rd->parent_fd, rd->name, AT_REMOVEDIR) &&

@@ -7,10 +7,17 @@
  * path: <runtime_dir> is walked from / without following links, every
  * component checked (owned by root, us or the user; not writable by others
  * unless sticky), and everything else is relative to the directory fds.
- * Sockets and links are made with the user's filesystem identity, so they
- * are the user's from the moment they exist and root never chowns a name
- * the user could have swapped. Removed at exit, except what socket
- * activation handed in, which belongs to the service manager.
+ * Links are made with the user's filesystem identity and sockets are
+ * bound and chowned in a staging directory only root can write, then
+ * renamed into place, so both are the user's from the moment they have
+ * their name and root never chowns a name the user could have swapped.
+ * Removed at exit, except what socket activation handed in, which belongs
+ * to the service manager.
+ *
+ * The VMM reaches its own listeners (the agent watch, vsock.socket) only
+ * through a handle on the socket's inode taken where the user cannot
+ * reach, never by its name in the directory: the user may replace that
+ * name with a link to any socket on the host.
  */
 #ifndef VMSILO_RUNTIME_DIR_H
 #define VMSILO_RUNTIME_DIR_H
@@ -31,7 +38,10 @@ struct runtime_dir {
 	bool created;		/* we made the directory */
 	int parent_fd;		/* <runtime_dir>, opened without following links */
 	int dir_fd;		/* <runtime_dir>/<name> */
-	char *files[RUNTIME_DIR_MAX_FILES];	/* names in dir_fd, ours to remove at exit */
+	struct runtime_file {
+		char *name;	/* in dir_fd, ours to remove at exit */
+		int handle;	/* O_PATH on a listener's socket inode, or -1 */
+	} files[RUNTIME_DIR_MAX_FILES];
 	unsigned nr_files;
 };
 
@@ -46,10 +56,17 @@ int runtime_dir_open(struct runtime_dir *rd, const struct vm_config *cfg, char *
 int runtime_dir_file(const struct runtime_dir *rd, const char *name, char *buf, size_t len);
 /*
  * A listening, non-blocking Unix stream socket <name> in the directory,
- * created owned by the user with mode 0660; removed at exit. Returns the
- * fd or -1 with err set.
+ * owned by the user with mode 0660 from the moment it has that name;
+ * removed at exit. Returns the fd or -1 with err set.
  */
 int runtime_dir_listen(struct runtime_dir *rd, const char *name, char *err, size_t errlen);
+/*
+ * A non-blocking connection to the listener runtime_dir_listen made as
+ * <name>, through the handle kept on its inode: whatever now has that name
+ * in the directory, nothing but our own listener is reached. The fd, or
+ * -1 with errno (ENOENT: not one of ours).
+ */
+int runtime_dir_connect(const struct runtime_dir *rd, const char *name);
 /* A symlink <name> -> target in the directory, the user's; removed at exit. */
 int runtime_dir_link(struct runtime_dir *rd, const char *name, const char *target,
 		     char *err, size_t errlen);

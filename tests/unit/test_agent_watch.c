@@ -1,5 +1,6 @@
 /*
- * The agent watch against a fake vsock device on vsock.socket: the
+ * The agent watch against a fake vsock device on vsock.socket (which the
+ * user has swapped for a link to a decoy): the
  * CONNECT handshake, WATCH, STATE messages, READY=1 and the idle power
  * button, reconnecting after a refusal, and hostile frames. The main
  * loop's watch polling is mimicked here.
@@ -10,6 +11,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -28,7 +30,7 @@ static struct vm_config cfg = {
 };
 static struct agent_watch aw;
 static struct runtime_dir rd;
-static int device, notify_fd;
+static int device, decoy, notify_fd;
 
 static void pump(int timeout_ms)
 {
@@ -139,23 +141,46 @@ static void expect_notification(const char *want_start)
 		fprintf(stderr, "  notification: \"%s\", wanted \"%s...\"\n", buf, want_start);
 }
 
+/*
+ * The user owns the runtime directory and swaps vsock.socket for a link to
+ * a socket of someone else's (root-only here): the watch must still reach
+ * only the vsock device's listener, and the decoy never hear from it.
+ */
+static int plant_decoy(const char *top)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	char link[PATH_MAX];
+	mode_t old_mask = umask(0177);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/root-only.socket", top);
+	CHECK_EQ(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	umask(old_mask);
+	CHECK_EQ(listen(fd, 8), 0);
+	runtime_dir_file(&rd, "vsock.socket", link, sizeof(link));
+	CHECK_EQ(unlink(link), 0);
+	CHECK_EQ(symlink(addr.sun_path, link), 0);
+	return fd;
+}
+
 static void setup(void)
 {
-	char tmpl[] = "/tmp/test_agent_watch.XXXXXX", path[PATH_MAX], err[256];
+	static char tmpl[] = "/tmp/test_agent_watch.XXXXXX";
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	char path[PATH_MAX], err[256];
 
 	CHECK(mkdtemp(tmpl) != NULL);
-	snprintf(rd.path, sizeof(rd.path), "%s", tmpl);
+	cfg.runtime_dir = tmpl;
+	CHECK_EQ(runtime_dir_open(&rd, &cfg, err, sizeof(err)), 0);
 	vm.cfg = &cfg;
 	vm.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	for (unsigned i = 0; i < VM_MAX_WATCHES; i++)
 		vm.watches[i].fd = -1;
 	acpi_pm_init(&vm.pm, &vm.kvm, NULL, NULL);
 
-	runtime_dir_file(&rd, "vsock.socket", addr.sun_path, sizeof(addr.sun_path));
-	device = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	CHECK_EQ(bind(device, (struct sockaddr *)&addr, sizeof(addr)), 0);
-	CHECK_EQ(listen(device, 8), 0);
+	device = runtime_dir_listen(&rd, "vsock.socket", err, sizeof(err));
+	CHECK(device >= 0);
+	decoy = plant_decoy(tmpl);
 
 	runtime_dir_file(&rd, "notify", path, sizeof(path));
 	memcpy(addr.sun_path, path, strlen(path) + 1);
@@ -247,5 +272,7 @@ int main(void)
 	close(fd);
 
 	agent_watch_close(&aw);
+	CHECK(accept4(decoy, NULL, NULL, SOCK_NONBLOCK) < 0 && errno == EAGAIN);
+	runtime_dir_close(&rd);
 	return check_report("test_agent_watch");
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -191,6 +192,86 @@ static void test_close_after_swap(void)
 	CHECK_EQ(rmdir(moved), 0);
 }
 
+/* A listening socket at top/<name>, root's, mode mode (0600: root only). */
+static int outside_listener(const char *name, mode_t mode, char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	path_in(path, top, name);
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	CHECK(fd >= 0);
+	CHECK_EQ(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	CHECK_EQ(chmod(path, mode), 0);
+	CHECK_EQ(listen(fd, 8), 0);
+	return fd;
+}
+
+static bool got_connection(int listener)
+{
+	int fd = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0;
+}
+
+/*
+ * The user swaps vsock.socket for a link to a root-only socket, or removes
+ * it: runtime_dir_connect still reaches our own listener, never theirs.
+ */
+static void test_connect_reaches_only_our_listener(void)
+{
+	struct runtime_dir rd;
+	char err[512] = "", root_only[PATH_MAX], entry[PATH_MAX];
+	int ours, theirs = outside_listener("root-only.socket", 0600, root_only), fd;
+
+	CHECK_EQ(runtime_dir_open(&rd, &cfg, err, sizeof(err)), 0);
+	ours = runtime_dir_listen(&rd, "vsock.socket", err, sizeof(err));
+	CHECK(ours >= 0);
+	path_in(entry, vm_dir, "vsock.socket");
+	CHECK_EQ(unlink(entry), 0);
+	CHECK_EQ(symlink(root_only, entry), 0);
+	fd = runtime_dir_connect(&rd, "vsock.socket");
+	CHECK(fd >= 0);
+	CHECK(got_connection(ours));
+	CHECK(!got_connection(theirs));
+	close(fd);
+	CHECK_EQ(unlink(entry), 0);			/* gone: still ours */
+	fd = runtime_dir_connect(&rd, "vsock.socket");
+	CHECK(fd >= 0 && got_connection(ours));
+	close(fd);
+	CHECK(runtime_dir_connect(&rd, "command.socket") < 0 && errno == ENOENT);
+	close(ours);
+	runtime_dir_close(&rd);
+	close(theirs);
+	unlink(root_only);
+}
+
+/*
+ * The liveness probe of a left-over control.socket follows no link: one
+ * to a socket the user may reach elsewhere neither hears from root nor
+ * makes the VM look as if it were running.
+ */
+static void test_probe_follows_no_link(void)
+{
+	struct runtime_dir rd;
+	char err[512] = "", open_socket[PATH_MAX], entry[PATH_MAX];
+	int theirs = outside_listener("open.socket", 0666, open_socket);
+
+	CHECK_EQ(mkdir(vm_dir, 0700), 0);
+	CHECK_EQ(chown(vm_dir, user_uid, user_gid), 0);
+	path_in(entry, vm_dir, "control.socket");
+	CHECK_EQ(symlink(open_socket, entry), 0);
+	CHECK_EQ(runtime_dir_open(&rd, &cfg, err, sizeof(err)), 0);
+	CHECK(!got_connection(theirs));
+	runtime_dir_close(&rd);
+	unlink(entry);
+	rmdir(vm_dir);
+	close(theirs);
+	unlink(open_socket);
+}
+
 static void swap_for_link(const char *path, const char *target)
 {
 	unlink(path);
@@ -200,7 +281,10 @@ static void swap_for_link(const char *path, const char *target)
 /* As the user: swap every entry for links to the victims, forever. */
 static void race(void)
 {
-	static const char *const names[] = { "control.socket", "command.socket", "console" };
+	static const char *const names[] = {
+		"control.socket", "command.socket", "console",
+		".control.socket.new", ".command.socket.new",	/* the stages */
+	};
 	char entry[PATH_MAX], moved[PATH_MAX];
 
 	if (setresgid(user_gid, user_gid, user_gid) || setresuid(user_uid, user_uid, user_uid))
@@ -209,7 +293,7 @@ static void race(void)
 	for (unsigned i = 0;; i++) {
 		const char *target = i & 1 ? victim : victim_dir;
 
-		for (unsigned n = 0; n < 3; n++) {
+		for (unsigned n = 0; n < sizeof(names) / sizeof(names[0]); n++) {
 			path_in(entry, vm_dir, names[n]);
 			swap_for_link(entry, target);
 		}
@@ -285,6 +369,8 @@ int main(int argc, char **argv)
 		test_symlinked_dirs_refused();
 		test_foreign_dirs_refused();
 		test_close_after_swap();
+		test_connect_reaches_only_our_listener();
+		test_probe_follows_no_link();
 	}
 	test_race();
 	cleanup();

@@ -1,0 +1,100 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "host-tools/vm_socket.h"
+
+static int refuse(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+	errno = EPERM;
+	return -1;
+}
+
+/* <runtime_dir>/<name>, refused if a link; its owner in *owner. */
+static int open_vm_dir(const char *runtime_dir, const char *name, uid_t *owner)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", runtime_dir, name) >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ELOOP || errno == ENOTDIR ? refuse(-1) : -1;	/* a link */
+	if (fstat(fd, &st)) {
+		close(fd);
+		return -1;
+	}
+	*owner = st.st_uid;
+	return fd;
+}
+
+/* An O_PATH handle on <file> if it is a socket only the VM's side made. */
+static int pin_socket(int dir_fd, const char *file, uid_t owner)
+{
+	int fd = openat(dir_fd, file, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || !S_ISSOCK(st.st_mode) || st.st_nlink != 1 ||
+	    (st.st_uid != 0 && st.st_uid != owner))
+		return refuse(fd);
+	return fd;
+}
+
+static int connect_pinned(int handle)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d", handle);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+static bool server_trusted(int fd, uid_t owner)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	return !getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) &&
+	       (cred.uid == 0 || cred.uid == owner);
+}
+
+int vm_socket_connect(const char *runtime_dir, const char *name, const char *file)
+{
+	uid_t owner = 0;
+	int dir_fd = open_vm_dir(runtime_dir, name, &owner), handle = -1, fd = -1, saved;
+
+	if (dir_fd >= 0)
+		handle = pin_socket(dir_fd, file, owner);
+	if (handle >= 0)
+		fd = connect_pinned(handle);
+	saved = errno;
+	if (fd >= 0 && !server_trusted(fd, owner))
+		fd = refuse(fd), saved = EPERM;
+	if (handle >= 0)
+		close(handle);
+	if (dir_fd >= 0)
+		close(dir_fd);
+	errno = saved;
+	return fd;
+}
