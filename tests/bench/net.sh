@@ -104,10 +104,13 @@ drive() { # PID CONSOLE RESULT
 		t1=$(now)
 		echo "h2g $(echo "$t0 $t1" | awk '{ print $2 - $1 }')" >> "$3"
 	fi
-	wait "$pid" || true
+	local rc=0
+	wait "$pid" || rc=$?
 	kill $sink 2> /dev/null || true
 	wait $sink 2> /dev/null || true
 	tr -d '\r' < "$log" | sed -n 's/^VMSILO g2h_seconds=/g2h /p' >> "$3"
+	[ "$(grep -c . "$3" 2> /dev/null)" = 2 ] ||
+		echo "NOTE: $(basename "$3" .result): no figure for $(grep -q h2g "$3" || echo "L1 -> L2 ")$(grep -q g2h "$3" || echo "L2 -> L1 ")(exit $rc$(grep -qE 'Oops|Kernel panic' "$log" && echo ', kernel oops/panic'))"
 }
 
 watch_rss() { # PID

@@ -280,6 +280,26 @@ qemu=(qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot
 [ -z "$results" ] ||
 	qemu+=(-virtfs "local,path=$results,mount_tag=results,security_model=none")
 
+# An L1 whose vCPU stopped for good (TCG under load: RCU stall reports every
+# minute, nothing else moving) never dies by itself; after the third report
+# (about two and a half minutes of stall) it is treated as dead, so the run
+# is retried instead of waiting for --timeout. One report alone can be a
+# busy host and is left to recover.
+L1_STALL_REPORTS=3
+watch_l1() { # QEMU_PID
+	local n
+	while kill -0 "$1" 2>/dev/null; do
+		sleep 5
+		n=$(grep -a -c -E 'rcu_(preempt|sched) detected stalls|soft lockup' \
+			"$run/console.log" 2>/dev/null || true)
+		if [ "${n:-0}" -ge "$L1_STALL_REPORTS" ]; then
+			echo "rig-l1: L1 stalled ($n RCU stall or lockup reports)" >>"$run/console.log"
+			kill -TERM "$1" 2>/dev/null	# timeout(1) passes it to QEMU
+			return
+		fi
+	done
+}
+
 show_output() {
 	cat "$run/stdout"
 	cat "$run/stderr" >&2
@@ -293,10 +313,14 @@ for attempt in 1 2; do
 	info "starting L1 (attempt $attempt) after $(elapsed "$t_start" "$t_qemu")s of setup"
 	timeout -k 5 "$timeout" "${qemu[@]}" </dev/null >"$run/qemu.log" 2>&1 &
 	qpid=$!
+	watch_l1 "$qpid" &
+	watcher=$!
 	set +e
 	wait "$qpid"
 	qrc=$?
 	[ "$interrupted" = 0 ] || wait "$qpid"
+	kill "$watcher" 2>/dev/null
+	wait "$watcher" 2>/dev/null
 	set -e
 	qpid=""
 	if [ "$interrupted" = 1 ]; then
