@@ -54,10 +54,18 @@ static void iov_piece_in(void *base, size_t len, size_t done, void *buf)
 	memcpy(base, (const uint8_t *)buf + done, len);
 }
 
+/*
+ * The device's one fetch of a guest value. The barrier keeps the compiler,
+ * even with this inlined, from reading guest memory again where the caller
+ * uses the copy in buf: the guest may have changed it by then.
+ */
 size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t offset, void *buf,
 		  size_t len)
 {
-	return iov_walk(iov, n, offset, len, iov_piece_out, buf);
+	size_t done = iov_walk(iov, n, offset, len, iov_piece_out, buf);
+
+	__asm__ __volatile__("" : : : "memory");
+	return done;
 }
 
 size_t buf_to_iov(const struct iovec *iov, unsigned n, size_t offset, const void *buf,

@@ -12,7 +12,10 @@
 /* Total bytes in iov[0..n), saturating at SIZE_MAX. */
 size_t iov_length(const struct iovec *iov, unsigned n);
 
-/* Copies up to len bytes from offset in the iovecs to buf; returns bytes copied. */
+/*
+ * Copies up to len bytes from offset in the iovecs to buf; returns bytes
+ * copied. For guest memory: check and use only buf, never the iovecs again.
+ */
 size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t offset, void *buf,
 		  size_t len);
 

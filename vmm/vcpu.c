@@ -113,6 +113,11 @@ int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned id, char *err, size_t
 		step = "mmap kvm_run";
 		goto fail;
 	}
+	/* A device forked later (whatever the creation order) must not inherit it. */
+	if (madvise(vcpu->run, vm->kvm.run_size, MADV_DONTFORK)) {
+		step = "madvise kvm_run";
+		goto fail;
+	}
 	step = set_cpuid(vcpu) ? "KVM_SET_CPUID2" : set_msrs(vcpu) ? "KVM_SET_MSRS" :
 	       set_fpu(vcpu) ? "KVM_SET_FPU" : set_lapic(vcpu) ? "KVM_SET_LAPIC" : NULL;
 	if (!step)

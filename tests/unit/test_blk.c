@@ -327,6 +327,43 @@ static void test_batch(struct drv *d, int fd)
 	CHECK(file_is(fd, 64 * 4096, ram + data, 64 * 4096));
 }
 
+/*
+ * The header and the discard segment are copied once: a guest that
+ * rewrites them after notify() checked them and queued the I/O, before it
+ * completes, changes neither where it lands nor what the device reports
+ * (a write turned into a read must not return 4097 bytes).
+ */
+static void test_header_read_once(struct drv *d, int fd)
+{
+	uint64_t data = galloc(4096, 4096), keep = galloc(4096, 4096), seg = galloc(16, 16);
+	struct virtio_blk_discard_write_zeroes s = { htole64(300), htole32(8), 0 };
+	struct virtio_blk_outhdr *h;
+	struct req r;
+
+	fill(keep, 4096, 11);
+	CHECK_EQ(request(d, 0, VIRTIO_BLK_T_OUT, 0, keep, 4096, NULL), VIRTIO_BLK_S_OK);
+	fill(data, 4096, 13);
+	r = post_req(d, 0, VIRTIO_BLK_T_OUT, 200, data, 4096);
+	h = (struct virtio_blk_outhdr *)(ram + r.hdr);
+	d->dev.ops->notify(&d->dev, 0);		/* checked and queued, not yet submitted */
+	h->type = htole32(VIRTIO_BLK_T_IN);
+	h->sector = htole64(0);
+	link_local_poll(&d->ll);
+	CHECK_EQ(used(d, 0, r.head), 1);	/* a write's: no data for the driver */
+	CHECK_EQ(ram[r.status], VIRTIO_BLK_S_OK);
+	CHECK(file_is(fd, 200 * 512, ram + data, 4096));
+	CHECK(file_is(fd, 0, ram + keep, 4096));
+
+	memcpy(ram + seg, &s, sizeof(s));
+	r = post_req(d, 0, VIRTIO_BLK_T_WRITE_ZEROES, 0, seg, sizeof(s));
+	d->dev.ops->notify(&d->dev, 0);
+	((struct virtio_blk_discard_write_zeroes *)(ram + seg))->sector = htole64(0);
+	link_local_poll(&d->ll);
+	CHECK_EQ(used(d, 0, r.head), 1);
+	CHECK_EQ(ram[r.status], VIRTIO_BLK_S_OK);
+	CHECK(file_is(fd, 0, ram + keep, 4096));
+}
+
 /* Broken chains: the device fails (needs reset), then works after a reset. */
 static void test_malformed(struct drv *d)
 {
@@ -409,6 +446,7 @@ int main(void)
 	test_bad_requests(&d);
 	test_zeroes(&d, fd);
 	test_batch(&d, fd);
+	test_header_read_once(&d, fd);
 	test_malformed(&d);
 
 	/* The image shrank under the device: a read past its end is IOERR. */
