@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora under tests/fuzz/corpus/<target>/: a few small
+valid inputs per harness, taken from the unit tests. Run it again after
+changing an input format; the files it writes are committed."""
+import os
+import struct
+import sys
+
+TOP = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(TOP, "corpus")
+
+
+def write(target, name, data):
+    d = os.path.join(OUT, target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+MIN_DOC = 'name = "banking"\nkernel = "/boot/vmlinuz"\n'
+
+
+def config():
+    write("fuzz_config", "min.toml", MIN_DOC)
+    with open(os.path.join(TOP, "../../examples/banking.toml")) as f:
+        write("fuzz_config", "banking.toml", f.read())
+    write("fuzz_config", "disks.toml", MIN_DOC +
+          '[[disk]]\npath = "root.erofs"\nro = true\nid = "root"\n'
+          '[[disk]]\npath = "/var/home.img"\nsparse = false\ndirect = true\n'
+          'block_size = 4096\n')
+    write("fuzz_config", "values.toml", MIN_DOC +
+          'memory = 1_048_576\ncpus = 1\nkernel_params = ["a=1", "b"]\n'
+          'reboot = "exit"\nlog_level = "debug"\n')
+    write("fuzz_config", "toml.toml",
+          '"" = 4\n1234 = 5\n  a . b . c = 6\nx."y.z".\'w\' = 7\n'
+          'd = [1, "two", [3, [4]], {k = true}, false,]\ne = [ [ ] , [ ], ]\n'
+          '[t]\ns = """multi\nline"""\nl = \'\'\'lit\'\'\'\nh = 0xff\no = 0o7\n'
+          'b = 0b1\nu = "\\u00e9\\t"\n[[arr]]\nx = 1\n')
+
+
+def control():
+    for name, line in [
+            ("status", '{"version":1,"command":"status"}\n'),
+            ("stop", '{"version":1,"command":"stop"}\n'),
+            ("pause", '{"version":1,"command":"pause"}\n{"version":1,"command":"resume"}\n'),
+            ("power", '{"version":1,"command":"powerbutton"}'),
+            ("nested", '{"version":1,"command":"status","x":[1,{"a":null}],"s":"\\u00e9\\n"}\n'),
+            ("bad", '{"version":2}\n{"command":7}\nnot json\n')]:
+        write("fuzz_control", name, line)
+        write("fuzz_json", name, line.split("\n")[0])
+    write("fuzz_json", "types", '{"a":-9223372036854775808,"b":true,"c":false,"d":null,'
+          '"e":"\\"\\\\\\/\\b\\f\\n\\r\\t\\ud83d\\ude00","f":{"g":[[],{}]}}')
+
+
+def frame(t, payload=b""):
+    return struct.pack("<II", t, len(payload)) + payload
+
+
+def exec_payload(argv, envv=(), cwd="", flags=0, rows=0, cols=0):
+    p = struct.pack("<IIHHII", 1, flags, rows, cols, len(argv), len(envv))
+    for s in list(argv) + list(envv) + [cwd]:
+        p += s.encode() + b"\0"
+    return p
+
+
+def agent():
+    # guest -> host: what vm-run and the VMM's agent watch read
+    write("fuzz_agent_protocol", "run", frame(0x81, struct.pack("<I", 42)) +
+          frame(0x82, b"hello\n") + frame(0x83, b"oops") + frame(0x82) +
+          frame(0x84, struct.pack("<II", 0, 3)))
+    write("fuzz_agent_protocol", "state", frame(0x86, struct.pack("<II", 0, 17)) +
+          frame(0x86, struct.pack("<II", 2, 0)) + frame(0x85, b"no such user"))
+    # host -> guest: what a session in the agent reads
+    write("fuzz_agent_protocol", "exec",
+          frame(0x01, exec_payload(["/bin/sh", "-c", "echo hi"], ["TERM=xterm"], "/tmp", 2, 24, 80)) +
+          frame(0x02, b"input") + frame(0x04, struct.pack("<HH", 50, 132)) +
+          frame(0x03, struct.pack("<I", 15)) + frame(0x02))
+    write("fuzz_agent_protocol", "watch", frame(0x05))
+    handshake = b"OK 1073741824\n"
+    write("fuzz_agent_watch", "state", handshake + frame(0x86, struct.pack("<II", 0, 17)) +
+          frame(0x86, struct.pack("<II", 3, 0)))
+    write("fuzz_agent_watch", "error", handshake + frame(0x85, b"refused\x01"))
+    write("fuzz_agent_watch", "refused", b"REFUSED\n")
+    write("fuzz_agent_watch", "other", handshake + frame(0x82, b"x" * 40) +
+          frame(0x86, struct.pack("<II", 0, 1)))
+    for name in ("exec", "watch"):
+        with open(os.path.join(OUT, "fuzz_agent_protocol", name), "rb") as f:
+            write("fuzz_agent_session", name, f.read())
+    write("fuzz_agent_session", "detached",
+          frame(0x01, exec_payload(["true"], flags=1)))
+    write("fuzz_agent_session", "stdin",
+          frame(0x01, exec_payload(["cat"])) + frame(0x02, b"a" * 100) + frame(0x02))
+
+
+def virtq():
+    def ram(descs, avail):
+        r = bytearray(0x400)
+        for i, (addr, ln, fl, nxt) in enumerate(descs):
+            struct.pack_into("<QIHH", r, 16 * i, addr, ln, fl, nxt)
+        struct.pack_into("<HH", r, 0x100, 0, len(avail))
+        for i, h in enumerate(avail):
+            struct.pack_into("<H", r, 0x104 + 2 * i, h)
+        return bytes(r)
+    hdr = lambda flags: struct.pack("<HBHHHH", 3, flags, 0, 0, 0x100, 0x200)
+    write("fuzz_virtq", "one", hdr(0) + ram([(0x1000, 16, 0, 0)], [0]))
+    write("fuzz_virtq", "chain", hdr(1) + ram([(0x1000, 12, 1, 1), (0x2000, 64, 2, 0)], [0]))
+    write("fuzz_virtq", "indirect", hdr(0) + ram([(0x300, 32, 4, 0)], [0])[:0x300] +
+          struct.pack("<QIHHQIHH", 0x1000, 8, 1, 1, 0x2000, 8, 2, 0))
+
+
+TARGETS = {"virtq": virtq, "config": config, "control": control, "agent": agent}
+
+if __name__ == "__main__":
+    for name in sys.argv[1:] or TARGETS:
+        TARGETS[name]()
