@@ -110,7 +110,54 @@ def virtq():
           struct.pack("<QIHHQIHH", 0x1000, 8, 1, 1, 0x2000, 8, 2, 0))
 
 
-TARGETS = {"virtq": virtq, "config": config, "control": control, "agent": agent}
+def ctl_ring():
+    def msg(t, tag=0, flags=0, payload=b""):
+        return struct.pack("<IIBB", t, tag, flags, len(payload)) + payload
+    reply = msg(0x102, 1, 1, struct.pack("<iI", 0, 0) + struct.pack("<Q", 0x130000000))
+    reset = msg(0x101, 0, 0, b"bad ring\x01")
+    config = msg(0x100, 0, 0, struct.pack("<II", 0, 4) + b"abcd")
+    write("fuzz_ctl_ring", "messages", b"\x03" + reply + b"\x03" + reset + b"\x03" + config +
+          b"\x04")
+    write("fuzz_ctl_ring", "call", b"\x06" + msg(1, 0) + b"\x03" + reply + b"\x04\x05" +
+          msg(14) + b"\x04")
+    write("fuzz_ctl_ring", "tail", b"\x03" + config + b"\x00" + struct.pack("<I", 65) + b"\x04")
+    write("fuzz_ctl_ring", "slot", b"\x02\x00" + msg(0x100, 0, 0, b"x" * 8) +
+          struct.pack("<I", 300) + b"\x00" + struct.pack("<I", 1) + b"\x04")
+    write("fuzz_ctl_ring", "head", b"\x01" + struct.pack("<I", 1000) + b"\x05" + msg(1) +
+          b"\x07" + struct.pack("<I", 3))
+
+
+def ring(r, q, descs, avail):
+    """Queue q's descriptors and avail ring in r, as fuzz_driver.h lays them out."""
+    base = q * 0x2000
+    for i, (addr, ln, fl, nxt) in enumerate(descs):
+        struct.pack_into("<QIHH", r, base + 16 * i, addr, ln, fl, nxt)
+    struct.pack_into("<HH", r, base + 0x1000, 0, len(avail))
+    for i, h in enumerate(avail):
+        struct.pack_into("<H", r, base + 0x1004 + 2 * i, h)
+
+
+def driver_input(features, host, r, qlog=(2, 2, 2), flags=0):
+    return struct.pack("<BBBBHBB", *qlog, features, len(host), flags, 0) + host + bytes(r).rstrip(b"\0")
+
+
+def net():
+    hdr = bytes(12)
+    frame = bytes([0xff] * 6) + bytes([0x52, 0x54, 0, 0x12, 0x34, 0x56]) + b"\x88\xb5" + b"x" * 46
+    host = struct.pack("<H", 72) + hdr + frame
+    r = bytearray(0x3800)
+    ring(r, 0, [(0x100, 2048, 2, 0), (0x900, 1024, 2, 0)], [0, 1])
+    ring(r, 1, [(0x2100, 12, 1, 1), (0x2200, 60, 0, 0), (0x2300, 72, 0, 0)], [0, 2])
+    r[0x2200:0x2200 + 60] = frame
+    r[0x2300 + 12:0x2300 + 72] = frame
+    write("fuzz_net", "one_each", driver_input(0, host, r))
+    gso = struct.pack("<BBHHHH", 1, 1, 54, 1400, 34, 16) + b"\0\0"
+    r[0x2300:0x2300 + 12] = gso
+    write("fuzz_net", "offloads", driver_input(0x1f, host * 3, r, flags=1))
+    write("fuzz_net", "refused_gso", driver_input(0, b"", r))
+
+
+TARGETS = {"net": net, "ctl_ring": ctl_ring, "virtq": virtq, "config": config, "control": control, "agent": agent}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or TARGETS:
