@@ -34,6 +34,8 @@ bool fuzz_driver_input(struct fuzz_driver *d, const uint8_t *data, size_t size,
 	ram_len = size - d->host_len < FUZZ_RAM ? size - d->host_len : FUZZ_RAM;
 	memset(d->ram, 0, FUZZ_RAM);
 	memcpy(d->ram, data + d->host_len, ram_len);
+	for (unsigned q = 0; q < FUZZ_MAX_QUEUES; q++)	/* the driver zeroes the used rings */
+		memset(d->ram + FUZZ_RING(q) + 0x1400, 0, 0x2000 - 0x1400);
 	d->failed = false;
 	return true;
 }

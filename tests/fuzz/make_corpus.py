@@ -157,7 +157,29 @@ def net():
     write("fuzz_net", "refused_gso", driver_input(0, b"", r))
 
 
-TARGETS = {"net": net, "ctl_ring": ctl_ring, "virtq": virtq, "config": config, "control": control, "agent": agent}
+def vsock():
+    def pkt(op, src_port, dst_port, payload=b"", flags=0, src_cid=3, dst_cid=2):
+        return struct.pack("<QQIIIHHIII", src_cid, dst_cid, src_port, dst_port, len(payload),
+                           1, op, flags, 65536, 0) + payload
+    r = bytearray(0x6000)
+    ring(r, 0, [(0x6000 + 0x100 * i, 0x100, 2, 0) for i in range(4)], [0, 1, 2, 3])
+    txs = [pkt(1, 40000, 1234), pkt(5, 40000, 1234, b"hello"), pkt(4, 40000, 1234, flags=3),
+           pkt(3, 40000, 1234)]
+    descs, off = [], 0x2100
+    for p in txs:
+        r[off:off + len(p)] = p
+        descs.append((off, len(p), 0, 0))
+        off += 0x80
+    ring(r, 1, descs, list(range(len(txs))))
+    host = struct.pack("<H", 19) + b"CONNECT 5000\nabcdef" + b"host data"
+    write("fuzz_vsock", "streams", driver_input(0, host, r))
+    write("fuzz_vsock", "split", driver_input(0, host, r, flags=1))
+    bad = bytearray(r)
+    bad[0x2100:0x2100 + 44] = pkt(1, 7, 99, src_cid=9)
+    write("fuzz_vsock", "bad_cid", driver_input(0, struct.pack("<H", 9) + b"CONNECT x", bad))
+
+
+TARGETS = {"vsock": vsock, "net": net, "ctl_ring": ctl_ring, "virtq": virtq, "config": config, "control": control, "agent": agent}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or TARGETS:

@@ -19,6 +19,8 @@ if [ -z "$binary" ]; then
 	binary=$build/tests/fuzz/$target
 fi
 [ -d "$seeds" ] || { echo "error: no seed corpus $seeds" >&2; exit 2; }
+# Absolute: a harness may change its working directory (fuzz_vsock does).
+binary=$(realpath "$binary")
 out=$(dirname "$binary")/fuzz-out/$target
 mkdir -p "$out/corpus"
 # New inputs go to the first directory, never into the committed seeds.
