@@ -78,6 +78,12 @@ def agent():
           frame(0x02, b"input") + frame(0x04, struct.pack("<HH", 50, 132)) +
           frame(0x03, struct.pack("<I", 15)) + frame(0x02))
     write("fuzz_agent_protocol", "watch", frame(0x05))
+    with open(os.path.join(OUT, "fuzz_agent_protocol", "run"), "rb") as f:
+        write("fuzz_vm_run", "run", b"\0" + f.read())
+    write("fuzz_vm_run", "signal", b"\0" + frame(0x81, struct.pack("<I", 7)) +
+          frame(0x84, struct.pack("<II", 1, 15)))
+    write("fuzz_vm_run", "detach", b"\1" + frame(0x81, struct.pack("<I", 7)))
+    write("fuzz_vm_run", "error", b"\0" + frame(0x85, b"no such command"))
     handshake = b"OK 1073741824\n"
     write("fuzz_agent_watch", "state", handshake + frame(0x86, struct.pack("<II", 0, 17)) +
           frame(0x86, struct.pack("<II", 3, 0)))
