@@ -108,14 +108,18 @@ static void host_turn(struct fuzz_driver *drv)
 
 static void split_host(void)
 {
-	size_t n = d.host_len >= 2 ? (size_t)(d.host[0] | d.host[1] << 8) : 0;
+	const uint8_t *p = d.host;
+	size_t left = d.host_len, n = 0;
 
-	if (n > d.host_len - (d.host_len >= 2 ? 2 : 0))
-		n = d.host_len - (d.host_len >= 2 ? 2 : 0);
-	client_data = d.host + (d.host_len >= 2 ? 2 : 0);
-	client_len = n;
-	stream_data = client_data + n;
-	stream_len = d.host_len - (size_t)(stream_data - d.host);
+	if (left >= 2) {
+		n = (size_t)(p[0] | p[1] << 8);
+		p += 2;
+		left -= 2;
+	}
+	client_data = p;
+	client_len = n < left ? n : left;
+	stream_data = p + client_len;
+	stream_len = left - client_len;
 }
 
 /*
