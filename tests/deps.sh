@@ -2,8 +2,9 @@
 # missing, and only those, so a second run does not touch apt at all.
 # shellcheck shell=bash
 
-# Build, unit tests, nested rig (QEMU, busybox, kernel tools), benchmarks.
-VMSILO_DEPS=(cmake make gcc clang libc6-dev pkg-config busybox-static cpio
+# Build, unit tests, fuzz harnesses (libFuzzer is in libclang-rt-14-dev),
+# nested rig (QEMU, busybox, kernel tools), benchmarks.
+VMSILO_DEPS=(cmake make gcc clang libclang-rt-14-dev libc6-dev pkg-config busybox-static cpio
 	xz-utils zstd procps tmux util-linux libseccomp-dev libcap-ng-dev
 	liburing-dev erofs-utils e2fsprogs kmod socat systemd iproute2)
 

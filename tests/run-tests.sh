@@ -1,7 +1,8 @@
 #!/bin/bash
 # The full test suite from a clean checkout: installs what is missing,
 # builds with gcc (ASan + UBSan) and clang (warnings only), and runs every
-# unit and integration test through CTest. Linux guests boot inside the
+# unit and integration test through CTest, then each libFuzzer harness
+# briefly (clang, build-fuzz, label fuzz). Linux guests boot inside the
 # nested rig (tests/rig/rig.sh) when this host's KVM cannot run them.
 #   tests/run-tests.sh [ctest arguments, e.g. -L unit or -R boot]
 set -euo pipefail
@@ -26,6 +27,13 @@ echo "== gcc build with AddressSanitizer and UndefinedBehaviorSanitizer"
 cmake -S "$top" -B "$top/build" -DCMAKE_C_COMPILER=gcc -DVMSILO_SANITIZE=ON > /dev/null
 cmake --build "$top/build" -j "$jobs" > /dev/null
 
+echo "== clang build of the fuzz harnesses (libFuzzer, ASan + UBSan)"
+cmake -S "$top" -B "$top/build-fuzz" -DCMAKE_C_COMPILER=clang -DVMSILO_FUZZ=ON > /dev/null
+cmake --build "$top/build-fuzz" -j "$jobs" --target fuzz > /dev/null
+
 echo "== tests"
-cd "$top/build"
-ctest --output-on-failure "$@"
+status=0
+(cd "$top/build" && ctest --output-on-failure "$@") || status=$?
+echo "== fuzz tests (a few seconds each; tests/fuzz/README.md)"
+(cd "$top/build-fuzz" && ctest --output-on-failure -L fuzz "$@") || status=$?
+exit $status

@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora under tests/fuzz/corpus/<target>/: a few small
+valid inputs per harness, taken from the unit tests. Run it again after
+changing an input format; the files it writes are committed."""
+import os
+import struct
+import sys
+
+TOP = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(TOP, "corpus")
+
+
+def write(target, name, data):
+    d = os.path.join(OUT, target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+MIN_DOC = 'name = "banking"\nkernel = "/boot/vmlinuz"\n'
+
+
+def config():
+    write("fuzz_config", "min.toml", MIN_DOC)
+    with open(os.path.join(TOP, "../../examples/banking.toml")) as f:
+        write("fuzz_config", "banking.toml", f.read())
+    write("fuzz_config", "disks.toml", MIN_DOC +
+          '[[disk]]\npath = "root.erofs"\nro = true\nid = "root"\n'
+          '[[disk]]\npath = "/var/home.img"\nsparse = false\ndirect = true\n'
+          'block_size = 4096\n')
+    write("fuzz_config", "values.toml", MIN_DOC +
+          'memory = 1_048_576\ncpus = 1\nkernel_params = ["a=1", "b"]\n'
+          'reboot = "exit"\nlog_level = "debug"\n')
+    write("fuzz_config", "toml.toml",
+          '"" = 4\n1234 = 5\n  a . b . c = 6\nx."y.z".\'w\' = 7\n'
+          'd = [1, "two", [3, [4]], {k = true}, false,]\ne = [ [ ] , [ ], ]\n'
+          '[t]\ns = """multi\nline"""\nl = \'\'\'lit\'\'\'\nh = 0xff\no = 0o7\n'
+          'b = 0b1\nu = "\\u00e9\\t"\n[[arr]]\nx = 1\n')
+
+
+def control():
+    for name, line in [
+            ("status", '{"version":1,"command":"status"}\n'),
+            ("stop", '{"version":1,"command":"stop"}\n'),
+            ("pause", '{"version":1,"command":"pause"}\n{"version":1,"command":"resume"}\n'),
+            ("power", '{"version":1,"command":"powerbutton"}'),
+            ("nested", '{"version":1,"command":"status","x":[1,{"a":null}],"s":"\\u00e9\\n"}\n'),
+            ("bad", '{"version":2}\n{"command":7}\nnot json\n')]:
+        write("fuzz_control", name, line)
+        write("fuzz_json", name, line.split("\n")[0])
+    write("fuzz_json", "types", '{"a":-9223372036854775808,"b":true,"c":false,"d":null,'
+          '"e":"\\"\\\\\\/\\b\\f\\n\\r\\t\\ud83d\\ude00","f":{"g":[[],{}]}}')
+
+
+def frame(t, payload=b""):
+    return struct.pack("<II", t, len(payload)) + payload
+
+
+def exec_payload(argv, envv=(), cwd="", flags=0, rows=0, cols=0):
+    p = struct.pack("<IIHHII", 1, flags, rows, cols, len(argv), len(envv))
+    for s in list(argv) + list(envv) + [cwd]:
+        p += s.encode() + b"\0"
+    return p
+
+
+def agent():
+    # guest -> host: what vm-run and the VMM's agent watch read
+    write("fuzz_agent_protocol", "run", frame(0x81, struct.pack("<I", 42)) +
+          frame(0x82, b"hello\n") + frame(0x83, b"oops") + frame(0x82) +
+          frame(0x84, struct.pack("<II", 0, 3)))
+    write("fuzz_agent_protocol", "state", frame(0x86, struct.pack("<II", 0, 17)) +
+          frame(0x86, struct.pack("<II", 2, 0)) + frame(0x85, b"no such user"))
+    # host -> guest: what a session in the agent reads
+    write("fuzz_agent_protocol", "exec",
+          frame(0x01, exec_payload(["/bin/sh", "-c", "echo hi"], ["TERM=xterm"], "/tmp", 2, 24, 80)) +
+          frame(0x02, b"input") + frame(0x04, struct.pack("<HH", 50, 132)) +
+          frame(0x03, struct.pack("<I", 15)) + frame(0x02))
+    write("fuzz_agent_protocol", "watch", frame(0x05))
+    with open(os.path.join(OUT, "fuzz_agent_protocol", "run"), "rb") as f:
+        write("fuzz_vm_run", "run", b"\0" + f.read())
+    write("fuzz_vm_run", "signal", b"\0" + frame(0x81, struct.pack("<I", 7)) +
+          frame(0x84, struct.pack("<II", 1, 15)))
+    write("fuzz_vm_run", "detach", b"\1" + frame(0x81, struct.pack("<I", 7)))
+    write("fuzz_vm_run", "error", b"\0" + frame(0x85, b"no such command"))
+    handshake = b"OK 1073741824\n"
+    write("fuzz_agent_watch", "state", handshake + frame(0x86, struct.pack("<II", 0, 17)) +
+          frame(0x86, struct.pack("<II", 3, 0)))
+    write("fuzz_agent_watch", "error", handshake + frame(0x85, b"refused\x01"))
+    write("fuzz_agent_watch", "refused", b"REFUSED\n")
+    write("fuzz_agent_watch", "other", handshake + frame(0x82, b"x" * 40) +
+          frame(0x86, struct.pack("<II", 0, 1)))
+    for name in ("exec", "watch"):
+        with open(os.path.join(OUT, "fuzz_agent_protocol", name), "rb") as f:
+            write("fuzz_agent_session", name, f.read())
+    write("fuzz_agent_session", "detached",
+          frame(0x01, exec_payload(["true"], flags=1)))
+    write("fuzz_agent_session", "stdin",
+          frame(0x01, exec_payload(["cat"])) + frame(0x02, b"a" * 100) + frame(0x02))
+
+
+def virtq():
+    def ram(descs, avail):
+        r = bytearray(0x400)
+        for i, (addr, ln, fl, nxt) in enumerate(descs):
+            struct.pack_into("<QIHH", r, 16 * i, addr, ln, fl, nxt)
+        struct.pack_into("<HH", r, 0x100, 0, len(avail))
+        for i, h in enumerate(avail):
+            struct.pack_into("<H", r, 0x104 + 2 * i, h)
+        return bytes(r)
+    hdr = lambda flags: struct.pack("<HBHHHH", 3, flags, 0, 0, 0x100, 0x200)
+    write("fuzz_virtq", "one", hdr(0) + ram([(0x1000, 16, 0, 0)], [0]))
+    write("fuzz_virtq", "chain", hdr(1) + ram([(0x1000, 12, 1, 1), (0x2000, 64, 2, 0)], [0]))
+    write("fuzz_virtq", "indirect", hdr(0) + ram([(0x300, 32, 4, 0)], [0])[:0x300] +
+          struct.pack("<QIHHQIHH", 0x1000, 8, 1, 1, 0x2000, 8, 2, 0))
+
+
+def ctl_ring():
+    def msg(t, tag=0, flags=0, payload=b""):
+        return struct.pack("<IIBB", t, tag, flags, len(payload)) + payload
+    reply = msg(0x102, 1, 1, struct.pack("<iI", 0, 0) + struct.pack("<Q", 0x130000000))
+    reset = msg(0x101, 0, 0, b"bad ring\x01")
+    config = msg(0x100, 0, 0, struct.pack("<II", 0, 4) + b"abcd")
+    write("fuzz_ctl_ring", "messages", b"\x03" + reply + b"\x03" + reset + b"\x03" + config +
+          b"\x04")
+    write("fuzz_ctl_ring", "call", b"\x06" + msg(1, 0) + b"\x03" + reply + b"\x04\x05" +
+          msg(14) + b"\x04")
+    write("fuzz_ctl_ring", "tail", b"\x03" + config + b"\x00" + struct.pack("<I", 65) + b"\x04")
+    write("fuzz_ctl_ring", "slot", b"\x02\x00" + msg(0x100, 0, 0, b"x" * 8) +
+          struct.pack("<I", 300) + b"\x00" + struct.pack("<I", 1) + b"\x04")
+    write("fuzz_ctl_ring", "head", b"\x01" + struct.pack("<I", 1000) + b"\x05" + msg(1) +
+          b"\x07" + struct.pack("<I", 3))
+
+
+def ring(r, q, descs, avail):
+    """Queue q's descriptors and avail ring in r, as fuzz_driver.h lays them out."""
+    base = q * 0x2000
+    for i, (addr, ln, fl, nxt) in enumerate(descs):
+        struct.pack_into("<QIHH", r, base + 16 * i, addr, ln, fl, nxt)
+    struct.pack_into("<HH", r, base + 0x1000, 0, len(avail))
+    for i, h in enumerate(avail):
+        struct.pack_into("<H", r, base + 0x1004 + 2 * i, h)
+
+
+def driver_input(features, host, r, qlog=(2, 2, 2), flags=0):
+    return struct.pack("<BBBBHBB", *qlog, features, len(host), flags, 0) + host + bytes(r).rstrip(b"\0")
+
+
+def net():
+    hdr = bytes(12)
+    frame = bytes([0xff] * 6) + bytes([0x52, 0x54, 0, 0x12, 0x34, 0x56]) + b"\x88\xb5" + b"x" * 46
+    host = struct.pack("<H", 72) + hdr + frame
+    r = bytearray(0x3800)
+    ring(r, 0, [(0x100, 2048, 2, 0), (0x900, 1024, 2, 0)], [0, 1])
+    ring(r, 1, [(0x2100, 12, 1, 1), (0x2200, 60, 0, 0), (0x2300, 72, 0, 0)], [0, 2])
+    r[0x2200:0x2200 + 60] = frame
+    r[0x2300 + 12:0x2300 + 72] = frame
+    write("fuzz_net", "one_each", driver_input(0, host, r))
+    gso = struct.pack("<BBHHHH", 1, 1, 54, 1400, 34, 16) + b"\0\0"
+    r[0x2300:0x2300 + 12] = gso
+    write("fuzz_net", "offloads", driver_input(0x1f, host * 3, r, flags=1))
+    write("fuzz_net", "refused_gso", driver_input(0, b"", r))
+
+
+def vsock():
+    def pkt(op, src_port, dst_port, payload=b"", flags=0, src_cid=3, dst_cid=2):
+        return struct.pack("<QQIIIHHIII", src_cid, dst_cid, src_port, dst_port, len(payload),
+                           1, op, flags, 65536, 0) + payload
+    r = bytearray(0x6000)
+    ring(r, 0, [(0x6000 + 0x100 * i, 0x100, 2, 0) for i in range(4)], [0, 1, 2, 3])
+    txs = [pkt(1, 40000, 1234), pkt(5, 40000, 1234, b"hello"), pkt(4, 40000, 1234, flags=3),
+           pkt(3, 40000, 1234)]
+    descs, off = [], 0x2100
+    for p in txs:
+        r[off:off + len(p)] = p
+        descs.append((off, len(p), 0, 0))
+        off += 0x80
+    ring(r, 1, descs, list(range(len(txs))))
+    host = struct.pack("<H", 19) + b"CONNECT 5000\nabcdef" + b"host data"
+    write("fuzz_vsock", "streams", driver_input(0, host, r))
+    write("fuzz_vsock", "split", driver_input(0, host, r, flags=1))
+    bad = bytearray(r)
+    bad[0x2100:0x2100 + 44] = pkt(1, 7, 99, src_cid=9)
+    write("fuzz_vsock", "bad_cid", driver_input(0, struct.pack("<H", 9) + b"CONNECT x", bad))
+
+
+TARGETS = {"vsock": vsock, "net": net, "ctl_ring": ctl_ring, "virtq": virtq, "config": config, "control": control, "agent": agent}
+
+if __name__ == "__main__":
+    for name in sys.argv[1:] or TARGETS:
+        TARGETS[name]()
