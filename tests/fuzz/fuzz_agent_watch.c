@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "guest-agent/protocol.h"
@@ -35,20 +34,19 @@ static int device = -1;
 static void setup(void)
 {
 	static struct runtime_dir rd;
-	char tmpl[] = "/tmp/fuzz_agent_watch.XXXXXX", err[256];
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	static char tmpl[] = "/tmp/fuzz_agent_watch.XXXXXX";
+	char err[256];
 
 	if (!mkdtemp(tmpl))
 		abort();
-	snprintf(rd.path, sizeof(rd.path), "%s", tmpl);
+	cfg.runtime_dir = tmpl;
+	if (runtime_dir_open(&rd, &cfg, err, sizeof(err)))
+		abort();
 	for (unsigned i = 0; i < VM_MAX_WATCHES; i++)
 		vm.watches[i].fd = -1;
-	if (agent_watch_open(&aw, &cfg, &rd, err, sizeof(err)))
-		abort();
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", aw.path);
-	device = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (device < 0 || bind(device, (struct sockaddr *)&addr, sizeof(addr)) ||
-	    listen(device, 4))
+	/* The vsock device's listener, made as the VMM makes it. */
+	device = runtime_dir_listen(&rd, "vsock.socket", err, sizeof(err));
+	if (device < 0 || agent_watch_open(&aw, &cfg, &rd, err, sizeof(err)))
 		abort();
 	log_set_level(LOG_ERROR);
 }
