@@ -9,7 +9,8 @@
 #                           [--batches B] [--guests N] [--mib M]
 # Each configuration (L1 vCPUs:TCG threading) gets B rig runs of N guests
 # per VMM. Prints one line per configuration. Not part of the test suite:
-# it takes long (about a minute per guest).
+# it takes long (about a minute per guest). The consoles of guests that did
+# not finish are kept in build-bench/crash-rate/.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -56,20 +57,27 @@ if [ "${1:-}" = --inside ]; then
 			kill -0 "$pid" 2> /dev/null || break
 			sleep 0.1
 		done
-		head -c $((mib << 20)) /dev/zero |
-			socat -u STDIO TCP:10.79.0.2:5001,retry=40,interval=0.25 2> /dev/null || true
+		# Bounded: a guest that never answers must not hold socat in
+		# connect retries, or a dead peer in TCP retransmissions.
+		head -c $((mib << 20)) /dev/zero | timeout 300 socat -u STDIO \
+			TCP:10.79.0.2:5001,retry=40,interval=0.25,connect-timeout=5 2> /dev/null || true
 		wait "$pid" && rc=0 || rc=$?
 		kill $watchdog $sink 2> /dev/null || true
 		wait $sink 2> /dev/null || true
 		if grep -q "VMSILO sent" "$work/console" && [ $rc -eq 0 ]; then
 			echo ok
+			return
 		elif grep -qE "Oops|Kernel panic|BUG:" "$work/console" || [ $rc -eq 33 ]; then
 			echo "crash rc=$rc"
 		else
 			echo "stall rc=$rc"
 		fi
+		kept=$((kept + 1))
+		cp "$work/console" "$VMSILO_RIG_RESULTS/$BASHPID.$kept.console" 2> /dev/null || true
+		cp "$work/err" "$VMSILO_RIG_RESULTS/$BASHPID.$kept.err" 2> /dev/null || true
 		tr -d '\r' < "$work/console" | grep -E "Oops|BUG:|rcu.*stall|timer" | head -n 3 >&2 || true
 	}
+	kept=0
 	for i in $(seq "$guests"); do
 		: > "$work/console"
 		"$vmm" --config "$work/vm.toml" > /dev/null 2> "$work/err" &
@@ -113,11 +121,14 @@ EOT
 vmlinux=$("$here/rig.sh" --print-vmlinux)
 moddir=$("$here/rig.sh" --print-modules-dir)
 log=$(mktemp /tmp/crashrate.XXXXXX)
+results=$build/crash-rate	# consoles of the guests that did not finish
+mkdir -p "$results"
 for c in $configs; do
 	l1_deaths=0 l1_runs=0
 	: > "$log"
 	for _ in $(seq "$batches"); do
-		out=$("$here/rig.sh" --cpus "${c%:*}" --tcg-thread "${c#*:}" --timeout 3000 -- \
+		out=$("$here/rig.sh" --cpus "${c%:*}" --tcg-thread "${c#*:}" --timeout 3000 \
+			--results "$results" -- \
 			"$here/crash-rate.sh" --inside "$build/vmm/vmsilo-vmm" "$vmlinux" \
 			"$build/guest/crash-initramfs.cpio" "$moddir" "$mib" "$guests" 2> "$log.err" || true)
 		echo "$out" >> "$log"
