@@ -20,10 +20,11 @@ if [ -z "$binary" ]; then
 fi
 [ -d "$seeds" ] || { echo "error: no seed corpus $seeds" >&2; exit 2; }
 # Absolute: a harness may change its working directory (fuzz_vsock does).
+# One input taking over 30 s counts as a hang; the margin is for a busy machine.
 binary=$(realpath "$binary")
 out=$(dirname "$binary")/fuzz-out/$target
 mkdir -p "$out/corpus"
 # New inputs go to the first directory, never into the committed seeds.
 # shellcheck disable=SC2086
-exec "$binary" -max_total_time="$seconds" -timeout=10 -print_final_stats=1 \
+exec "$binary" -max_total_time="$seconds" -timeout=30 -print_final_stats=1 \
 	-artifact_prefix="$out/" ${VMSILO_FUZZ_FLAGS:-} "$out/corpus" "$seeds"
