@@ -142,6 +142,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 	if (!o->name[0] || strchr(o->name, '/') || !strcmp(o->name, ".") ||
 	    !strcmp(o->name, ".."))
 		die(2, NULL, "bad VM name \"%s\"", o->name);
+	if (!vm_runtime_dir_valid(o->runtime_dir))
+		die(2, NULL, "--runtime-dir must be an absolute path, got \"%s\"", o->runtime_dir);
 }
 
 static int connect_vm(const struct options *o)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "host-tools/control_client.h"
+#include "host-tools/vm_socket.h"
 #include "vmm/config.h"
 
 #define DEFAULT_TIMEOUT_S 120
@@ -124,6 +125,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 	o->name = argv[i];
 	if (!vm_name_valid(o->name))
 		die("\"%s\" is not a VM name ([A-Za-z0-9_.-], 1..64 chars)", o->name);
+	if (o->runtime_dir && !vm_runtime_dir_valid(o->runtime_dir))
+		die("--runtime-dir must be an absolute path, got \"%s\"", o->runtime_dir);
 }
 
 /* The vmsilo-vmm installed or built next to this program, else $PATH's. */

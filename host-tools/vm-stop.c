@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "host-tools/control_client.h"
+#include "host-tools/vm_socket.h"
 
 #define DEFAULT_TIMEOUT_S 30
 #define HARD_STOP_WAIT_MS 10000
@@ -81,6 +82,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 	if (!vm_name_valid(o->name)) {
 		fprintf(stderr, "vm-stop: \"%s\" is not a VM name ([A-Za-z0-9_.-], 1..64 chars)\n",
 			o->name);
+		exit(1);
+	}
+	if (!vm_runtime_dir_valid(o->runtime_dir)) {
+		fprintf(stderr, "vm-stop: --runtime-dir must be an absolute path, got \"%s\"\n",
+			o->runtime_dir);
 		exit(1);
 	}
 }

@@ -10,6 +10,11 @@
 
 #include "host-tools/vm_socket.h"
 
+bool vm_runtime_dir_valid(const char *runtime_dir)
+{
+	return runtime_dir[0] == '/';
+}
+
 static int refuse(int fd)
 {
 	if (fd >= 0)

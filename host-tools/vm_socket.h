@@ -14,6 +14,14 @@
 #ifndef VMSILO_VM_SOCKET_H
 #define VMSILO_VM_SOCKET_H
 
+#include <stdbool.h>
+
+/*
+ * Whether a --runtime-dir may be used: absolute, as the VMM requires (it
+ * walks the directory from /), so no tool resolves it anywhere else.
+ */
+bool vm_runtime_dir_valid(const char *runtime_dir);
+
 /*
  * A connected stream socket (close-on-exec), or -1 with errno: ENOENT or
  * ECONNREFUSED (not running), EPERM (refused: not the VM's socket),

@@ -88,6 +88,12 @@ static int parse_args(int argc, char **argv, struct options *opt)
 		fprintf(stderr, "vmsilo-vmm: --config FILE is required (see --help)\n");
 		return -1;
 	}
+	/* As the config key: the directory is walked from /, clients use the path. */
+	if (opt->runtime_dir && opt->runtime_dir[0] != '/') {
+		fprintf(stderr, "vmsilo-vmm: --runtime-dir must be an absolute path, got \"%s\"\n",
+			opt->runtime_dir);
+		return -1;
+	}
 	return 0;
 }
 
