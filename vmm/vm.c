@@ -445,7 +445,11 @@ static void forward_console_input(struct vm *vm)
 
 void vm_press_power_button(struct vm *vm, const char *why)
 {
-	log_info("%s: pressing the ACPI power button", why);
+	/* Any local client may press it again and again: only the first is sure to show. */
+	if (vm->button_pressed)
+		log_ratelimited(LOG_INFO, "%s: pressing the ACPI power button again", why);
+	else
+		log_info("%s: pressing the ACPI power button", why);
 	acpi_pm_press_power_button(&vm->pm);
 	vm->button_pressed = true;
 }

@@ -11,11 +11,14 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "log_capture.h"
 #include "vmm/control.h"
 #include "vmm/json.h"
+#include "vmm/log.h"
 #include "vmm/runtime_dir.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
@@ -382,6 +385,36 @@ static void test_powerbutton_and_stop(void)
 	close(fd);
 }
 
+/* A client pressing the power button in a loop leaves a bounded number of log lines. */
+static void test_powerbutton_flood(void)
+{
+	enum { PRESSES = 300 };
+	int fd = client();
+	struct log_capture cap;
+	struct timespec start, end;
+	unsigned lines, bound;
+	char *text;
+
+	log_set_level(LOG_INFO);
+	log_capture_begin(&cap);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (unsigned i = 0; i < PRESSES; i++)
+		CHECK(parse_reply(ask(fd, "{\"version\":1,\"command\":\"powerbutton\"}\n")));
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	text = log_capture_end(&cap);
+	log_set_level(LOG_WARN);
+	lines = log_count_lines(text, "power button");
+	/* the first press, the burst, one a second after it */
+	bound = 1 + LOG_RATELIMIT_BURST + 1 + (unsigned)(end.tv_sec - start.tv_sec);
+	CHECK(lines >= 1);
+	CHECK(lines <= bound);
+	if (lines > bound)
+		fprintf(stderr, "%d presses gave %u log lines (at most %u allowed)\n", PRESSES,
+			lines, bound);
+	free(text);
+	close(fd);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -394,6 +427,7 @@ int main(void)
 	test_client_limit();
 	test_peer_check();
 	test_powerbutton_and_stop();
+	test_powerbutton_flood();
 	control_close(&ctl);
 	runtime_dir_close(&rd);
 	return check_report("test_control");
