@@ -1,5 +1,6 @@
 #include "vmm/runtime_dir.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -273,17 +274,11 @@ static void remember(struct runtime_dir *rd, const char *name, int handle)
  * given to the user and its inode pinned before it takes its name. If the
  * user swaps another directory in, it is not ours (owner, mode): refused.
  */
-static int open_stage(const struct runtime_dir *rd, const char *stage)
+static int open_own_stage(const struct runtime_dir *rd, const char *stage)
 {
+	int fd = openat(rd->dir_fd, stage, O_RDONLY | DIR_OPEN_FLAGS);
 	struct stat st;
-	int fd;
 
-	if (mkdirat(rd->dir_fd, stage, 0700) && errno == EEXIST) {
-		unlinkat(rd->dir_fd, stage, AT_REMOVEDIR);	/* a dead run's, empty */
-		if (mkdirat(rd->dir_fd, stage, 0700))
-			return -1;
-	}
-	fd = openat(rd->dir_fd, stage, O_RDONLY | DIR_OPEN_FLAGS);
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) || st.st_uid != geteuid() || (st.st_mode & 077)) {
@@ -292,6 +287,41 @@ static int open_stage(const struct runtime_dir *rd, const char *stage)
 		return -1;
 	}
 	return fd;
+}
+
+/*
+ * What a crashed run left in its stage (a bound socket): only we could
+ * write there, so it is ours to remove. Entries are unlinked, never followed.
+ */
+static void empty_own_stage(const struct runtime_dir *rd, const char *stage)
+{
+	int fd = open_own_stage(rd, stage);
+	struct dirent *e;
+	DIR *d;
+
+	if (fd < 0)
+		return;		/* not ours (or gone): left alone, rmdir decides */
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		    unlinkat(fd, e->d_name, 0) && errno == EISDIR)
+			unlinkat(fd, e->d_name, AT_REMOVEDIR);
+	closedir(d);
+}
+
+static int open_stage(const struct runtime_dir *rd, const char *stage)
+{
+	if (mkdirat(rd->dir_fd, stage, 0700) && errno == EEXIST) {
+		empty_own_stage(rd, stage);	/* a dead run's */
+		unlinkat(rd->dir_fd, stage, AT_REMOVEDIR);
+		if (mkdirat(rd->dir_fd, stage, 0700))
+			return -1;
+	}
+	return open_own_stage(rd, stage);
 }
 
 /* Bound in the stage under umask 0117 (mode 0660), then handed to the user. */

@@ -272,6 +272,68 @@ static void test_probe_follows_no_link(void)
 	unlink(open_socket);
 }
 
+/* <vm_dir>/.control.socket.new as a crashed run leaves it, or as someone planted it. */
+static void make_stage(char *stage, char *inside, uid_t owner, mode_t mode)
+{
+	char link[PATH_MAX];
+
+	path_in(stage, vm_dir, ".control.socket.new");
+	CHECK_EQ(mkdir(stage, 0700), 0);
+	path_in(inside, stage, "control.socket");
+	write_file(inside, "left over\n", 0600);
+	path_in(link, stage, "victim.d");		/* removed, never followed */
+	CHECK_EQ(symlink(victim_dir, link), 0);
+	CHECK_EQ(chown(stage, owner, 0), 0);
+	CHECK_EQ(chmod(stage, mode), 0);
+}
+
+static int listen_control(struct runtime_dir *rd)
+{
+	char err[512] = "";
+	int fd = runtime_dir_listen(rd, "control.socket", err, sizeof(err));
+
+	if (fd < 0)
+		fprintf(stderr, "runtime_dir_listen: %s\n", err);
+	return fd;
+}
+
+/*
+ * A stage a crashed run left full (root's, 0700) no longer blocks every
+ * later start; one that is not ours is refused and left as it is.
+ */
+static void test_leftover_stage(void)
+{
+	struct runtime_dir rd;
+	char err[512] = "", stage[PATH_MAX], inside[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	CHECK_EQ(runtime_dir_open(&rd, &cfg, err, sizeof(err)), 0);
+	make_stage(stage, inside, 0, 0700);
+	fd = listen_control(&rd);
+	CHECK(fd >= 0);
+	CHECK(lstat(stage, &st) && errno == ENOENT);
+	expect_owned("control.socket", S_IFSOCK, 0660);
+	if (fd >= 0)
+		close(fd);
+	expect_victims_untouched();
+
+	make_stage(stage, inside, user_uid, 0700);	/* the user's: not emptied */
+	CHECK(listen_control(&rd) < 0);
+	CHECK_EQ(lstat(inside, &st), 0);
+	CHECK_EQ(chown(stage, 0, 0), 0);
+	CHECK_EQ(chmod(stage, 0755), 0);		/* root's but open: not emptied */
+	CHECK(listen_control(&rd) < 0);
+	CHECK_EQ(lstat(inside, &st), 0);
+	expect_victims_untouched();
+	runtime_dir_close(&rd);
+	path_in(err, stage, "victim.d");
+	CHECK_EQ(unlink(err), 0);
+	CHECK_EQ(unlink(inside), 0);
+	CHECK_EQ(rmdir(stage), 0);
+	CHECK_EQ(rmdir(vm_dir), 0);
+}
+
 static void swap_for_link(const char *path, const char *target)
 {
 	unlink(path);
@@ -371,6 +433,7 @@ int main(int argc, char **argv)
 		test_close_after_swap();
 		test_connect_reaches_only_our_listener();
 		test_probe_follows_no_link();
+		test_leftover_stage();
 	}
 	test_race();
 	cleanup();
