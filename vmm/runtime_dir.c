@@ -160,7 +160,8 @@ static int open_parent(const struct runtime_dir *rd, const char *path, char *err
 /*
  * Whether the socket <name> (not a link to one elsewhere) takes a
  * connection from the user: pinned by its inode, so what was checked is
- * what is reached.
+ * what is reached. Non-blocking, so a listener the user planted with a
+ * full backlog cannot hang start-up: EAGAIN means someone listens.
  */
 static bool socket_answers(const struct runtime_dir *rd, const char *name)
 {
@@ -170,11 +171,12 @@ static bool socket_answers(const struct runtime_dir *rd, const char *name)
 	struct stat st;
 
 	if (handle >= 0 && !fstat(handle, &st) && S_ISSOCK(st.st_mode))
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd >= 0) {
 		snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d", handle);
 		become_user(rd);
-		live = !connect(fd, (struct sockaddr *)&addr, sizeof(addr));
+		live = !connect(fd, (struct sockaddr *)&addr, sizeof(addr)) || errno == EAGAIN ||
+		       errno == EINPROGRESS;
 		become_self();
 		close(fd);
 	}

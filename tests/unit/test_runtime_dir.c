@@ -334,6 +334,59 @@ static void test_leftover_stage(void)
 	CHECK_EQ(rmdir(vm_dir), 0);
 }
 
+/* Connections queued on listener until its backlog is full (they stay open). */
+static int fill_backlog(const char *path, int *clients, int max)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int n = 0;
+
+	CHECK((size_t)snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path) <
+	      sizeof(addr.sun_path));
+	while (n < max) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+		if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
+			CHECK_EQ(errno, EAGAIN);
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		clients[n++] = fd;
+	}
+	CHECK(n < max);
+	return n;
+}
+
+/*
+ * A control.socket the user planted whose backlog is full: the probe does
+ * not hang (the alarm fails the test if it does), and counts it as live.
+ */
+static void test_probe_full_backlog(void)
+{
+	char entry[PATH_MAX];
+	int listener, clients[16], n;
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+
+	CHECK_EQ(mkdir(vm_dir, 0700), 0);
+	CHECK_EQ(chown(vm_dir, user_uid, user_gid), 0);
+	path_in(entry, vm_dir, "control.socket");
+	CHECK((size_t)snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", entry) <
+	      sizeof(addr.sun_path));
+	listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK_EQ(bind(listener, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	CHECK_EQ(chmod(entry, 0666), 0);
+	CHECK_EQ(listen(listener, 0), 0);
+	n = fill_backlog(entry, clients, 16);
+	alarm(60);
+	expect_error("already running");
+	alarm(0);
+	while (n--)
+		close(clients[n]);
+	close(listener);
+	unlink(entry);
+	rmdir(vm_dir);
+}
+
 static void swap_for_link(const char *path, const char *target)
 {
 	unlink(path);
@@ -434,6 +487,7 @@ int main(int argc, char **argv)
 		test_connect_reaches_only_our_listener();
 		test_probe_follows_no_link();
 		test_leftover_stage();
+		test_probe_full_backlog();
 	}
 	test_race();
 	cleanup();
