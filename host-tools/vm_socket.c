@@ -5,10 +5,13 @@
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "host-tools/vm_socket.h"
+
+#define CONNECT_TIMEOUT_S 5
 
 bool vm_runtime_dir_valid(const char *runtime_dir)
 {
@@ -59,14 +62,28 @@ static int pin_socket(int dir_fd, const char *file, uid_t owner)
 	return fd;
 }
 
+/*
+ * A Unix stream connect() to a full backlog waits for room, bounded by
+ * SO_SNDTIMEO (then EAGAIN): so a listener that never accepts costs a
+ * client CONNECT_TIMEOUT_S, not forever. Unset again once connected.
+ */
+static int set_send_timeout(int fd, time_t seconds)
+{
+	struct timeval tv = { .tv_sec = seconds };
+
+	return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
 static int connect_pinned(int handle)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d", handle);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&addr, sizeof(addr))) {
-		int saved = errno;
+	if (fd >= 0 && (set_send_timeout(fd, CONNECT_TIMEOUT_S) ||
+			connect(fd, (struct sockaddr *)&addr, sizeof(addr)) ||
+			set_send_timeout(fd, 0))) {
+		int saved = errno == EAGAIN ? ETIMEDOUT : errno;
 
 		close(fd);
 		errno = saved;

@@ -25,7 +25,7 @@ bool vm_runtime_dir_valid(const char *runtime_dir);
 /*
  * A connected stream socket (close-on-exec), or -1 with errno: ENOENT or
  * ECONNREFUSED (not running), EPERM (refused: not the VM's socket),
- * ENAMETOOLONG, or connect's.
+ * ETIMEDOUT (its backlog stayed full for 5 s), ENAMETOOLONG, or connect's.
  */
 int vm_socket_connect(const char *runtime_dir, const char *name, const char *file);
 

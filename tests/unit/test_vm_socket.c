@@ -169,6 +169,42 @@ static void test_servers(void)
 	unlink(entry);
 }
 
+/*
+ * A control.socket whose listener never accepts and whose backlog is full:
+ * the client gives up with ETIMEDOUT instead of hanging (the alarm fails
+ * the test if it hangs).
+ */
+static void test_full_backlog(void)
+{
+	char entry[PATH_MAX];
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd, clients[16], n = 0;
+
+	path_in(entry, vm_dir, "control.socket");
+	fd = bound(entry);
+	CHECK_EQ(chown(entry, user_uid, user_gid), 0);
+	CHECK_EQ(listen(fd, 0), 0);
+	CHECK((size_t)snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", entry) <
+	      sizeof(addr.sun_path));
+	for (; n < 16; n++) {
+		clients[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (connect(clients[n], (struct sockaddr *)&addr, sizeof(addr))) {
+			CHECK_EQ(errno, EAGAIN);
+			close(clients[n]);
+			break;
+		}
+	}
+	CHECK(n < 16);
+	alarm(60);
+	CHECK_EQ(vm_socket_connect(run, "vm", "control.socket"), -1);
+	CHECK_EQ(errno, ETIMEDOUT);
+	alarm(0);
+	while (n--)
+		close(clients[n]);
+	close(fd);
+	unlink(entry);
+}
+
 static void cleanup(void)
 {
 	char cmd[PATH_MAX + 16];
@@ -191,6 +227,7 @@ int main(void)
 	setup();
 	test_links_refused();
 	test_servers();
+	test_full_backlog();
 	cleanup();
 	return check_report("test_vm_socket");
 }
