@@ -168,15 +168,26 @@ static void check_not_running(const struct options *o, const char *runtime_dir)
 	die("%s is already running (%s answers)", o->name, c.path);
 }
 
+/*
+ * Only a plain file of ours with one name: not a link, hard link, FIFO
+ * (O_NONBLOCK: opening one does not wait for a reader) or another user's
+ * file, any of which someone may plant to have us write elsewhere.
+ */
 static int open_log(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0640);
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
+		      O_NONBLOCK, 0640);
 	struct stat st;
 
-	if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_nlink != 1)) {
-		close(fd);	/* a link someone planted to have us write elsewhere */
+	if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+			st.st_uid != geteuid())) {
+		close(fd);
 		fd = -1;
 		errno = EPERM;
+	}
+	if (fd >= 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)) {
+		close(fd);
+		fd = -1;
 	}
 	if (fd < 0)
 		die("cannot write the log %s: %s (choose another with --log FILE)", path,

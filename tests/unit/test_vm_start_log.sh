@@ -1,7 +1,8 @@
 #!/bin/bash
-# vm-start's log as root: a symlink or hard link planted at the log's name
-# (<runtime_dir>/<name>.log, in a directory another user may write) is
-# refused, not followed into a root file.
+# vm-start's log as root: a symlink, hard link, FIFO or another user's file
+# planted at the log's name (<runtime_dir>/<name>.log, in a directory
+# another user may write) is refused, not followed into a root file, and
+# does not block vm-start.
 #
 #   test_vm_start_log.sh VM_START
 set -uo pipefail
@@ -41,8 +42,25 @@ grep -q "cannot write the log" <<<"$out" || fail "hard-linked log accepted: $out
 [ "$(cat "$dir/victim")" = secret ] || fail "the VMM's output went through the hard link"
 rm "$dir/run/t.log"
 
+mkfifo "$dir/run/t.log"
+out=$(timeout 60 "$vm_start" --config "$dir/t.toml" --runtime-dir "$dir/run" --vmm "$dir/vmm" t 2>&1)
+[ $? = 124 ] && fail "vm-start blocked opening a FIFO planted as the log"
+grep -q "cannot write the log" <<<"$out" || fail "a FIFO as the log accepted: $out"
+rm "$dir/run/t.log"
+
+if id nobody > /dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+	echo "nobody's" > "$dir/run/t.log"
+	chown nobody "$dir/run/t.log"
+	out=$(start)
+	grep -q "cannot write the log" <<<"$out" || fail "another user's log file accepted: $out"
+	[ "$(cat "$dir/run/t.log")" = "nobody's" ] || fail "the VMM wrote into another user's file"
+	rm "$dir/run/t.log"
+fi
+
 start > /dev/null
 grep -q written-by-the-vmm "$dir/run/t.log" || fail "a fresh log did not get the VMM's output"
+start > /dev/null
+[ "$(grep -c written-by-the-vmm "$dir/run/t.log")" = 2 ] || fail "our own log was not appended to"
 
 [ "$failures" = 0 ] && echo "test_vm_start_log: ok"
 exit $((failures != 0))
