@@ -41,7 +41,11 @@ bool log_ratelimit_admit(struct log_ratelimit *rl, uint64_t now_ms, uint64_t *su
 void log_ratelimited_msg(struct log_ratelimit *rl, enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* One static limiter per call site: two sites never silence each other. */
+/*
+ * One static limiter per call site: two sites never silence each other.
+ * A line one site logs for many sources (each device) takes a limiter kept
+ * per source instead, through log_ratelimited_msg (zeroed is ready).
+ */
 #define log_ratelimited(level, ...) do { \
 	static struct log_ratelimit log_site_limit_; \
 	log_ratelimited_msg(&log_site_limit_, (level), __VA_ARGS__); \

@@ -239,7 +239,8 @@ static void reset_device(struct virtio_pci *vp)
 
 static void fail_device(struct virtio_pci *vp, const char *why)
 {
-	log_ratelimited(LOG_WARN, "%s: %s; the device needs a reset", vp->link->name, why);
+	log_ratelimited_msg(&vp->fail_log, LOG_WARN, "%s: %s; the device needs a reset",
+			    vp->link->name, why);
 	vp->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 	if (vp->status & VIRTIO_CONFIG_S_DRIVER_OK) {
 		vp->isr |= VIRTIO_PCI_ISR_CONFIG;

@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 
+#include "vmm/log.h"
 #include "vmm/msix.h"
 #include "vmm/pci.h"
 #include "virtio/vdev_link.h"
@@ -32,6 +33,7 @@ struct virtio_pci {
 	uint8_t status, config_generation, isr;
 	struct virtio_pci_queue queues[VDEV_MAX_QUEUES];
 	unsigned pci_cfg_cap;		/* config offset of the PCI_CFG window */
+	struct log_ratelimit fail_log;	/* its own: one device cannot silence another's */
 };
 
 int virtio_pci_init(struct virtio_pci *vp, struct vdev_link *link, struct kvm *kvm,

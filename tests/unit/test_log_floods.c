@@ -1,5 +1,6 @@
 /* A hostile guest driver cannot flood the host log: 10000 refused queue
- * enables through the virtio-pci transport leave a bounded number of lines. */
+ * enables through the virtio-pci transport leave a bounded number of lines;
+ * and one device's flood does not silence another device's lines. */
 #include <errno.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -64,6 +65,36 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* After device a's flood of "needs a reset" lines, device b's first one still shows. */
+static void test_devices_limited_apart(struct msi_routes *routes)
+{
+	static struct virtio_pci a, b;
+	static struct vdev_link link_a = {
+		.ops = &refusing_ops, .name = "flood-a", .device_id = 2,
+		.nr_queues = 1, .max_queue_size = 256,
+	};
+	static struct vdev_link link_b = {
+		.ops = &refusing_ops, .name = "quiet-b", .device_id = 2,
+		.nr_queues = 1, .max_queue_size = 256,
+	};
+	struct log_capture cap;
+	char *text;
+
+	link_a.kick_fd[0] = link_b.kick_fd[0] = -1;
+	link_a.call_fd[0] = link_b.call_fd[0] = -1;
+	log_set_level(LOG_ERROR);
+	CHECK_EQ(virtio_pci_init(&a, &link_a, NULL, routes), 0);
+	CHECK_EQ(virtio_pci_init(&b, &link_b, NULL, routes), 0);
+	log_set_level(LOG_WARN);
+	log_capture_begin(&cap);
+	for (unsigned i = 0; i < ATTEMPTS; i++)
+		virtio_pci_needs_reset(&a, "broken");
+	virtio_pci_needs_reset(&b, "broken once");
+	text = log_capture_end(&cap);
+	CHECK_EQ(log_count_lines(text, "quiet-b: broken once"), 1);
+	free(text);
+}
+
 int main(void)
 {
 	static struct kvm kvm = { .vm_fd = -1, .sys_fd = -1 };
@@ -106,5 +137,6 @@ int main(void)
 			ATTEMPTS, lines, bound);
 	CHECK(vp.status & VIRTIO_CONFIG_S_NEEDS_RESET);
 	free(text);
+	test_devices_limited_apart(&routes);
 	return check_report("test_log_floods");
 }
