@@ -100,7 +100,8 @@ static int open_console(const char *runtime_dir, const char *name)
 	    vm_runtime_path(control, sizeof(control), runtime_dir, name, "control.socket"))
 		fprintf(stderr, "vm-shell: %s/%s: path too long\n", runtime_dir, name);
 	else if (err == EPERM)
-		fprintf(stderr, "vm-shell: %s/%s/console is not a terminal\n", runtime_dir, name);
+		fprintf(stderr, "vm-shell: refused %s/%s/console: not the VM's console PTY "
+			"(a link to /dev/pts/N owned by the directory's owner)\n", runtime_dir, name);
 	else if (err == ENOENT && !stat(control, &st))
 		fprintf(stderr, "vm-shell: %s has no console PTY (its config needs [console] "
 			"mode = \"pty\")\n", name);
