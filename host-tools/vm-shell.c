@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "host-tools/control_client.h"
+#include "host-tools/vm_console.h"
 
 #define ESCAPE_BYTE 0x1d	/* Ctrl-] */
 
@@ -89,27 +90,26 @@ static const char *parse_options(int argc, char **argv, const char **runtime_dir
 
 static int open_console(const char *runtime_dir, const char *name)
 {
-	char path[PATH_MAX], control[PATH_MAX];
+	char control[PATH_MAX];
 	struct stat st;
-	int fd;
+	int fd = vm_console_open(runtime_dir, name), err = errno;
 
-	if (vm_runtime_path(path, sizeof(path), runtime_dir, name, "console") ||
-	    vm_runtime_path(control, sizeof(control), runtime_dir, name, "control.socket")) {
-		fprintf(stderr, "vm-shell: %s/%s: path too long\n", runtime_dir, name);
-		exit(1);
-	}
-	fd = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
-	if (fd >= 0 && isatty(fd))
-		return fd;
 	if (fd >= 0)
-		fprintf(stderr, "vm-shell: %s is not a terminal\n", path);
-	else if (errno == ENOENT && !stat(control, &st))
+		return fd;
+	if (err == ENAMETOOLONG ||
+	    vm_runtime_path(control, sizeof(control), runtime_dir, name, "control.socket"))
+		fprintf(stderr, "vm-shell: %s/%s: path too long\n", runtime_dir, name);
+	else if (err == EPERM)
+		fprintf(stderr, "vm-shell: refused %s/%s/console: not the VM's console PTY "
+			"(a link to /dev/pts/N owned by the directory's owner)\n", runtime_dir, name);
+	else if (err == ENOENT && !stat(control, &st))
 		fprintf(stderr, "vm-shell: %s has no console PTY (its config needs [console] "
 			"mode = \"pty\")\n", name);
-	else if (errno == ENOENT)
-		fprintf(stderr, "vm-shell: %s is not running (no %s)\n", name, path);
+	else if (err == ENOENT)
+		fprintf(stderr, "vm-shell: %s is not running (no %s/%s/console)\n", name,
+			runtime_dir, name);
 	else
-		fprintf(stderr, "vm-shell: %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "vm-shell: %s/%s/console: %s\n", runtime_dir, name, strerror(err));
 	exit(1);
 }
 

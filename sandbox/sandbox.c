@@ -34,7 +34,7 @@
 #define BIND_POINT "/dir"
 
 enum step {
-	STEP_STDIO = 1, STEP_FDS, STEP_PRIVATE, STEP_TMPFS, STEP_BIND, STEP_PIVOT,
+	STEP_STDIO = 1, STEP_FDS, STEP_PRIVATE, STEP_TMPFS, STEP_BIND, STEP_BIND_ID, STEP_PIVOT,
 	STEP_DETACH, STEP_CHDIR, STEP_READONLY, STEP_NOFILE, STEP_MEMLOCK, STEP_NPROC,
 	STEP_CORE, STEP_CAPS, STEP_NO_NEW_PRIVS, STEP_PRE_SECCOMP, STEP_SECCOMP,
 };
@@ -45,6 +45,7 @@ static const char *const step_text[] = {
 	[STEP_PRIVATE] = "make the mounts private",
 	[STEP_TMPFS] = "mount the root tmpfs on " ROOT_MOUNT_POINT,
 	[STEP_BIND] = "bind-mount the shared directory into the jail",
+	[STEP_BIND_ID] = "share the directory the VMM opened",
 	[STEP_PIVOT] = "pivot_root into the tmpfs",
 	[STEP_DETACH] = "detach the old root",
 	[STEP_CHDIR] = "enter the shared directory",
@@ -112,12 +113,26 @@ static int keep_only(const struct sandbox_config *cfg, int sock)
 	return close_range(lo, ~0U, 0) ? STEP_FDS : 0;
 }
 
+/* The mount shows exactly the directory the parent opened, or errno ESTALE. */
+static int check_bind_id(const char *point, const struct sandbox_dir_id *want)
+{
+	struct stat st;
+
+	if (stat(point, &st))
+		return STEP_BIND;
+	if (st.st_dev != want->dev || st.st_ino != want->ino) {
+		errno = ESTALE;
+		return STEP_BIND_ID;
+	}
+	return 0;
+}
+
 /*
- * dir appears read-write at BIND_POINT in the tmpfs. In a user namespace
- * the remount may add flags but must keep those the host mount locked
- * (read-only, the atime ones), so they are carried over.
+ * The shared directory appears read-write at BIND_POINT in the tmpfs. In a
+ * user namespace the remount may add flags but must keep those the host
+ * mount locked (read-only, the atime ones), so they are carried over.
  */
-static int bind_shared_dir(const char *dir)
+static int bind_shared_dir(const struct sandbox_config *cfg)
 {
 	static const struct { unsigned long st, ms; } keep[] = {
 		{ ST_RDONLY, MS_RDONLY }, { ST_NOATIME, MS_NOATIME },
@@ -126,9 +141,13 @@ static int bind_shared_dir(const char *dir)
 	unsigned long flags = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC;
 	const char *point = ROOT_MOUNT_POINT BIND_POINT;
 	struct statvfs st;
+	int step;
 
-	if (mkdir(point, 0) || mount(dir, point, NULL, MS_BIND | MS_REC, NULL) ||
-	    statvfs(point, &st))
+	if (mkdir(point, 0) || mount(cfg->bind_dir, point, NULL, MS_BIND | MS_REC, NULL))
+		return STEP_BIND;
+	if ((step = check_bind_id(point, &cfg->bind_dir_id)))
+		return step;
+	if (statvfs(point, &st))
 		return STEP_BIND;
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
 		if (st.f_flag & keep[i].st)
@@ -137,8 +156,9 @@ static int bind_shared_dir(const char *dir)
 }
 
 /* pivot_root(".", ".") stacks the old root on the new one; detach it. */
-static int enter_empty_root(const char *bind_dir)
+static int enter_empty_root(const struct sandbox_config *cfg)
 {
+	const char *bind_dir = cfg->bind_dir;
 	int step;
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
@@ -147,7 +167,7 @@ static int enter_empty_root(const char *bind_dir)
 		  MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  bind_dir ? "mode=0,size=4k,nr_inodes=2" : "mode=0,size=4k,nr_inodes=1"))
 		return STEP_TMPFS;
-	if (bind_dir && (step = bind_shared_dir(bind_dir)))
+	if (bind_dir && (step = bind_shared_dir(cfg)))
 		return step;
 	if (chdir(ROOT_MOUNT_POINT) || syscall(SYS_pivot_root, ".", "."))
 		return STEP_PIVOT;
@@ -203,7 +223,7 @@ static int jail(const struct spawn *s)
 {
 	int step;
 
-	step = enter_empty_root(s->cfg->bind_dir);
+	step = enter_empty_root(s->cfg);
 	if (!step)
 		step = set_limits(s->cfg);
 	if (!step)
@@ -371,6 +391,8 @@ static const char *step_hint(int step, int err, bool userns)
 		return " (user namespaces without mount rights, e.g. AppArmor's kernel.apparmor_restrict_unprivileged_userns)";
 	if (step >= STEP_NOFILE && step <= STEP_NPROC && err == EPERM)
 		return " (above the VMM's hard limit)";
+	if (step == STEP_BIND_ID)
+		return " (its path now leads to another directory: swapped for a link?)";
 	if (step == STEP_SECCOMP && err == EINVAL)
 		return " (kernel built without CONFIG_SECCOMP_FILTER?)";
 	return "";
@@ -466,6 +488,18 @@ int sandbox_spawn(const struct sandbox_config *cfg,
 	}
 	warn_mode(cfg);
 	log_dbg("%s: device process %d started", cfg->name, child->pid);
+	return 0;
+}
+
+int sandbox_dir_id(int fd, struct sandbox_dir_id *id)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	*id = (struct sandbox_dir_id){ .dev = st.st_dev, .ino = st.st_ino };
 	return 0;
 }
 

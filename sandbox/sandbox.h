@@ -56,6 +56,15 @@ extern const struct sandbox_policy sandbox_base_policy;
 
 #define SANDBOX_MAX_KEEP_FDS 64
 
+/* Which directory a path must lead to: st_dev and st_ino from fstat. */
+struct sandbox_dir_id {
+	dev_t dev;
+	ino_t ino;
+};
+
+/* The identity of the directory fd (0), or -errno (-ENOTDIR: not one). */
+int sandbox_dir_id(int fd, struct sandbox_dir_id *id);
+
 struct sandbox_config {
 	const char *name;	/* instance, e.g. "blk0": messages, process name */
 	bool enable;		/* false: plain fork, fds closed, a warning */
@@ -71,6 +80,14 @@ struct sandbox_config {
 	 * paths reach only it; ".." stops at the empty root.
 	 */
 	const char *bind_dir;
+	/*
+	 * Required with bind_dir: what it must be, from sandbox_dir_id() on
+	 * the fd the caller opened and checked. mount() resolves the name
+	 * again, following links, and whoever can write one of its parents
+	 * may have swapped it since; the child refuses to start unless the
+	 * directory mounted is this one.
+	 */
+	struct sandbox_dir_id bind_dir_id;
 	/*
 	 * Run as this user instead of root (a root VMM only; under a user
 	 * namespace the jail already is the VMM's user): for a device that

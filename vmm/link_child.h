@@ -32,6 +32,7 @@ struct link_child_options {
 	const int *device_fds;		/* host files the device uses */
 	unsigned nr_device_fds;
 	const char *bind_dir;		/* host directory shared into the jail, or NULL */
+	struct sandbox_dir_id bind_dir_id;	/* what bind_dir must be (see sandbox_config) */
 	unsigned nofile;		/* RLIMIT_NOFILE; 0: 64 */
 	bool as_user;			/* run as uid/gid (see sandbox_config) */
 	uid_t uid;

@@ -97,6 +97,7 @@ struct device_grant {
 	const int *fds;
 	unsigned nr_fds;
 	const char *dir;	/* the runtime directory, to act in as the VM's user */
+	struct sandbox_dir_id dir_id;	/* what dir must lead to: the one we opened */
 	unsigned nofile;	/* 0: the default */
 };
 
@@ -108,7 +109,7 @@ static int start_device(struct vm *vm, struct vm_device *d, const struct sandbox
 		.sandbox = vm->cfg->sandbox.enable, .seccomp_log = seccomp == SECCOMP_LOG,
 		.policy = policy,
 		.device_fds = grant->fds, .nr_device_fds = grant->nr_fds,
-		.bind_dir = grant->dir, .nofile = grant->nofile,
+		.bind_dir = grant->dir, .bind_dir_id = grant->dir_id, .nofile = grant->nofile,
 		.as_user = grant->dir != NULL,
 		.uid = vm->host->rundir->uid, .gid = vm->host->rundir->gid,
 	};
@@ -246,11 +247,20 @@ static int add_vsock(struct vm *vm, char *err, size_t errlen)
 	};
 	int fds[] = { opt.listen_fd, opt.command_fd };
 	struct device_grant grant = {
-		fds, opt.command_fd >= 0 ? 2 : 1, vm->host->rundir->path, VSOCK_DEVICE_NOFILE,
+		.fds = fds, .nr_fds = opt.command_fd >= 0 ? 2 : 1,
+		.dir = vm->host->rundir->path, .nofile = VSOCK_DEVICE_NOFILE,
 	};
+	int rc;
 
 	if (!d)
 		return fail(err, errlen, "vsock");
+	/* The user owns the directory and may swap its name: the jail gets
+	 * the one we opened or none. */
+	rc = sandbox_dir_id(vm->host->rundir->dir_fd, &grant.dir_id);
+	if (rc) {
+		snprintf(err, errlen, "vsock: %s: %s", grant.dir, strerror(-rc));
+		return -1;
+	}
 	snprintf(d->name, sizeof(d->name), "vsock0");
 	if (vsock_create(&d->dev, d->name, &vm->mem, &opt, err, errlen) ||
 	    start_device(vm, d, &vsock_policy, vm->cfg->vsock.seccomp, &grant, err, errlen))

@@ -133,7 +133,10 @@ static bool start(struct probe *p, const char *name, const struct sandbox_policy
 		.nr_device_fds = 1, .bind_dir = dir,
 	};
 	char err[256] = "";
+	int dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 
+	CHECK_EQ(sandbox_dir_id(dir_fd, &opt.bind_dir_id), 0);
+	close(dir_fd);
 	memset(p, 0, sizeof(*p));
 	CHECK_EQ(pipe2(p->pipe, O_CLOEXEC), 0);
 	report_fd = p->pipe[1];		/* the same number in the child */

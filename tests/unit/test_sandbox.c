@@ -2,7 +2,8 @@
  * Device-process jails: a forbidden syscall kills with SIGSYS and the
  * description names it, log mode survives, /proc shows seccomp, no_new_privs,
  * no capabilities and new namespaces, only kept fds survive, the root is an
- * empty tmpfs, bind_dir shares one directory and nothing more, the child dies
+ * empty tmpfs, bind_dir shares one directory and nothing more (and only
+ * the one whose identity the caller gave, not what its name now leads to), the child dies
  * with its parent, enable=false only forks, and the pre_seccomp step runs
  * before the filter.
  * Needs root or unprivileged user namespaces; prints SKIP lines otherwise.
@@ -325,6 +326,17 @@ static int probe_bind(void *arg)
 	return write(pr->out, pr, sizeof(*pr)) == sizeof(*pr) ? 0 : 1;
 }
 
+/* What the VMM would take from its own fd on the directory. */
+static struct sandbox_dir_id dir_id_of(const char *dir)
+{
+	struct sandbox_dir_id id = { 0 };
+	int fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	CHECK_EQ(sandbox_dir_id(fd, &id), 0);
+	close(fd);
+	return id;
+}
+
 /* bind_dir: the child reaches that directory by relative paths and nothing else. */
 static void test_bind_dir(void)
 {
@@ -349,6 +361,7 @@ static void test_bind_dir(void)
 	keep[0] = 2, keep[1] = p[1];
 	cfg = config("bind", keep, 2);
 	cfg.bind_dir = dir;
+	cfg.bind_dir_id = dir_id_of(dir);
 	if (sandbox_spawn(&cfg, &bind_policy, probe_bind, &pr, &c, err, sizeof(err))) {
 		fprintf(stderr, "spawn bind: %s\n", err);
 		CHECK(!"spawn with bind_dir");
@@ -374,6 +387,70 @@ static void test_bind_dir(void)
 	close(p[1]);
 }
 
+static int mark_ran(void *arg)
+{
+	return write(*(int *)arg, "r", 1) == 1 ? 0 : 1;
+}
+
+/* Spawns a child on bind_dir = path expecting id; true if it started. */
+static bool spawn_on(const char *path, struct sandbox_dir_id id, int ran_fd, char *err, size_t len)
+{
+	int keep[2] = { 2, ran_fd };
+	struct sandbox_config cfg = config("swapped", keep, 2);
+	struct sandbox_child c;
+	siginfo_t info;
+
+	cfg.bind_dir = path;
+	cfg.bind_dir_id = id;
+	if (sandbox_spawn(&cfg, &bind_policy, mark_ran, &ran_fd, &c, err, len))
+		return false;
+	CHECK_STR(reap(&c, &info), "swapped: exited with status 0");
+	return true;
+}
+
+/*
+ * bind_dir's name was swapped for a link to another directory after the
+ * VMM opened it (the user owning a parent can): the jail refuses it with
+ * one clear line and the child never runs. Its own name still works.
+ */
+static void test_bind_dir_swapped(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char base[64], opened[96], other[96], err[256] = "";
+	struct sandbox_dir_id id;
+	int p[2];
+	char byte;
+
+	snprintf(base, sizeof(base), "%s/test_sandbox.XXXXXX", tmp ? tmp : "/tmp");
+	CHECK(mkdtemp(base) != NULL);
+	snprintf(opened, sizeof(opened), "%s/vm", base);
+	snprintf(other, sizeof(other), "%s/other", base);
+	CHECK_EQ(mkdir(opened, 0700), 0);
+	CHECK_EQ(mkdir(other, 0700), 0);
+	CHECK_EQ(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+	id = dir_id_of(opened);
+	CHECK(spawn_on(opened, id, p[1], err, sizeof(err)));
+	CHECK_EQ(read(p[0], &byte, 1), 1);
+
+	CHECK_EQ(rmdir(opened), 0);
+	CHECK_EQ(symlink(other, opened), 0);
+	CHECK(!spawn_on(opened, id, p[1], err, sizeof(err)));
+	CHECK_STR(err, "sandbox: swapped: cannot share the directory the VMM opened: "
+		  "Stale file handle (its path now leads to another directory: swapped for a link?)");
+	CHECK_EQ(read(p[0], &byte, 1), -1);	/* the child never ran */
+	CHECK_EQ(errno, EAGAIN);
+
+	err[0] = '\0';
+	CHECK(!spawn_on(other, (struct sandbox_dir_id){ 0 }, p[1], err, sizeof(err)));
+	CHECK(strstr(err, "cannot share the directory the VMM opened") != NULL);
+	CHECK_EQ(read(p[0], &byte, 1), -1);	/* no identity given: refused too */
+	unlink(opened);
+	rmdir(other);
+	rmdir(base);
+	close(p[0]);
+	close(p[1]);
+}
+
 /* One relative connect from a jail on dir, as root-without-caps or as uid. */
 static int connect_from_jail(const char *dir, bool as_user, uid_t uid)
 {
@@ -390,6 +467,7 @@ static int connect_from_jail(const char *dir, bool as_user, uid_t uid)
 	keep[0] = 2, keep[1] = p[1];
 	cfg = config("asuser", keep, 2);
 	cfg.bind_dir = dir;
+	cfg.bind_dir_id = dir_id_of(dir);
 	cfg.as_user = as_user, cfg.uid = uid, cfg.gid = uid;
 	pr.relative = -1;
 	if (sandbox_spawn(&cfg, &bind_policy, probe_bind, &pr, &c, err, sizeof(err))) {
@@ -618,6 +696,7 @@ int main(void)
 	test_fds();
 	test_root();
 	test_bind_dir();
+	test_bind_dir_swapped();
 	test_as_user();
 	test_parent_death();
 	return check_report("test_sandbox");

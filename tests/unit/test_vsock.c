@@ -431,6 +431,10 @@ static bool start_jailed(struct drv *d, const char *dir)
 		.bind_dir = dir, .nofile = VSOCK_DEVICE_NOFILE,
 	};
 	char err[256] = "";
+	int dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	CHECK_EQ(sandbox_dir_id(dir_fd, &lo.bind_dir_id), 0);
+	close(dir_fd);
 
 	d->listen_fd = fds[0] = opt.listen_fd = unix_listen("vsock.socket");
 	d->command_fd = fds[1] = opt.command_fd = unix_listen("command.socket");
