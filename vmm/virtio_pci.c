@@ -211,18 +211,9 @@ static void fill_common(struct virtio_pci *vp, struct virtio_pci_common_cfg *c)
 	c->queue_used_hi = (uint32_t)(q->used >> 32);
 }
 
-/*
- * A device that fails its reset (its process dead, or dying in the call,
- * which reports needs-reset) keeps NEEDS_RESET: reading 0 back would tell
- * the driver a dead device is fresh, and it would use it and fail again.
- */
 static void reset_device(struct virtio_pci *vp)
 {
-	bool failed;
-
-	vp->status = 0;		/* a NEEDS_RESET from here on is this reset's */
-	failed = vp->link->ops->reset(vp->link) != 0;
-	failed |= vp->status & VIRTIO_CONFIG_S_NEEDS_RESET;
+	vp->link->ops->reset(vp->link);
 	for (unsigned q = 0; q < vp->link->nr_queues; q++) {
 		msix_bind(&vp->msix, vp->link->call_fd[q], MSIX_NO_VECTOR);
 		vp->queues[q] = (struct virtio_pci_queue){
@@ -233,7 +224,7 @@ static void reset_device(struct virtio_pci *vp)
 	vp->driver_features = 0;
 	vp->config_vector = VIRTIO_MSI_NO_VECTOR;
 	vp->queue_select = 0;
-	vp->status = failed ? VIRTIO_CONFIG_S_NEEDS_RESET : 0;
+	vp->status = 0;
 	vp->isr = 0;
 }
 
