@@ -24,6 +24,7 @@
 
 #include "host-tools/control_client.h"
 #include "host-tools/vm_console.h"
+#include "host-tools/vm_socket.h"
 
 #define ESCAPE_BYTE 0x1d	/* Ctrl-] */
 
@@ -83,6 +84,11 @@ static const char *parse_options(int argc, char **argv, const char **runtime_dir
 	if (!vm_name_valid(argv[i])) {
 		fprintf(stderr, "vm-shell: \"%s\" is not a VM name ([A-Za-z0-9_.-], 1..64 chars)\n",
 			argv[i]);
+		exit(1);
+	}
+	if (!vm_runtime_dir_valid(*runtime_dir)) {
+		fprintf(stderr, "vm-shell: --runtime-dir must be an absolute path, got \"%s\"\n",
+			*runtime_dir);
 		exit(1);
 	}
 	return argv[i];

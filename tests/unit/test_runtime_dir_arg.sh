@@ -3,10 +3,10 @@
 # VMM (which walks the directory from /) and by every host tool that takes
 # one (which would otherwise look for it from the working directory).
 #
-#   test_runtime_dir_arg.sh VMSILO_VMM VM_START VM_STOP VM_RUN
+#   test_runtime_dir_arg.sh VMSILO_VMM VM_START VM_STOP VM_RUN VM_SHELL
 set -uo pipefail
 
-vmm=$1 vm_start=$2 vm_stop=$3 vm_run=$4
+vmm=$1 vm_start=$2 vm_stop=$3 vm_run=$4 vm_shell=$5
 dir=$(mktemp -d)
 failures=0
 trap 'rm -rf "$dir"' EXIT
@@ -34,6 +34,7 @@ expect_refused "vmsilo-vmm (=)" "$vmm" --check-config --config t.toml --runtime-
 expect_refused vm-start "$vm_start" --config t.toml --runtime-dir run --vmm "$dir/stand-in-vmm" t
 expect_refused vm-stop "$vm_stop" --runtime-dir run t
 expect_refused vm-run "$vm_run" --runtime-dir=run t true
+expect_refused vm-shell "$vm_shell" --runtime-dir run t
 [ -e run ] && fail "a tool created ./run from a relative --runtime-dir"
 
 out=$("$vmm" --check-config --config t.toml --runtime-dir "$dir/run" 2>&1) ||
