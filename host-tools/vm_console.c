@@ -9,6 +9,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "host-tools/vm_dir.h"
 #include "host-tools/vm_console.h"
 
 #define PTS_DIR "/dev/pts/"
@@ -22,28 +23,6 @@ static int refuse(int fd)
 		close(fd);
 	errno = EPERM;
 	return -1;
-}
-
-/* <runtime_dir>/<name>, refused if a link; its owner in *owner. */
-static int open_vm_dir(const char *runtime_dir, const char *name, uid_t *owner)
-{
-	char path[PATH_MAX];
-	struct stat st;
-	int fd;
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", runtime_dir, name) >= sizeof(path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ELOOP || errno == ENOTDIR ? refuse(-1) : -1;	/* a link */
-	if (fstat(fd, &st)) {
-		close(fd);
-		return -1;
-	}
-	*owner = st.st_uid;
-	return fd;
 }
 
 /* Exactly "/dev/pts/<digits>": no "..", no other directory. */
@@ -94,7 +73,7 @@ int vm_console_open(const char *runtime_dir, const char *name)
 {
 	char target[64];
 	uid_t owner = 0;
-	int dir_fd = open_vm_dir(runtime_dir, name, &owner), handle = -1, fd = -1, saved;
+	int dir_fd = vm_dir_open(runtime_dir, name, &owner), handle = -1, fd = -1, saved;
 
 	if (dir_fd >= 0 && !console_target(dir_fd, target, sizeof(target)))
 		handle = open(target, O_PATH | O_NOFOLLOW | O_CLOEXEC);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "host-tools/vm_socket.h"
+#include "host-tools/vm_dir.h"
 
 #define CONNECT_TIMEOUT_S 5
 
@@ -24,28 +25,6 @@ static int refuse(int fd)
 		close(fd);
 	errno = EPERM;
 	return -1;
-}
-
-/* <runtime_dir>/<name>, refused if a link; its owner in *owner. */
-static int open_vm_dir(const char *runtime_dir, const char *name, uid_t *owner)
-{
-	char path[PATH_MAX];
-	struct stat st;
-	int fd;
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", runtime_dir, name) >= sizeof(path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ELOOP || errno == ENOTDIR ? refuse(-1) : -1;	/* a link */
-	if (fstat(fd, &st)) {
-		close(fd);
-		return -1;
-	}
-	*owner = st.st_uid;
-	return fd;
 }
 
 /* An O_PATH handle on <file> if it is a socket only the VM's side made. */
@@ -104,7 +83,7 @@ static bool server_trusted(int fd, uid_t owner)
 int vm_socket_connect(const char *runtime_dir, const char *name, const char *file)
 {
 	uid_t owner = 0;
-	int dir_fd = open_vm_dir(runtime_dir, name, &owner), handle = -1, fd = -1, saved;
+	int dir_fd = vm_dir_open(runtime_dir, name, &owner), handle = -1, fd = -1, saved;
 
 	if (dir_fd >= 0)
 		handle = pin_socket(dir_fd, file, owner);
