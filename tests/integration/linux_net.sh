@@ -52,9 +52,7 @@ if [ "${1:-}" != --inside ]; then
 	"$top/tests/guest/mkinitramfs.sh" "$initrd" --modules "virtio_net virtio-rng" \
 		--add "$build/guest/net-guest.sh:/bin/net-guest.sh" \
 		--add "$build/guest/net-data.bin:/net-data.bin"
-	# One L1 vCPU: with two, TCG's cross-vCPU race kills the L2 guest in
-	# bulk transfers (tests/rig/README.md); with one it never did.
-	exec "$rig" --direct-if-possible --cpus 1 --timeout 1500 --results "$build/integration-logs" -- \
+	exec "$rig" --direct-if-possible --timeout 1500 --results "$build/integration-logs" -- \
 		"$here/linux_net.sh" --inside "$vmm" "$vmlinux" "$initrd" "$build/integration-logs" "$moddir" \
 		"$build/guest/net-data.bin"
 fi

@@ -16,7 +16,8 @@
 #   --cache DIR      cache (default ${VMSILO_RIG_CACHE:-$HOME/.cache/vmsilo-rig})
 #   --timeout SECS   kill L1 after SECS seconds of running (default 600)
 #   --mem SIZE       L1 memory, QEMU -m syntax (default 6G)
-#   --cpus N         L1 vCPUs (default 2, or $VMSILO_RIG_CPUS)
+#   --cpus N         L1 vCPUs (default 1, or $VMSILO_RIG_CPUS; tests/rig/README.md
+#                    says why not 2)
 #   --tcg-thread single|multi
 #                    TCG's threading (default multi, or $VMSILO_RIG_TCG):
 #                    single runs all L1 vCPUs on one host thread
@@ -43,7 +44,7 @@ t_start=$(date +%s.%N)
 cache=${VMSILO_RIG_CACHE:-${HOME:-/root}/.cache/vmsilo-rig}
 timeout=600
 mem=6G
-cpus=${VMSILO_RIG_CPUS:-2}
+cpus=${VMSILO_RIG_CPUS:-1}
 tcg_thread=${VMSILO_RIG_TCG:-multi}
 results=""
 keep=0
@@ -54,7 +55,7 @@ envs=()
 
 say() { echo "rig: $*" >&2; }
 info() { [ "$verbose" = 0 ] || say "$@"; }
-usage() { sed -n '2,38s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+usage() { sed -n '2,39s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 elapsed() { echo "$1 $2" | awk '{ printf "%.1f", $2 - $1 }'; }
 
 while [ $# -gt 0 ]; do
