@@ -215,6 +215,11 @@ int device_process_prepare(void *arg)
 	struct loop *l = &the_loop;
 	int rc;
 
+	/* Its stderr is a pipe of its own, which the VMM reads and rate-limits:
+	 * a compromised device cannot flood the VMM's log. */
+	if (dup2(p->log_fd, STDERR_FILENO) < 0)
+		return -errno;
+	close(p->log_fd);
 	rc = ctl_ring_attach(&p->ctl, p->ring_fds);
 	ctl_ring_close_fds(p->ring_fds, CTL_NR_FDS);
 	if (rc) {

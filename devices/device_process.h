@@ -20,6 +20,7 @@ struct device_process {
 	 * end itself (device_process_prepare). */
 	int ring_fds[CTL_NR_FDS];
 	struct ctl_ring_end ctl;	/* the device's end, in the child */
+	int log_fd;			/* becomes the child's stderr: a pipe the VMM reads */
 };
 
 /*

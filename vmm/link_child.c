@@ -1,5 +1,6 @@
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -119,12 +120,33 @@ static int make_queue_fds(struct link_child *lc)
 	return 0;
 }
 
+/* The device's stderr: the VMM reads it without blocking, the device
+ * writes it (a full pipe holds up only the device). */
+static int make_log_pipe(struct link_child *lc)
+{
+	int fds[2];
+
+	lc->log_fd = lc->proc.log_fd = -1;
+	lc->log_len = 0;
+	if (pipe2(fds, O_CLOEXEC))
+		return -errno;
+	if (fcntl(fds[0], F_SETFL, O_NONBLOCK)) {
+		close(fds[0]);
+		close(fds[1]);
+		return -errno;
+	}
+	lc->log_fd = fds[0];
+	lc->proc.log_fd = fds[1];
+	return 0;
+}
+
 static unsigned keep_list(const struct link_child *lc, const struct link_child_options *opt,
 			  int *keep)
 {
 	unsigned n = 0;
 
-	keep[n++] = STDERR_FILENO;	/* log lines */
+	keep[n++] = STDERR_FILENO;	/* until device_process_prepare swaps in log_fd */
+	keep[n++] = lc->proc.log_fd;
 	for (unsigned i = 0; i < CTL_NR_FDS; i++)
 		keep[n++] = lc->proc.ring_fds[i];
 	for (unsigned q = 0; q < lc->link.nr_queues; q++) {
@@ -163,7 +185,9 @@ int link_child_start(struct link_child *lc, struct vdev *dev,
 	};
 
 	init_link(lc, dev);
-	rc = make_queue_fds(lc);
+	rc = make_log_pipe(lc);
+	if (!rc)
+		rc = make_queue_fds(lc);
 	/*
 	 * Control-ring mappings never cross a fork (MADV_DONTFORK), so a
 	 * device process started later does not inherit this one's. The
@@ -180,10 +204,52 @@ int link_child_start(struct link_child *lc, struct vdev *dev,
 	rc = sandbox_spawn(&sc, opt->policy, device_process_main, &lc->proc, &lc->child,
 			   err, errlen);
 	ctl_ring_close_fds(lc->proc.ring_fds, CTL_NR_FDS);	/* the child has its own */
+	close(lc->proc.log_fd);
+	lc->proc.log_fd = -1;
 	if (rc)
 		return rc;
 	log_info("%s: device process %d", dev->name, (int)lc->child.pid);
 	return 0;
+}
+
+int link_child_log_fd(const struct link_child *lc)
+{
+	return lc->log_fd;
+}
+
+static void pass_on_line(struct link_child *lc)
+{
+	lc->log_line[lc->log_len] = '\0';
+	log_ratelimited_raw(&lc->log_limit, lc->log_line);
+	lc->log_len = 0;
+}
+
+/*
+ * What the device wrote to its stderr, line by line through one limiter
+ * per device, at most LINK_CHILD_LOG_BUDGET bytes per call; a line too
+ * long for the buffer is passed on in pieces.
+ */
+void link_child_serve_log(struct link_child *lc)
+{
+	char buf[512];
+	unsigned taken = 0;
+	ssize_t n = 0;
+
+	while (taken < LINK_CHILD_LOG_BUDGET && (n = read(lc->log_fd, buf, sizeof(buf))) > 0) {
+		taken += (unsigned)n;
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] != '\n')
+				lc->log_line[lc->log_len++] = buf[i];
+			if (buf[i] == '\n' || lc->log_len == sizeof(lc->log_line) - 1)
+				pass_on_line(lc);
+		}
+	}
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {	/* the device is gone */
+		if (lc->log_len)
+			pass_on_line(lc);
+		close(lc->log_fd);
+		lc->log_fd = -1;
+	}
 }
 
 int link_child_ctl_fd(const struct link_child *lc)
@@ -274,6 +340,9 @@ void link_child_stop(struct link_child *lc)
 	}
 	sandbox_release(&lc->child);
 	ctl_ring_close(&lc->ctl);
+	if (lc->log_fd >= 0)
+		close(lc->log_fd);
+	lc->log_fd = -1;
 	for (unsigned q = 0; q < lc->link.nr_queues; q++) {
 		close(lc->link.kick_fd[q]);
 		close(lc->link.call_fd[q]);

@@ -6,6 +6,7 @@
 #define VMSILO_LINK_CHILD_H
 
 #include "devices/device_process.h"
+#include "vmm/log.h"
 #include "sandbox/sandbox.h"
 #include "virtio/vdev_link.h"
 
@@ -20,7 +21,14 @@ struct link_child {
 	struct virtio_pci *transport;	/* for messages from the device */
 	bool dead;			/* given up on: atomic, see link_child_fail */
 	bool reaped;			/* the process has been waited for */
+	int log_fd;			/* read end of the device's stderr, or -1 */
+	char log_line[256];		/* a line being received */
+	unsigned log_len;
+	struct log_ratelimit log_limit;
 };
+
+/* Bytes of the device's stderr link_child_serve_log() takes per call. */
+#define LINK_CHILD_LOG_BUDGET 4096
 
 /* Messages link_child_serve() takes per call, at most. */
 #define LINK_CHILD_SERVE_BUDGET 16
@@ -49,7 +57,9 @@ int link_child_start(struct link_child *lc, struct vdev *dev,
  */
 int link_child_ctl_fd(const struct link_child *lc);
 int link_child_pid_fd(const struct link_child *lc);
+int link_child_log_fd(const struct link_child *lc);
 void link_child_serve(struct link_child *lc);
+void link_child_serve_log(struct link_child *lc);
 /* Returns true when the device process has died (logged once). */
 bool link_child_reap(struct link_child *lc);
 /*

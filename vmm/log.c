@@ -114,3 +114,16 @@ void log_ratelimited_msg(struct log_ratelimit *rl, enum log_level level, const c
 			 (unsigned long long)suppressed);
 	log_line(level, line);
 }
+
+void log_ratelimited_raw(struct log_ratelimit *rl, const char *line)
+{
+	uint64_t suppressed;
+
+	if (!log_ratelimit_admit(rl, monotonic_ms(), &suppressed))
+		return;
+	if (suppressed)
+		fprintf(stderr, "%s (suppressed %llu similar messages)\n", line,
+			(unsigned long long)suppressed);
+	else
+		fprintf(stderr, "%s\n", line);
+}

@@ -41,6 +41,9 @@ bool log_ratelimit_admit(struct log_ratelimit *rl, uint64_t now_ms, uint64_t *su
 void log_ratelimited_msg(struct log_ratelimit *rl, enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* A line a device process wrote (with its own prefix), passed on as it is. */
+void log_ratelimited_raw(struct log_ratelimit *rl, const char *line);
+
 /*
  * One static limiter per call site: two sites never silence each other.
  * A line one site logs for many sources (each device) takes a limiter kept

@@ -538,7 +538,7 @@ static void serve_watches(struct vm *vm, const struct pollfd *fds)
 	}
 }
 
-/* Two entries per device: its control ring's doorbell and its pidfd. */
+/* Three entries per device: its control ring's doorbell, its pidfd, its stderr. */
 static unsigned device_pollfds(struct vm *vm, struct pollfd *fds)
 {
 	unsigned n = 0;
@@ -548,6 +548,7 @@ static unsigned device_pollfds(struct vm *vm, struct pollfd *fds)
 
 		fds[n++] = (struct pollfd){ .fd = link_child_ctl_fd(lc), .events = POLLIN };
 		fds[n++] = (struct pollfd){ .fd = link_child_pid_fd(lc), .events = POLLIN };
+		fds[n++] = (struct pollfd){ .fd = link_child_log_fd(lc), .events = POLLIN };
 	}
 	return n;
 }
@@ -557,9 +558,11 @@ static void serve_devices(struct vm *vm, const struct pollfd *fds)
 	for (unsigned i = 0; i < vm->nr_devices; i++) {
 		struct vm_device *d = vm->devices[i];
 
-		if (fds[2 * i].revents & POLLIN)
+		if (fds[3 * i + 2].revents & (POLLIN | POLLHUP))
+			link_child_serve_log(&d->child);
+		if (fds[3 * i].revents & POLLIN)
 			link_child_serve(&d->child);
-		if (!(fds[2 * i + 1].revents & POLLIN) || !link_child_reap(&d->child))
+		if (!(fds[3 * i + 1].revents & POLLIN) || !link_child_reap(&d->child))
 			continue;
 		if (d->essential) {
 			log_err("%s: the root disk's device process died; stopping the VM", d->name);
@@ -577,7 +580,7 @@ static void main_loop(struct vm *vm)
 
 	while (atomic_load(&vm->exit_reason) == VM_EXIT_NONE) {
 		bool want_input = vm->console->in_fd >= 0 && serial_can_receive(&vm->serial);
-		struct pollfd fds[POLL_FIXED + 2 * VM_MAX_DEVICES + VM_MAX_WATCHES] = {
+		struct pollfd fds[POLL_FIXED + 3 * VM_MAX_DEVICES + VM_MAX_WATCHES] = {
 			[POLL_WAKE] = { .fd = vm->wake_fd, .events = POLLIN },
 			[POLL_SIGNAL] = { .fd = sfd, .events = POLLIN },
 			[POLL_SERIAL_SPACE] = { .fd = vm->serial_space_fd, .events = POLLIN },

@@ -5,6 +5,8 @@
  * control ring's CQ from here and never reading its kicks. The VMM's main
  * loop is modelled by pump(), bounded by a count of rounds.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <liburing.h>
 #include <poll.h>
 #include <pthread.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/virtio_config.h>
@@ -19,6 +22,7 @@
 
 #include "boot/guest_mem.h"
 #include "check.h"
+#include "log_capture.h"
 #include "virtio/link_proto.h"
 #include "vmm/link_child.h"
 #include "vmm/log.h"
@@ -348,6 +352,51 @@ static void test_uring_waits_for_kick(void)
 	close(fd);
 }
 
+/*
+ * A compromised device writes its stderr as fast as it can: the VMM's own
+ * stderr gets a bounded number of its lines and how many were dropped,
+ * and each serve takes at most its byte budget.
+ */
+static void test_stderr_flood(struct rig *r)
+{
+	char path[64], line[64], *out;
+	struct log_capture cap;
+	unsigned lines = 0, reads = 0;
+	time_t t0 = time(NULL);
+	int fd;
+
+	begin("stderr flood");
+	snprintf(path, sizeof(path), "/proc/%d/fd/2", (int)r->lc.child.pid);
+	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);	/* the child's end of the pipe */
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	log_capture_begin(&cap);
+	for (unsigned i = 0; i < 20000; i++) {
+		int len = snprintf(line, sizeof(line), "fake0: flood line %u\n", i);
+
+		while (write(fd, line, (size_t)len) < 0 && errno == EAGAIN && reads < 100000) {
+			link_child_serve_log(&r->lc);	/* the main loop's turn */
+			reads++;
+		}
+	}
+	while (readable(r->lc.log_fd) && reads++ < 100000)
+		link_child_serve_log(&r->lc);
+	/* The next line after the interval carries the count of those dropped. */
+	sleep((LOG_RATELIMIT_INTERVAL_MS + 999) / 1000 + 1);
+	CHECK(write(fd, "fake0: after the flood\n", 23) == 23);
+	link_child_serve_log(&r->lc);
+	close(fd);
+	out = log_capture_end(&cap);
+	for (char *p = out; (p = strstr(p, "fake0: flood line")); p++)
+		lines++;
+	/* The burst, then one a second while it lasted. */
+	CHECK(lines >= 1 && lines <= LOG_RATELIMIT_BURST + 2 + (unsigned)(time(NULL) - t0));
+	CHECK(strstr(out, "fake0: after the flood (suppressed ") != NULL);
+	CHECK(reads > 20000u * 20 / LINK_CHILD_LOG_BUDGET);	/* the budget split the flood */
+	free(out);
+}
+
 int main(void)
 {
 	static struct rig r;
@@ -363,6 +412,10 @@ int main(void)
 		test_config_offset(&r);
 		test_flood(&r);
 		test_config_out_of_range(&r);
+		stop(&r);
+	}
+	if (start(&r)) {
+		test_stderr_flood(&r);
 		stop(&r);
 	}
 	if (start(&r)) {
