@@ -17,14 +17,6 @@
 #define PTY_SLAVE_MAJOR_FIRST 136u
 #define PTY_SLAVE_MAJOR_LAST 143u
 
-static int refuse(int fd)
-{
-	if (fd >= 0)
-		close(fd);
-	errno = EPERM;
-	return -1;
-}
-
 /* Exactly "/dev/pts/<digits>": no "..", no other directory. */
 static bool pty_slave_path(const char *target)
 {
@@ -44,11 +36,11 @@ static int console_target(int dir_fd, char *target, size_t len)
 	ssize_t n = readlinkat(dir_fd, "console", target, len);
 
 	if (n < 0)
-		return errno == EINVAL ? refuse(-1) : -1;	/* EINVAL: not a link */
+		return errno == EINVAL ? vm_dir_refuse(-1) : -1;	/* EINVAL: not a link */
 	if ((size_t)n >= len)
-		return refuse(-1);
+		return vm_dir_refuse(-1);
 	target[n] = '\0';
-	return pty_slave_path(target) ? 0 : refuse(-1);
+	return pty_slave_path(target) ? 0 : vm_dir_refuse(-1);
 }
 
 static bool is_vm_pty(int fd, uid_t owner)
@@ -78,7 +70,7 @@ int vm_console_open(const char *runtime_dir, const char *name)
 	if (dir_fd >= 0 && !console_target(dir_fd, target, sizeof(target)))
 		handle = open(target, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (handle >= 0 && !is_vm_pty(handle, owner))
-		handle = refuse(handle);
+		handle = vm_dir_refuse(handle);
 	if (handle >= 0)
 		fd = reopen(handle);
 	saved = errno;

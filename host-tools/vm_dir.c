@@ -7,6 +7,14 @@
 
 #include "host-tools/vm_dir.h"
 
+int vm_dir_refuse(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+	errno = EPERM;
+	return -1;
+}
+
 int vm_dir_open(const char *runtime_dir, const char *name, uid_t *owner)
 {
 	char path[PATH_MAX];
@@ -18,11 +26,8 @@ int vm_dir_open(const char *runtime_dir, const char *name, uid_t *owner)
 		return -1;
 	}
 	fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ELOOP || errno == ENOTDIR)	/* a link */
-			errno = EPERM;
-		return -1;
-	}
+	if (fd < 0)	/* ELOOP, ENOTDIR: a link */
+		return errno == ELOOP || errno == ENOTDIR ? vm_dir_refuse(-1) : -1;
 	if (fstat(fd, &st)) {
 		close(fd);
 		return -1;

@@ -11,5 +11,7 @@
 /* An O_PATH handle on the directory and its owner in *owner; -1 with
  * errno, EPERM when <name> is a link or not a directory. */
 int vm_dir_open(const char *runtime_dir, const char *name, uid_t *owner);
+/* Closes fd (if open) and fails with EPERM: what the VM's user rigged. */
+int vm_dir_refuse(int fd);
 
 #endif

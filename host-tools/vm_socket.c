@@ -19,14 +19,6 @@ bool vm_runtime_dir_valid(const char *runtime_dir)
 	return runtime_dir[0] == '/';
 }
 
-static int refuse(int fd)
-{
-	if (fd >= 0)
-		close(fd);
-	errno = EPERM;
-	return -1;
-}
-
 /* An O_PATH handle on <file> if it is a socket only the VM's side made. */
 static int pin_socket(int dir_fd, const char *file, uid_t owner)
 {
@@ -37,7 +29,7 @@ static int pin_socket(int dir_fd, const char *file, uid_t owner)
 		return -1;
 	if (fstat(fd, &st) || !S_ISSOCK(st.st_mode) || st.st_nlink != 1 ||
 	    (st.st_uid != 0 && st.st_uid != owner))
-		return refuse(fd);
+		return vm_dir_refuse(fd);
 	return fd;
 }
 
@@ -91,7 +83,7 @@ int vm_socket_connect(const char *runtime_dir, const char *name, const char *fil
 		fd = connect_pinned(handle);
 	saved = errno;
 	if (fd >= 0 && !server_trusted(fd, owner))
-		fd = refuse(fd), saved = EPERM;
+		fd = vm_dir_refuse(fd), saved = EPERM;
 	if (handle >= 0)
 		close(handle);
 	if (dir_fd >= 0)
