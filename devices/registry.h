@@ -1,0 +1,87 @@
+/*
+ * The device registry: one const descriptor per device kind, in one
+ * table (devices/registry.c). The config schema, the VMM's device
+ * creation, the jail and docs/config.md all read it; adding a device is
+ * devices/<name>.c with its descriptor, plus one line in the table.
+ *
+ * CONTRACT (lead engineer, 2026-12-02): the shape below is what other
+ * engineers write descriptors against. Refine names and add fields as
+ * needed, but keep: the cfg_key table, the one create() signature, the
+ * device_env/device_grant split, and the fields listed.
+ */
+#ifndef VMSILO_REGISTRY_H
+#define VMSILO_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "devices/vdev.h"
+#include "sandbox/sandbox.h"
+
+/* The type of one config key; the parser checks it, the docs print it. */
+enum cfg_type {
+	CFG_BOOL,	/* bool */
+	CFG_UINT,	/* uint64_t, min..max */
+	CFG_STRING,	/* char *, strdup'ed; max_len bytes at most if non-zero */
+	CFG_PATH,	/* char *, made absolute against the config file's dir */
+	CFG_CHOICE,	/* int: index in choices[] */
+	CFG_MAC,	/* uint8_t[6], unicast */
+	CFG_IFNAME,	/* char *, a Linux interface name */
+};
+
+struct cfg_key {
+	const char *name;
+	enum cfg_type type;
+	size_t offset;			/* of the value in the kind's config struct */
+	size_t set_offset;		/* of a bool set when the key is given, 0: none */
+	const char *def;		/* the default as written in docs, NULL: required */
+	uint64_t min, max;		/* CFG_UINT; CFG_STRING max: bytes */
+	const char *const *choices;	/* CFG_CHOICE, NULL-terminated */
+	const char *doc;		/* the docs/config.md "Meaning" cell */
+};
+
+/* What create() may use, in the VMM, before the device process forks. */
+struct device_env {
+	const char *vm_name;
+	unsigned index;			/* among instances of its kind: 0, 1, ... */
+	unsigned cpus;
+	const struct guest_mem *mem;
+	uint64_t ram_bytes;
+	int rundir_fd;			/* <runtime_dir>/<name>, opened by the VMM */
+	const char *rundir_path;
+	int command_fd, vsock_fd;	/* the VMM's listening sockets, or -1 */
+};
+
+#define DEVICE_MAX_GRANT_FDS 4
+
+/* What the jail gives the device process beyond its rings (create fills it). */
+struct device_grant {
+	int fds[DEVICE_MAX_GRANT_FDS];	/* host files the device keeps; closed by the VMM after the fork */
+	unsigned nr_fds;
+	bool rundir;			/* bind the runtime directory, run as the VM's user */
+	unsigned nofile;		/* RLIMIT_NOFILE, 0: the default */
+	unsigned nproc;			/* RLIMIT_NPROC for io_uring workers/threads, 0: default */
+};
+
+struct device_kind {
+	const char *section;		/* config: [rng], or [[disk]] when max > 1 */
+	const char *prefix;		/* instance names: "blk" -> blk0, blk1 */
+	unsigned max;			/* instances at most; 1: a plain table */
+	size_t config_size;		/* the kind's config struct, zeroed then defaults */
+	const struct cfg_key *keys;	/* NULL-name terminated; seccomp_policy is added for all */
+	const char *doc;		/* the section's introduction in docs/config.md */
+	/* Optional: cross-key checks after the keys; one line in why, -1. */
+	int (*check)(const void *cfg, char *why, size_t len);
+	/* Builds the model in dev; on failure -errno and one line in err. */
+	int (*create)(struct vdev *dev, const char *name, const struct device_env *env,
+		      const void *cfg, struct device_grant *grant, char *err, size_t errlen);
+	const struct sandbox_policy *policy;
+	bool essential_first;		/* the first instance's death stops the VM (root disk) */
+};
+
+extern const struct device_kind *const device_kinds[];	/* in creation order; NULL-terminated */
+const struct device_kind *device_kind_find(const char *section);
+
+#endif
