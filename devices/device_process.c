@@ -209,6 +209,15 @@ static int run(struct loop *l)
 	return 0;
 }
 
+static int init_jailed(struct vdev *dev)
+{
+	int rc = dev->ops->init_jailed ? dev->ops->init_jailed(dev) : 0;
+
+	if (rc)
+		log_err("%s: init in the jail: %s", dev->name, strerror(rc < 0 ? -rc : EIO));
+	return rc < 0 ? rc : rc ? -EIO : 0;
+}
+
 int device_process_prepare(void *arg)
 {
 	struct device_process *p = arg;
@@ -241,7 +250,7 @@ int device_process_prepare(void *arg)
 	p->dev->failed = report_failure;
 	p->dev->failed_ctx = l;
 	p->dev->ring = &l->ring;
-	return 0;
+	return init_jailed(p->dev);
 }
 
 int device_process_main(void *arg)

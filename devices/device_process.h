@@ -33,8 +33,9 @@ struct device_process {
 
 /*
  * sandbox_config.pre_seccomp: attaches the control ring (closing
- * ring_fds) and creates the loop's io_uring, restricted to the loop's and
- * the device's opcodes. 0 or -errno.
+ * ring_fds), creates the loop's io_uring, restricted to the loop's and
+ * the device's opcodes, then runs the device's ops->init_jailed. 0 or
+ * -errno.
  */
 int device_process_prepare(void *arg);
 /* sandbox_spawn's child_main, after prepare: returns the exit status. */

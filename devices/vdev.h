@@ -41,6 +41,13 @@ struct vdev_ops {
 	void (*reset)(struct vdev *dev);	/* optional */
 	void (*destroy)(struct vdev *dev);	/* optional: frees priv */
 	/*
+	 * Optional: in the device process, inside the jail and before its
+	 * seccomp filter, for setup the filter forbids afterwards (open a
+	 * render node, load drivers, connect to a server). 0 or -errno: the
+	 * device process does not start.
+	 */
+	int (*init_jailed)(struct vdev *dev);
+	/*
 	 * Optional: I/O the device submits itself to the loop's io_uring.
 	 * The ring accepts these opcodes besides the loop's READ and
 	 * POLL_ADD; complete() gets each CQE (data without the marker bit).
