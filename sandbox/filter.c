@@ -15,14 +15,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__)		/* gcc */
-#define ASAN_BUILD 1
-#elif defined(__has_feature)			/* clang */
-#if __has_feature(address_sanitizer)
-#define ASAN_BUILD 1
-#endif
-#endif
-
 #ifndef SYS_SECCOMP
 #define SYS_SECCOMP 1	/* si_code of a seccomp SIGSYS (asm-generic/siginfo.h) */
 #endif
@@ -44,7 +36,7 @@ static const struct sandbox_syscall base_rules[] = {
 	SANDBOX_ALLOW(rt_sigreturn, "return from a signal handler"),
 	SANDBOX_ALLOW(exit, "a thread ends"),
 	SANDBOX_ALLOW(exit_group, "the device process ends"),
-#ifdef ASAN_BUILD
+#ifdef SANDBOX_ASAN_BUILD
 	SANDBOX_ALLOW(sigaltstack, "ASan builds: _exit removes ASan's signal stack"),
 #endif
 };
@@ -81,6 +73,8 @@ static int check_rule(const struct sandbox_syscall *r, char *why, size_t len)
 		return snprintf(why, len, "has no reason");
 	if (r->arg > 5 || r->op > SANDBOX_ARG_MASKED_EQ)
 		return snprintf(why, len, "has a bad argument filter");
+	if (r->fail_errno < 0 || r->fail_errno > 4095)
+		return snprintf(why, len, "has a bad errno");
 	return 0;
 }
 
@@ -95,11 +89,12 @@ static int add_rules(scmp_filter_ctx ctx, const struct sandbox_policy *p,
 			.datum_a = r->op == SANDBOX_ARG_EQ ? r->value : r->mask,
 			.datum_b = r->value,
 		};
+		uint32_t action = r->fail_errno ? SCMP_ACT_ERRNO((uint32_t)r->fail_errno) : SCMP_ACT_ALLOW;
 		char why[64] = "", *name;
 		int rc = 0;
 
 		if (!check_rule(r, why, sizeof(why)))
-			rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, r->nr,
+			rc = seccomp_rule_add_array(ctx, action, r->nr,
 						    r->op != SANDBOX_ARG_ANY, &cmp);
 		if (!why[0] && (!rc || rc == -EEXIST))
 			continue;

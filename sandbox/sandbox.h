@@ -16,6 +16,15 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 
+/* ASan builds need a few more syscalls: rules say which, and why. */
+#if defined(__SANITIZE_ADDRESS__)		/* gcc */
+#define SANDBOX_ASAN_BUILD 1
+#elif defined(__has_feature)			/* clang */
+#if __has_feature(address_sanitizer)
+#define SANDBOX_ASAN_BUILD 1
+#endif
+#endif
+
 /* How a rule looks at one argument of the syscall. */
 enum sandbox_arg_op {
 	SANDBOX_ARG_ANY,	/* any arguments */
@@ -34,6 +43,7 @@ struct sandbox_syscall {
 	unsigned arg;		/* 0..5 */
 	uint64_t mask;
 	uint64_t value;
+	int fail_errno;		/* non-zero: fail with this errno instead of allowing */
 };
 
 #define SANDBOX_ALLOW(name, why) { .nr = SYS_##name, .reason = (why) }
@@ -43,6 +53,10 @@ struct sandbox_syscall {
 #define SANDBOX_ALLOW_MASKED(name, argn, msk, val, why) \
 	{ .nr = SYS_##name, .reason = (why), .op = SANDBOX_ARG_MASKED_EQ, \
 	  .arg = (argn), .mask = (msk), .value = (val) }
+
+/* Not allowed but failed with an errno, for a library to fall back from. */
+#define SANDBOX_FAIL(name, err, why) \
+	{ .nr = SYS_##name, .reason = (why), .fail_errno = (err) }
 
 /* A device's rules, defined next to the device, on top of the base list. */
 struct sandbox_policy {
