@@ -15,6 +15,7 @@
 #define TAG_CTL 0xffffu
 #define LOOP_SQ_ENTRIES 256
 #define LOOP_CQ_ENTRIES 4096	/* VDEV_MAX_QUEUES x 256 requests in flight */
+#define LOOP_MAX_WATCH_OPS 4
 
 struct loop {
 	struct io_uring ring;
@@ -57,25 +58,30 @@ static int arm(struct loop *l, int fd, unsigned tag)
 }
 
 /*
- * Only reads, polls and the device's own opcodes may ever be submitted: a
+ * Only reads, polls, timeouts and the device's own opcodes may ever be submitted: a
  * compromised device gains nothing from the ring that seccomp forbids it.
  */
 static int setup_ring(struct loop *l)
 {
 	const struct vdev_ops *ops = l->dev->ops;
-	struct io_uring_restriction res[2 + VDEV_MAX_URING_OPS] = {
+	struct io_uring_restriction res[1 + LOOP_MAX_WATCH_OPS + VDEV_MAX_URING_OPS] = {
 		{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_READ },
-		{ .opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_POLL_ADD },
 	};
 	struct io_uring_params p = {
 		.flags = IORING_SETUP_R_DISABLED | IORING_SETUP_CQSIZE,
 		.cq_entries = LOOP_CQ_ENTRIES,
 	};
-	unsigned n = 2;
+	unsigned n = 1;
 	int rc;
 
-	if (ops->nr_uring_ops > VDEV_MAX_URING_OPS)
+	if (ops->nr_uring_ops > VDEV_MAX_URING_OPS || vdev_nr_watch_uring_ops > LOOP_MAX_WATCH_OPS)
 		return -EINVAL;
+	/* Polls and timeouts, and cancelling them: the control ring, the
+	 * device's fd watches and timers. None reaches a new resource. */
+	for (unsigned i = 0; i < vdev_nr_watch_uring_ops; i++)
+		res[n++] = (struct io_uring_restriction){
+			.opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = vdev_watch_uring_ops[i],
+		};
 	for (unsigned i = 0; i < ops->nr_uring_ops; i++)
 		res[n++] = (struct io_uring_restriction){
 			.opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = ops->uring_ops[i],

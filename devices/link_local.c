@@ -89,6 +89,27 @@ void link_local_poll(struct link_local *ll)
 	} while (ll->dev->uring_inflight);
 }
 
+int link_local_wait(struct link_local *ll, unsigned timeout_ms)
+{
+	struct __kernel_timespec ts = {
+		.tv_sec = timeout_ms / 1000, .tv_nsec = (long long)(timeout_ms % 1000) * 1000000,
+	};
+	struct io_uring_cqe *cqe;
+	int got = 0;
+
+	if (io_uring_submit_and_wait_timeout(&ll->ring, &cqe, 1, &ts, NULL) < 0)
+		return 0;
+	while (!io_uring_peek_cqe(&ll->ring, &cqe)) {
+		uint64_t data = io_uring_cqe_get_data64(cqe);
+		int32_t res = cqe->res;
+
+		io_uring_cqe_seen(&ll->ring, cqe);
+		vdev_uring_complete(ll->dev, data, res);
+		got = 1;
+	}
+	return got;
+}
+
 void link_local_destroy(struct link_local *ll)
 {
 	for (unsigned q = 0; q < ll->link.nr_queues; q++) {

@@ -23,6 +23,12 @@ int link_local_init(struct link_local *ll, struct vdev *dev);
  * I/O it prepared and reaps completions until none is in flight.
  */
 void link_local_poll(struct link_local *ll);
+/*
+ * Waits up to timeout_ms for a completion (a watched fd ready, a timer
+ * expired, device I/O) and routes every one there is. 1 if any came, 0
+ * on timeout.
+ */
+int link_local_wait(struct link_local *ll, unsigned timeout_ms);
 void link_local_destroy(struct link_local *ll);
 
 #endif

@@ -17,6 +17,8 @@ void vdev_init(struct vdev *dev, const struct vdev_ops *ops, void *priv, const c
 	dev->mem = mem;
 	for (unsigned q = 0; q < VDEV_MAX_QUEUES; q++)
 		dev->queues[q].kick_fd = dev->queues[q].call_fd = -1;
+	for (unsigned i = 0; i < VDEV_MAX_WATCHES; i++)
+		dev->watches[i].fd = -1;
 }
 
 int vdev_set_vring(struct vdev *dev, unsigned q, const struct vdev_vring *ring)
@@ -97,7 +99,7 @@ struct io_uring_sqe *vdev_get_sqe(struct vdev *dev, uint64_t data)
 		sqe = io_uring_get_sqe(dev->ring);
 	if (!sqe)
 		return NULL;
-	io_uring_sqe_set_data64(sqe, (data & ~VDEV_URING_DEVICE) | VDEV_URING_DEVICE);
+	io_uring_sqe_set_data64(sqe, (data & VDEV_URING_DATA_MASK) | VDEV_URING_DEVICE);
 	dev->uring_inflight++;
 	return sqe;
 }
@@ -106,8 +108,12 @@ bool vdev_uring_complete(struct vdev *dev, uint64_t user_data, int32_t res)
 {
 	if (!(user_data & VDEV_URING_DEVICE))
 		return false;
+	if (user_data & VDEV_URING_WATCH) {
+		vdev_watch_complete(dev, user_data, res);
+		return true;
+	}
 	dev->uring_inflight--;
 	if (dev->ops && dev->ops->complete)
-		dev->ops->complete(dev, user_data & ~VDEV_URING_DEVICE, res);
+		dev->ops->complete(dev, user_data & VDEV_URING_DATA_MASK, res);
 	return true;
 }

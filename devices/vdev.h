@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <linux/time_types.h>
 
 #include "virtio/virtq.h"
 #include "virtio/vdev_link.h"
@@ -21,10 +22,36 @@ struct io_uring_sqe;
 #define VDEV_MAX_URING_OPS 8
 /*
  * user_data of the loop's io_uring: bit 63 set = an SQE the device took
- * with vdev_get_sqe(), whose CQE goes to ops->complete with bits 0..62;
- * bit 63 clear = the loop's own (queue kicks, control ring).
+ * with vdev_get_sqe(), whose CQE goes to ops->complete with bits 0..61,
+ * or (bit 62 also set) one of the device's fd watches and timers
+ * (vdev_watch.c); bit 63 clear = the loop's own (queue kicks, control
+ * ring).
  */
 #define VDEV_URING_DEVICE (1ull << 63)
+#define VDEV_URING_WATCH (1ull << 62)
+#define VDEV_URING_DATA_MASK (VDEV_URING_WATCH - 1)
+
+/* fd watches and timers a device may hold at once. */
+#define VDEV_MAX_WATCHES 16
+#define VDEV_MAX_TIMERS 8
+
+typedef void (*vdev_fd_cb)(struct vdev *dev, int fd, uint32_t revents, void *arg);
+typedef void (*vdev_timer_cb)(struct vdev *dev, void *arg);
+
+struct vdev_watch {
+	int fd;				/* -1: free */
+	uint32_t events, gen;
+	vdev_fd_cb cb;
+	void *arg;
+};
+
+struct vdev_timer {
+	bool armed, periodic;
+	uint32_t gen;
+	struct __kernel_timespec ts;	/* read by the kernel at submission */
+	vdev_timer_cb cb;
+	void *arg;
+};
 
 struct vdev_ops {
 	const char *name;
@@ -77,6 +104,8 @@ struct vdev {
 	/* Set by the loop before activation: the ring the device submits to. */
 	struct io_uring *ring;
 	unsigned uring_inflight;		/* SQEs taken, CQEs not yet routed */
+	struct vdev_watch watches[VDEV_MAX_WATCHES];
+	struct vdev_timer timers[VDEV_MAX_TIMERS];
 };
 
 void vdev_init(struct vdev *dev, const struct vdev_ops *ops, void *priv, const char *name,
@@ -102,5 +131,23 @@ void vdev_fail(struct vdev *dev, const char *why);
 struct io_uring_sqe *vdev_get_sqe(struct vdev *dev, uint64_t data);
 /* A CQE from the loop's ring: true if it was the device's (and is handled). */
 bool vdev_uring_complete(struct vdev *dev, uint64_t user_data, int32_t res);
+
+/*
+ * For devices that bring their own event loop (PipeWire, virglrenderer):
+ * cb(dev, fd, revents, arg) runs on the device loop each time fd is ready
+ * for events (POLLIN, ...) until unwatched; the fd stays the caller's.
+ * Returns a watch id >= 0, or -ENOSPC, -EBUSY (no SQE), -ENODEV (no ring).
+ */
+int vdev_watch_fd(struct vdev *dev, int fd, uint32_t events, vdev_fd_cb cb, void *arg);
+int vdev_unwatch_fd(struct vdev *dev, int id);
+/* cb(dev, arg) after ms, then every ms if periodic, until stopped. A timer
+ * id >= 0, or -errno as for watches. Callbacks may stop and start any. */
+int vdev_timer_start(struct vdev *dev, unsigned ms, bool periodic, vdev_timer_cb cb, void *arg);
+int vdev_timer_stop(struct vdev *dev, int id);
+/* The loop's ring must accept these for watches and timers. */
+extern const uint8_t vdev_watch_uring_ops[];
+extern const unsigned vdev_nr_watch_uring_ops;
+/* A watch or timer CQE (VDEV_URING_WATCH set): runs its callback. */
+void vdev_watch_complete(struct vdev *dev, uint64_t user_data, int32_t res);
 
 #endif
