@@ -50,6 +50,9 @@ int link_local_init(struct link_local *ll, struct vdev *dev)
 		.max_queue_size = ops->queue_size, .config_size = ops->config_size,
 	};
 	ll->dev = dev;
+	rc = vdev_link_set_shm(link, ops);
+	if (rc)
+		return rc;
 	for (unsigned q = 0; q < ops->nr_queues; q++)
 		link->kick_fd[q] = link->call_fd[q] = -1;
 	rc = io_uring_queue_init(LINK_LOCAL_RING_ENTRIES, &ll->ring, 0);

@@ -21,6 +21,16 @@ void vdev_init(struct vdev *dev, const struct vdev_ops *ops, void *priv, const c
 		dev->watches[i].fd = -1;
 }
 
+int vdev_link_set_shm(struct vdev_link *link, const struct vdev_ops *ops)
+{
+	if (ops->nr_shm_regions > VDEV_MAX_SHM_REGIONS)
+		return -EINVAL;
+	link->nr_shm = ops->nr_shm_regions;
+	for (unsigned i = 0; i < link->nr_shm; i++)
+		link->shm[i] = ops->shm_regions[i];
+	return 0;
+}
+
 int vdev_set_vring(struct vdev *dev, unsigned q, const struct vdev_vring *ring)
 {
 	if (q >= dev->ops->nr_queues || dev->active || !ring->size ||

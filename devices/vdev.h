@@ -79,6 +79,9 @@ struct vdev_ops {
 	 * The ring accepts these opcodes besides the loop's READ and
 	 * POLL_ADD; complete() gets each CQE (data without the marker bit).
 	 */
+	/* Shared-memory regions, exposed as 64-bit prefetchable BARs. */
+	const struct vdev_shm_region *shm_regions;
+	unsigned nr_shm_regions;		/* at most VDEV_MAX_SHM_REGIONS */
 	const uint8_t *uring_ops;		/* IORING_OP_*, at most VDEV_MAX_URING_OPS */
 	unsigned nr_uring_ops;
 	void (*complete)(struct vdev *dev, uint64_t data, int32_t res);
@@ -107,6 +110,9 @@ struct vdev {
 	struct vdev_watch watches[VDEV_MAX_WATCHES];
 	struct vdev_timer timers[VDEV_MAX_TIMERS];
 };
+
+/* The link's copy of the device's regions (link_local, link_child). */
+int vdev_link_set_shm(struct vdev_link *link, const struct vdev_ops *ops);
 
 void vdev_init(struct vdev *dev, const struct vdev_ops *ops, void *priv, const char *name,
 	       const struct guest_mem *mem);

@@ -14,6 +14,13 @@
 
 #define VDEV_MAX_QUEUES 16
 #define VDEV_CONFIG_MAX 256
+#define VDEV_MAX_SHM_REGIONS 2	/* BARs 2 and 4, 64-bit pairs */
+
+/* A shared-memory region the device fills with mappings (virtio 1.2, 2.10). */
+struct vdev_shm_region {
+	uint8_t id;			/* the device type's region id */
+	uint64_t size;			/* a power of two >= 4 KiB */
+};
 
 struct vdev_link;
 
@@ -43,6 +50,8 @@ struct vdev_link {
 	uint8_t config[VDEV_CONFIG_MAX];	/* cached for vCPU reads */
 	int kick_fd[VDEV_MAX_QUEUES];	/* eventfds: guest notify -> device */
 	int call_fd[VDEV_MAX_QUEUES];	/* eventfds: device -> guest interrupt */
+	unsigned nr_shm;
+	struct vdev_shm_region shm[VDEV_MAX_SHM_REGIONS];
 };
 
 #endif

@@ -185,7 +185,9 @@ int link_child_start(struct link_child *lc, struct vdev *dev,
 	};
 
 	init_link(lc, dev);
-	rc = make_log_pipe(lc);
+	rc = vdev_link_set_shm(&lc->link, dev->ops);
+	if (!rc)
+		rc = make_log_pipe(lc);
 	if (!rc)
 		rc = make_queue_fds(lc);
 	/*

@@ -18,6 +18,8 @@
 #define CMD_INTX_OFF	(1u << 10)
 #define STATUS_CAP_LIST	(1u << 4)
 #define BAR_MEM_64	0x4u
+#define BAR_PREFETCH	0x8u
+#define BAR_FLAGS	0xfu
 
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); }
@@ -45,11 +47,20 @@ int pci_device_add_bar(struct pci_device *dev, unsigned bar, uint64_t size, bool
 
 	if (bar + is_64 >= PCI_NR_BARS || size < 4096 || (size & (size - 1)))
 		return -1;
-	dev->bars[bar] = (struct pci_bar){ size, is_64, access, opaque };
+	dev->bars[bar] = (struct pci_bar){ size, is_64, false, access, opaque };
 	put32(reg, is_64 ? BAR_MEM_64 : 0);
 	put32(&dev->writable[REG_BAR0 + 4 * bar], (uint32_t)mask & ~0xfu);
 	if (is_64)
 		put32(&dev->writable[REG_BAR0 + 4 * bar + 4], (uint32_t)(mask >> 32));
+	return 0;
+}
+
+int pci_device_add_prefetch_bar(struct pci_device *dev, unsigned bar, uint64_t size)
+{
+	if (pci_device_add_bar(dev, bar, size, true, NULL, NULL))
+		return -1;
+	dev->bars[bar].prefetchable = true;
+	put32(&dev->config[REG_BAR0 + 4 * bar], BAR_MEM_64 | BAR_PREFETCH);
 	return 0;
 }
 
@@ -79,7 +90,7 @@ uint64_t pci_bar_address(const struct pci_device *dev, unsigned bar)
 
 	if (bar >= PCI_NR_BARS || !dev->bars[bar].size || !(dev->config[REG_COMMAND] & CMD_MEMORY))
 		return 0;
-	addr = get32(reg) & ~0xfull;
+	addr = get32(reg) & ~(uint64_t)BAR_FLAGS;
 	if (dev->bars[bar].is_64)
 		addr |= (uint64_t)get32(reg + 4) << 32;
 	return addr;
@@ -128,7 +139,7 @@ static int assign_bars(struct pci_bus *pci, struct pci_device *dev)
 				: allocate(&pci->mmio32_next, pci->mmio32_end, bar->size);
 		if (!at)
 			return -1;
-		put32(reg, (uint32_t)at | (bar->is_64 ? BAR_MEM_64 : 0));
+		put32(reg, (uint32_t)at | (get32(reg) & BAR_FLAGS));
 		if (bar->is_64)
 			put32(reg + 4, (uint32_t)(at >> 32));
 	}

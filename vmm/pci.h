@@ -20,6 +20,7 @@
 struct pci_bar {
 	uint64_t size;		/* a power of two >= 4 KiB; 0: unused */
 	bool is_64;		/* also uses the next BAR register */
+	bool prefetchable;
 	bus_access_fn access;
 	void *opaque;
 };
@@ -51,6 +52,9 @@ void pci_device_init(struct pci_device *dev, uint16_t vendor, uint16_t device,
 		     uint32_t class_code, uint16_t subsys_vendor, uint16_t subsys_id);
 int pci_device_add_bar(struct pci_device *dev, unsigned bar, uint64_t size, bool is_64,
 		       bus_access_fn access, void *opaque);
+/* A 64-bit prefetchable BAR backed by KVM memslots, not an access handler:
+ * where nothing is mapped it reads as all ones. */
+int pci_device_add_prefetch_bar(struct pci_device *dev, unsigned bar, uint64_t size);
 /* Appends a capability (id, then body after the id/next bytes); returns
  * its config offset, or 0 when config space is full. */
 unsigned pci_device_add_cap(struct pci_device *dev, uint8_t id, const void *body, unsigned len);

@@ -51,6 +51,44 @@ static void add_virtio_cap(struct pci_device *dev, uint8_t type, uint32_t offset
 	pci_device_add_cap(dev, PCI_CAP_ID_VNDR, (uint8_t *)&c + 2, c.cap.cap_len - 2);
 }
 
+/* VIRTIO_PCI_CAP_SHARED_MEMORY_CFG (virtio 1.2, 4.1.4.7): all of BAR bar. */
+static unsigned add_shm_cap(struct pci_device *dev, unsigned bar, const struct vdev_shm_region *r)
+{
+	struct virtio_pci_cap64 c = {
+		.cap = { .cap_len = sizeof(c), .cfg_type = VIRTIO_PCI_CAP_SHARED_MEMORY_CFG,
+			 .bar = (uint8_t)bar, .id = r->id, .offset = 0, .length = (uint32_t)r->size },
+		.offset_hi = 0, .length_hi = (uint32_t)(r->size >> 32),
+	};
+
+	return pci_device_add_cap(dev, PCI_CAP_ID_VNDR, (uint8_t *)&c + 2, sizeof(c) - 2);
+}
+
+static int add_shm_regions(struct virtio_pci *vp)
+{
+	for (unsigned i = 0; i < vp->link->nr_shm; i++) {
+		const struct vdev_shm_region *r = &vp->link->shm[i];
+
+		if (r->size < 4096 || (r->size & (r->size - 1)))
+			return -EINVAL;
+		if (!add_shm_cap(&vp->pci, VIRTIO_PCI_SHM_BAR(i), r) ||
+		    pci_device_add_prefetch_bar(&vp->pci, VIRTIO_PCI_SHM_BAR(i), r->size))
+			return -ENOSPC;
+		shm_region_init(&vp->shm[i], r->id, r->size, NULL);
+	}
+	return 0;
+}
+
+/* Mappings follow the BARs wherever the guest puts them (the bus lock,
+ * then ours: map requests take only ours). */
+static void update_shm_bases(struct virtio_pci *vp)
+{
+	pthread_mutex_lock(&vp->lock);
+	for (unsigned i = 0; i < vp->link->nr_shm; i++)
+		if (vp->shm[i].slots)
+			shm_region_move(&vp->shm[i], pci_bar_address(&vp->pci, VIRTIO_PCI_SHM_BAR(i)));
+	pthread_mutex_unlock(&vp->lock);
+}
+
 /*
  * The VIRTIO_PCI_CAP_PCI_CFG window: BAR access through config space, for
  * drivers that cannot map BARs. The driver writes bar, offset and length
@@ -165,6 +203,8 @@ static void config_written(struct pci_device *dev, unsigned reg, unsigned len)
 
 	if (reg < 0x18 && reg + len > 0x04)	/* command register or BAR 0 */
 		update_notify_base(vp);
+	if (reg < 0x28 && reg + len > 0x04)	/* command register or BARs 0..5 */
+		update_shm_bases(vp);
 	if (touches_pci_cfg_data(vp, reg, len))
 		pci_cfg_write(vp);
 	for (unsigned at = dev->config[0x34]; at; at = dev->config[at + 1]) {
@@ -214,6 +254,8 @@ static void fill_common(struct virtio_pci *vp, struct virtio_pci_common_cfg *c)
 static void reset_device(struct virtio_pci *vp)
 {
 	vp->link->ops->reset(vp->link);
+	for (unsigned i = 0; i < vp->link->nr_shm; i++)	/* a reset device maps nothing */
+		shm_region_clear(&vp->shm[i]);
 	for (unsigned q = 0; q < vp->link->nr_queues; q++) {
 		msix_bind(&vp->msix, vp->link->call_fd[q], MSIX_NO_VECTOR);
 		vp->queues[q] = (struct virtio_pci_queue){
@@ -438,10 +480,12 @@ int virtio_pci_init(struct virtio_pci *vp, struct vdev_link *link, struct kvm *k
 		    struct msi_routes *routes)
 {
 	struct pci_device *dev = &vp->pci;
+	int rc;
 
 	memset(vp, 0, sizeof(*vp));
 	if (link->nr_queues == 0 || link->nr_queues > VDEV_MAX_QUEUES ||
-	    link->config_size > VDEV_CONFIG_MAX || !link->max_queue_size)
+	    link->config_size > VDEV_CONFIG_MAX || !link->max_queue_size ||
+	    link->nr_shm > VDEV_MAX_SHM_REGIONS)
 		return -EINVAL;
 	init_lock(&vp->lock);
 	vp->link = link;
@@ -465,6 +509,9 @@ int virtio_pci_init(struct virtio_pci *vp, struct vdev_link *link, struct kvm *k
 	if (!vp->pci_cfg_cap || !add_msix_cap(dev, vp->msix.nr) ||
 	    pci_device_add_bar(dev, 0, BAR_SIZE, false, virtio_pci_bar_access, vp))
 		return -ENOSPC;
+	rc = add_shm_regions(vp);
+	if (rc)
+		return rc;
 	reset_device(vp);
 	return 0;
 }
@@ -479,8 +526,54 @@ int virtio_pci_plug(struct virtio_pci *vp, struct pci_bus *bus, unsigned slot)
 	return 0;
 }
 
+void virtio_pci_set_memslots(struct virtio_pci *vp, struct memslots *slots)
+{
+	pthread_mutex_lock(&vp->lock);
+	for (unsigned i = 0; i < vp->link->nr_shm; i++)
+		vp->shm[i].slots = slots;
+	pthread_mutex_unlock(&vp->lock);
+	update_shm_bases(vp);
+}
+
+static struct shm_region *find_shm(struct virtio_pci *vp, uint8_t id)
+{
+	for (unsigned i = 0; i < vp->link->nr_shm; i++)
+		if (vp->shm[i].slots && vp->shm[i].id == id)
+			return &vp->shm[i];
+	return NULL;
+}
+
+int virtio_pci_shm_map(struct virtio_pci *vp, uint8_t id, uint64_t offset, int fd,
+		       uint64_t fd_offset, uint64_t size, uint32_t prot)
+{
+	struct shm_region *r;
+	int rc = -ENODEV;
+
+	pthread_mutex_lock(&vp->lock);
+	r = find_shm(vp, id);
+	if (r)
+		rc = shm_region_map(r, offset, fd, fd_offset, size, prot);
+	pthread_mutex_unlock(&vp->lock);
+	return rc;
+}
+
+int virtio_pci_shm_unmap(struct virtio_pci *vp, uint8_t id, uint64_t offset)
+{
+	struct shm_region *r;
+	int rc = -ENODEV;
+
+	pthread_mutex_lock(&vp->lock);
+	r = find_shm(vp, id);
+	if (r)
+		rc = shm_region_unmap(r, offset);
+	pthread_mutex_unlock(&vp->lock);
+	return rc;
+}
+
 void virtio_pci_destroy(struct virtio_pci *vp)
 {
+	for (unsigned i = 0; vp->link && i < vp->link->nr_shm; i++)
+		shm_region_clear(&vp->shm[i]);
 	if (vp->kvm && vp->notify_base)
 		set_ioeventfds(vp, vp->notify_base, false);
 	msix_destroy(&vp->msix);

@@ -12,6 +12,7 @@
 #include "vmm/log.h"
 #include "vmm/msix.h"
 #include "vmm/pci.h"
+#include "vmm/shm_region.h"
 #include "virtio/vdev_link.h"
 
 struct virtio_pci_queue {
@@ -34,13 +35,26 @@ struct virtio_pci {
 	struct virtio_pci_queue queues[VDEV_MAX_QUEUES];
 	unsigned pci_cfg_cap;		/* config offset of the PCI_CFG window */
 	struct log_ratelimit fail_log;	/* its own: one device cannot silence another's */
+	struct shm_region shm[VDEV_MAX_SHM_REGIONS];	/* the link's, in BARs 2, 4 */
 };
+
+/* PCI BAR of shared-memory region i. */
+#define VIRTIO_PCI_SHM_BAR(i) (2 + 2 * (i))
 
 int virtio_pci_init(struct virtio_pci *vp, struct vdev_link *link, struct kvm *kvm,
 		    struct msi_routes *routes);
 /* Puts the function in a slot, with its BARs and ioeventfds in place. */
 int virtio_pci_plug(struct virtio_pci *vp, struct pci_bus *bus, unsigned slot);
 void virtio_pci_destroy(struct virtio_pci *vp);
+/* Where the link's shared-memory regions get their KVM slots. */
+void virtio_pci_set_memslots(struct virtio_pci *vp, struct memslots *slots);
+/*
+ * The device's map and unmap requests for its region id (see
+ * shm_region_map); -ENODEV if it has no such region or no memslots.
+ */
+int virtio_pci_shm_map(struct virtio_pci *vp, uint8_t id, uint64_t offset, int fd,
+		       uint64_t fd_offset, uint64_t size, uint32_t prot);
+int virtio_pci_shm_unmap(struct virtio_pci *vp, uint8_t id, uint64_t offset);
 /*
  * From the device: len new bytes of its config at offset (-EINVAL, nothing
  * changed, unless they fit in config_size), or it needs a reset. The latter
