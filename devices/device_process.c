@@ -1,3 +1,4 @@
+#include <endian.h>
 #include <errno.h>
 #include <liburing.h>
 #include <poll.h>
@@ -36,6 +37,30 @@ static void report_failure(struct vdev *dev, const char *why)
 
 	log_ratelimited(LOG_WARN, "%s: %s", dev->name, why);
 	link_msg_init(&m, LINK_NEEDS_RESET, why, (uint32_t)strlen(why) + 1);
+	ctl_ring_send(l->ctl, &m);
+}
+
+static void post_event(void *ctx, const void *buf, unsigned len)
+{
+	struct loop *l = ctx;
+	struct ctl_msg m;
+
+	if (!len || len > LINK_DEVICE_MSG_MAX)
+		return;
+	link_msg_init(&m, LINK_DEVICE_EVENT, buf, len);
+	ctl_ring_send(l->ctl, &m);
+}
+
+static void post_config_changed(void *ctx, unsigned off, const void *buf, unsigned len)
+{
+	struct loop *l = ctx;
+	struct link_config c = { .offset = htole32(off), .len = htole32(len) };
+	struct ctl_msg m;
+
+	if (len > sizeof(c.data))
+		return;
+	memcpy(c.data, buf, len);
+	link_msg_init(&m, LINK_CONFIG_CHANGED, &c, (uint32_t)(LINK_CONFIG_HDR + len));
 	ctl_ring_send(l->ctl, &m);
 }
 
@@ -160,13 +185,35 @@ static int handle(struct loop *l, const struct ctl_msg *m)
 	}
 }
 
+/* A LINK_DEVICE_CMD: the device's reply data goes back with the status. */
+static void handle_device_cmd(struct loop *l, const struct ctl_msg *m, struct ctl_msg *reply)
+{
+	uint8_t req[LINK_DEVICE_MSG_MAX], data[LINK_DEVICE_REPLY_MAX];
+	unsigned data_len = sizeof(data);
+	uint32_t len;
+	int rc;
+
+	if (link_dec_device_msg(m, LINK_DEVICE_CMD, req, &len))
+		rc = -EINVAL;
+	else if (!l->dev->ops->command)
+		rc = -ENOTSUP;
+	else
+		rc = l->dev->ops->command(l->dev, req, len, data, &data_len);
+	if (rc || data_len > sizeof(data))
+		data_len = 0;
+	link_reply_init(reply, m, rc > 0 ? -EIO : rc, data, data_len);
+}
+
 static int serve_control(struct loop *l)
 {
 	struct ctl_msg m, reply;
 	int rc;
 
 	while ((rc = ctl_ring_recv(l->ctl, &m)) > 0) {
-		link_reply_init(&reply, &m, handle(l, &m), NULL, 0);
+		if (m.type == LINK_DEVICE_CMD)
+			handle_device_cmd(l, &m, &reply);
+		else
+			link_reply_init(&reply, &m, handle(l, &m), NULL, 0);
 		if (m.tag)
 			ctl_ring_send(l->ctl, &reply);
 	}
@@ -255,6 +302,7 @@ int device_process_prepare(void *arg)
 	}
 	p->dev->failed = report_failure;
 	p->dev->failed_ctx = l;
+	p->dev->up = (struct vdev_up){ post_event, post_config_changed, l };
 	p->dev->ring = &l->ring;
 	return init_jailed(p->dev);
 }

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "devices/link_local.h"
+#include "virtio/link_proto.h"
 
 #define LINK_LOCAL_RING_ENTRIES 32	/* small: batches overflow the SQ in tests */
 
@@ -69,6 +70,23 @@ int link_local_init(struct link_local *ll, struct vdev *dev)
 			return -errno;
 	}
 	return 0;
+}
+
+void link_local_set_up(struct link_local *ll, const struct vdev_up *up)
+{
+	ll->dev->up = *up;
+}
+
+int link_local_command(struct link_local *ll, const void *req, unsigned len, void *reply,
+		       unsigned *reply_len)
+{
+	struct vdev *dev = ll->dev;
+
+	if (!len || len > LINK_DEVICE_MSG_MAX)
+		return -EINVAL;
+	if (!dev->ops->command)
+		return -ENOTSUP;
+	return dev->ops->command(dev, req, len, reply, reply_len);
 }
 
 void link_local_poll(struct link_local *ll)

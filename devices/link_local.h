@@ -17,6 +17,16 @@ struct link_local {
 	bool has_ring;
 };
 
+/*
+ * After link_local_init: what the device sends up (events,
+ * config changes) goes straight to up, synchronously, from inside the
+ * device's op: a callback must not take a lock the caller of that op holds.
+ */
+void link_local_set_up(struct link_local *ll, const struct vdev_up *up);
+/* A LINK_DEVICE_CMD without the rings: the device's command op. */
+int link_local_command(struct link_local *ll, const void *req, unsigned len, void *reply,
+		       unsigned *reply_len);
+
 int link_local_init(struct link_local *ll, struct vdev *dev);
 /*
  * Runs the device for every queue whose kick eventfd is set, submits the

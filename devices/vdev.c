@@ -91,6 +91,23 @@ void vdev_fail(struct vdev *dev, const char *why)
 		dev->failed(dev, why);
 }
 
+void vdev_post_event(struct vdev *dev, const void *buf, unsigned len)
+{
+	if (dev->up.event)
+		dev->up.event(dev->up.ctx, buf, len);
+}
+
+void vdev_config_changed(struct vdev *dev, unsigned off, unsigned len)
+{
+	uint8_t config[VDEV_CONFIG_MAX] = { 0 };
+
+	if (!dev->up.config_changed || !dev->ops->config || off > dev->ops->config_size ||
+	    len > dev->ops->config_size - off || dev->ops->config_size > sizeof(config))
+		return;
+	dev->ops->config(dev, config);
+	dev->up.config_changed(dev->up.ctx, off, config + off, len);
+}
+
 void vdev_destroy(struct vdev *dev)
 {
 	if (dev->ops && dev->ops->destroy)

@@ -85,6 +85,21 @@ struct vdev_ops {
 	const uint8_t *uring_ops;		/* IORING_OP_*, at most VDEV_MAX_URING_OPS */
 	unsigned nr_uring_ops;
 	void (*complete)(struct vdev *dev, uint64_t data, int32_t res);
+	/*
+	 * Optional: a device-specific request from the VMM (LINK_DEVICE_CMD),
+	 * len bytes, 1..LINK_DEVICE_MSG_MAX. Up to *reply_len bytes of reply
+	 * (LINK_DEVICE_REPLY_MAX); sets *reply_len. 0 or -errno.
+	 */
+	int (*command)(struct vdev *dev, const void *req, unsigned len, void *reply,
+		       unsigned *reply_len);
+};
+
+/* What a device sends up on its own, set by whatever runs it (the loop,
+ * link_local); either may be NULL, and the message is then dropped. */
+struct vdev_up {
+	void (*event)(void *ctx, const void *buf, unsigned len);
+	void (*config_changed)(void *ctx, unsigned off, const void *buf, unsigned len);
+	void *ctx;
 };
 
 struct vdev_queue {
@@ -109,6 +124,7 @@ struct vdev {
 	unsigned uring_inflight;		/* SQEs taken, CQEs not yet routed */
 	struct vdev_watch watches[VDEV_MAX_WATCHES];
 	struct vdev_timer timers[VDEV_MAX_TIMERS];
+	struct vdev_up up;
 };
 
 /* The link's copy of the device's regions (link_local, link_child). */
@@ -125,6 +141,12 @@ void vdev_destroy(struct vdev *dev);
 void vdev_signal(struct vdev *dev, unsigned q);
 /* The driver broke the protocol: the device needs a reset. */
 void vdev_fail(struct vdev *dev, const char *why);
+
+/* A device-specific event for the VMM (LINK_DEVICE_EVENT), posted:
+ * 1..LINK_DEVICE_MSG_MAX bytes. */
+void vdev_post_event(struct vdev *dev, const void *buf, unsigned len);
+/* The device changed config bytes [off, off + len): the driver is told. */
+void vdev_config_changed(struct vdev *dev, unsigned off, unsigned len);
 
 /*
  * An SQE on the loop's ring tagged with data (bits 0..62), for the device

@@ -47,10 +47,12 @@ enum link_type {
 	LINK_RESET		= 14,	/* reply once the queues are stopped */
 	LINK_SHUTDOWN		= 15,
 	LINK_ADD_FDS		= 16,	/* link_add_fds */
+	LINK_DEVICE_CMD		= 17,	/* tagged: device-specific bytes; reply: bytes */
 	/* device -> VMM */
 	LINK_CONFIG_CHANGED	= 0x100,	/* link_config: new bytes */
 	LINK_NEEDS_RESET	= 0x101,	/* reason text */
 	LINK_REPLY		= 0x102,	/* link_reply header + data */
+	LINK_DEVICE_EVENT	= 0x103,	/* posted: device-specific bytes */
 };
 
 #define LINK_MAX_QUEUES		64
@@ -61,6 +63,8 @@ enum link_type {
 #define LINK_FD_NONE		0xffffffffu
 #define LINK_PAGE_SIZE		4096u
 #define LINK_REASON_MAX		CTL_MSG_PAYLOAD	/* text up to the first NUL */
+#define LINK_DEVICE_MSG_MAX	CTL_MSG_PAYLOAD	/* a device command or event */
+#define LINK_DEVICE_REPLY_MAX	(CTL_MSG_PAYLOAD - 8)	/* a command's reply data */
 
 /* fd table slots filled at setup. */
 enum {
@@ -379,6 +383,49 @@ static inline int link_dec_needs_reset(const struct ctl_msg *m, char *buf,
 	for (char *c = buf; *c; c++)
 		if (*c < 0x20 || *c > 0x7e)
 			*c = '?';
+	return 0;
+}
+
+/*
+ * LINK_DEVICE_CMD (tagged: it always gets a reply) and LINK_DEVICE_EVENT
+ * (posted): 1..LINK_DEVICE_MSG_MAX opaque bytes copied to buf, whose
+ * meaning only the device's own decoder knows (and checks again).
+ */
+static inline int link_dec_device_msg(const struct ctl_msg *m, uint32_t type,
+				      void *buf, uint32_t *len)
+{
+	if ((type != LINK_DEVICE_CMD && type != LINK_DEVICE_EVENT) ||
+	    m->type != type || m->flags || !m->len || m->len > LINK_DEVICE_MSG_MAX ||
+	    (type == LINK_DEVICE_CMD) != (m->tag != 0))
+		return -EINVAL;
+	memcpy(buf, m->payload, m->len);
+	*len = m->len;
+	return 0;
+}
+
+/*
+ * A reply to the request tagged tag carrying up to max data bytes (a
+ * LINK_DEVICE_CMD's): copied to data, their count in *len (0 on error).
+ */
+static inline int link_dec_reply_data(const struct ctl_msg *m, uint32_t tag,
+				      int *status, void *data, uint32_t max,
+				      uint32_t *len)
+{
+	struct link_reply r;
+	int32_t st;
+
+	if (m->type != LINK_REPLY || m->flags != CTL_MSG_F_REPLY ||
+	    m->tag != tag || m->len < LINK_REPLY_HDR || m->len > sizeof(r))
+		return -EINVAL;
+	memcpy(&r, m->payload, m->len);
+	st = (int32_t)le32toh(r.status);
+	if (r.reserved || st > 0 || st < -4095)
+		return -EINVAL;
+	*len = m->len - (uint32_t)LINK_REPLY_HDR;
+	if (*len > max || (st && *len))
+		return -EINVAL;
+	memcpy(data, r.data, *len);
+	*status = st;
 	return 0;
 }
 

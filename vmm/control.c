@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include "vmm/agent_watch.h"
+#include "vmm/balloon_ctl.h"
 #include "vmm/control.h"
+#include "vmm/control_internal.h"
 #include "vmm/log.h"
 #include "vmm/runtime_dir.h"
 #include "vmm/vcpu.h"
@@ -15,17 +17,14 @@
 
 #define VIRTIO_STATUS_NEEDS_RESET 0x40
 
-static void reply_start(struct json_writer *w, char *buf, size_t size, bool ok)
+void control_reply_start(struct json_writer *w, char *buf, size_t size, bool ok)
 {
 	json_start(w, buf, size);
 	json_add_int(w, "version", CONTROL_PROTOCOL_VERSION);
 	json_add_bool(w, "ok", ok);
 }
 
-static size_t reply_error(char *buf, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static size_t reply_error(char *buf, size_t size, const char *fmt, ...)
+size_t control_reply_error(char *buf, size_t size, const char *fmt, ...)
 {
 	struct json_writer w;
 	char msg[512];
@@ -35,7 +34,7 @@ static size_t reply_error(char *buf, size_t size, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	reply_start(&w, buf, size, false);
+	control_reply_start(&w, buf, size, false);
 	json_add_string(&w, "error", msg);
 	len = json_finish(&w);
 	return len < 0 ? 0 : (size_t)len;
@@ -85,7 +84,7 @@ static size_t reply_status(struct control *ctl, char *buf, size_t size)
 	int len;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	reply_start(&w, buf, size, true);
+	control_reply_start(&w, buf, size, true);
 	json_add_string(&w, "name", vm->cfg->name);
 	json_add_string(&w, "state", vm_state(vm));
 	json_add_int(&w, "uptime", now.tv_sec - ctl->started.tv_sec);
@@ -105,7 +104,7 @@ static size_t reply_status(struct control *ctl, char *buf, size_t size)
 	}
 	json_close(&w, ']');
 	len = json_finish(&w);
-	return len < 0 ? reply_error(buf, size, "internal error: status does not fit") : (size_t)len;
+	return len < 0 ? control_reply_error(buf, size, "internal error: status does not fit") : (size_t)len;
 }
 
 static size_t reply_state(struct control *ctl, char *buf, size_t size)
@@ -113,13 +112,14 @@ static size_t reply_state(struct control *ctl, char *buf, size_t size)
 	struct json_writer w;
 	int len;
 
-	reply_start(&w, buf, size, true);
+	control_reply_start(&w, buf, size, true);
 	json_add_string(&w, "state", vm_state(ctl->vm));
 	len = json_finish(&w);
 	return len < 0 ? 0 : (size_t)len;
 }
 
-static size_t run_command(struct control *ctl, const char *command, uid_t uid,
+static size_t run_command(struct control *ctl, struct control_client *from,
+			  const struct json_object *req, const char *command, uid_t uid,
 			  char *buf, size_t size)
 {
 	struct vm *vm = ctl->vm;
@@ -127,6 +127,8 @@ static size_t run_command(struct control *ctl, const char *command, uid_t uid,
 
 	if (!strcmp(command, "status"))
 		return reply_status(ctl, buf, size);
+	if (!strncmp(command, "balloon", 7) || !strcmp(command, "subscribe"))
+		return control_balloon(ctl, from, req, command, buf, size);
 	if (!strcmp(command, "stop")) {
 		log_ratelimited(LOG_INFO, "control socket: stop requested by uid %u", (unsigned)uid);
 		vm_request_exit(vm, VM_EXIT_STOPPED);
@@ -136,9 +138,9 @@ static size_t run_command(struct control *ctl, const char *command, uid_t uid,
 		vm_press_power_button(vm, why);
 	} else if (!strcmp(command, "pause")) {
 		if (vm->button_pressed || atomic_load(&vm->exit_reason) != VM_EXIT_NONE)
-			return reply_error(buf, size, "the VM is stopping; it cannot be paused");
+			return control_reply_error(buf, size, "the VM is stopping; it cannot be paused");
 		if (vcpus_pause(vm))
-			return reply_error(buf, size, "the vCPUs did not stop within a few seconds; "
+			return control_reply_error(buf, size, "the vCPUs did not stop within a few seconds; "
 					   "they will as soon as they can (send resume to undo)");
 		log_ratelimited(LOG_INFO, "control socket: paused by uid %u", (unsigned)uid);
 	} else if (!strcmp(command, "resume")) {
@@ -146,13 +148,13 @@ static size_t run_command(struct control *ctl, const char *command, uid_t uid,
 			log_ratelimited(LOG_INFO, "control socket: resumed by uid %u", (unsigned)uid);
 		vcpus_resume(vm);
 	} else {
-		return reply_error(buf, size, "unknown command \"%s\" (status, stop, powerbutton, "
-				   "pause, resume)", command);
+		return control_reply_error(buf, size, "unknown command \"%s\" (status, stop, powerbutton, "
+				   "pause, resume, balloon, balloon_stats, subscribe)", command);
 	}
 	return reply_state(ctl, buf, size);
 }
 
-size_t control_handle(struct control *ctl, const struct control_client *from,
+size_t control_handle(struct control *ctl, struct control_client *from,
 		      const char *line, size_t len, char *reply, size_t size)
 {
 	static struct json_object parsed;	/* main-loop thread only */
@@ -162,22 +164,25 @@ size_t control_handle(struct control *ctl, const struct control_client *from,
 	char err[96];
 
 	if (json_parse(line, len, req, err, sizeof(err)))
-		return reply_error(reply, size, "malformed request: %s", err);
+		return control_reply_error(reply, size, "malformed request: %s", err);
 	version = json_get(req, "version");
 	if (!version || version->type != JSON_INT)
-		return reply_error(reply, size, "missing \"version\" (this VMM speaks version %d)",
+		return control_reply_error(reply, size, "missing \"version\" (this VMM speaks version %d)",
 				   CONTROL_PROTOCOL_VERSION);
 	if (version->num != CONTROL_PROTOCOL_VERSION)
-		return reply_error(reply, size, "unsupported version %lld (this VMM speaks version %d)",
+		return control_reply_error(reply, size, "unsupported version %lld (this VMM speaks version %d)",
 				   (long long)version->num, CONTROL_PROTOCOL_VERSION);
 	command = json_get_string(req, "command");
 	if (!command)
-		return reply_error(reply, size, "missing \"command\" (a string)");
-	return run_command(ctl, command, from ? from->uid : 0, reply, size);
+		return control_reply_error(reply, size, "missing \"command\" (a string)");
+	return run_command(ctl, from, req, command, from ? from->uid : 0, reply, size);
 }
 
 static void drop_client(struct control_client *c)
 {
+	if (c->ctl->vm && vm_balloon(c->ctl->vm))
+		balloon_ctl_cancel(vm_balloon(c->ctl->vm), c);
+	c->pending = c->subscribed = false;
 	if (c->ctl->vm)
 		vm_watch(c->ctl->vm, c->fd, 0, NULL, NULL);
 	close(c->fd);
@@ -223,7 +228,7 @@ static void serve_lines(struct control_client *c)
 {
 	size_t start = 0;
 
-	while (room_for_reply(c)) {
+	while (room_for_reply(c) && !c->pending) {
 		char *nl = memchr(c->in + start, '\n', c->in_len - start);
 		size_t len;
 
@@ -238,9 +243,9 @@ static void serve_lines(struct control_client *c)
 	}
 	memmove(c->in, c->in + start, c->in_len - start);
 	c->in_len -= start;
-	if (c->in_len == sizeof(c->in) && room_for_reply(c) && !has_line(c)) {
+	if (c->in_len == sizeof(c->in) && room_for_reply(c) && !c->pending && !has_line(c)) {
 		if (!c->overlong)
-			c->out_len += reply_error(c->out + c->out_len, CONTROL_REPLY_MAX,
+			c->out_len += control_reply_error(c->out + c->out_len, CONTROL_REPLY_MAX,
 						  "request longer than %d bytes", JSON_MAX_LINE);
 		c->overlong = true;
 		c->in_len = 0;
@@ -281,16 +286,34 @@ static void on_client(struct vm *vm, void *ctx, short revents)
 			drop_client(c);
 			return;
 		}
-	} while (room_for_reply(c) && has_line(c));
-	if (c->closing && !c->out_len && !has_line(c)) {
+	} while (room_for_reply(c) && has_line(c) && !c->pending);
+	if (c->closing && !c->out_len && !c->pending && !has_line(c)) {
 		drop_client(c);
 		return;
 	}
-	if (!c->closing && room_for_reply(c))
+	if (!c->closing && room_for_reply(c) && !c->pending)
 		events |= POLLIN;
 	if (c->out_len)
 		events |= POLLOUT;
 	vm_watch(vm, c->fd, events, on_client, c);
+}
+
+/* A deferred reply or an event line, appended; the client is served on. */
+void control_client_push(struct control_client *c, const char *line, size_t len, bool reply)
+{
+	if (c->fd < 0)
+		return;
+	/* Events leave room for the reply a deferred request is owed. */
+	if (sizeof(c->out) - c->out_len >= len + (reply ? 0 : CONTROL_REPLY_MAX)) {
+		memcpy(c->out + c->out_len, line, len);
+		c->out_len += len;
+	}
+	else if (!reply)
+		log_ratelimited(LOG_WARN, "control socket: a client does not read; event dropped");
+	if (reply)
+		c->pending = false;
+	if (c->ctl->vm)
+		on_client(c->ctl->vm, c, 0);
 }
 
 static void refuse(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -305,7 +328,7 @@ static void refuse(int fd, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_ratelimited(LOG_WARN, "control socket: %s", msg);
-	len = reply_error(line, sizeof(line), "%s", msg);
+	len = control_reply_error(line, sizeof(line), "%s", msg);
 	(void)!send(fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
 }

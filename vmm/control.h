@@ -30,6 +30,9 @@ struct control_client {
 	size_t in_len;
 	bool overlong;		/* dropping the rest of a too-long line */
 	bool closing;		/* the peer finished sending: close once flushed */
+	bool pending;		/* a reply is deferred (balloon wait, balloon_stats):
+				 * later lines wait for it */
+	bool subscribed;	/* gets balloon event lines */
 	char out[2 * CONTROL_REPLY_MAX];
 	size_t out_len;
 };
@@ -54,8 +57,9 @@ void control_close(struct control *ctl);
 /* Takes a connected socket as a client, after the SO_PEERCRED check. */
 void control_add_client(struct control *ctl, int fd);
 /* One request line (without its newline) in, one reply line out;
- * returns the reply's length. */
-size_t control_handle(struct control *ctl, const struct control_client *from,
+ * returns the reply's length, or 0 when from->pending was set: the reply
+ * comes later (a balloon wait, balloon_stats). */
+size_t control_handle(struct control *ctl, struct control_client *from,
 		      const char *line, size_t len, char *reply, size_t size);
 
 #endif

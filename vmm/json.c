@@ -475,6 +475,12 @@ void json_add_bool(struct json_writer *w, const char *key, bool value)
 	put(w, value ? "true" : "false", value ? 4 : 5);
 }
 
+void json_add_null(struct json_writer *w, const char *key)
+{
+	begin_item(w, key);
+	put(w, "null", 4);
+}
+
 void json_open(struct json_writer *w, const char *key, char bracket)
 {
 	begin_item(w, key);

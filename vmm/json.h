@@ -57,6 +57,7 @@ void json_start(struct json_writer *w, char *buf, size_t size);	/* writes '{' */
 void json_add_string(struct json_writer *w, const char *key, const char *value);
 void json_add_int(struct json_writer *w, const char *key, int64_t value);
 void json_add_bool(struct json_writer *w, const char *key, bool value);
+void json_add_null(struct json_writer *w, const char *key);
 void json_open(struct json_writer *w, const char *key, char bracket);	/* '{' or '[' */
 void json_close(struct json_writer *w, char bracket);			/* '}' or ']' */
 /* Closes the object and adds '\n'; the line's length, or -1 when it did not fit. */

@@ -66,6 +66,37 @@ static int call(struct link_child *lc, uint32_t type, const void *payload, uint3
 	return status;
 }
 
+int link_child_command(struct link_child *lc, const void *req, unsigned len, void *reply,
+		       unsigned *reply_len)
+{
+	struct ctl_msg m, answer;
+	uint32_t got = 0;
+	char why[96];
+	int status, rc;
+
+	if (!len || len > LINK_DEVICE_MSG_MAX || *reply_len > LINK_DEVICE_REPLY_MAX)
+		return -EINVAL;
+	if (is_dead(lc))
+		return -EPIPE;
+	link_msg_init(&m, LINK_DEVICE_CMD, req, len);
+	rc = ctl_ring_call(&lc->ctl, &m, &answer, CALL_TIMEOUT_MS);
+	if (!rc && link_dec_reply_data(&answer, answer.tag, &status, reply, *reply_len, &got))
+		rc = -EPROTO;
+	if (rc) {
+		snprintf(why, sizeof(why), "device command failed: %s", strerror(-rc));
+		link_child_fail(lc, why);
+		return -EPIPE;
+	}
+	*reply_len = got;
+	return status;
+}
+
+void link_child_on_event(struct link_child *lc, link_child_event_fn fn, void *ctx)
+{
+	lc->on_event = fn;
+	lc->event_ctx = ctx;
+}
+
 static int child_set_config(struct vdev_link *link, unsigned off, const void *buf, unsigned len)
 {
 	struct link_config c = { .offset = htole32(off), .len = htole32(len) };
@@ -276,6 +307,8 @@ static bool take_message(struct link_child *lc, const struct ctl_msg *m)
 	struct link_limits lim = limits_of(lc);
 	struct link_config c;
 	char why[LINK_REASON_MAX];
+	uint8_t event[LINK_DEVICE_MSG_MAX];
+	uint32_t len;
 
 	if (m->flags == CTL_MSG_F_REPLY && m->type == LINK_REPLY)
 		return true;	/* to a call that timed out: dropped */
@@ -287,6 +320,12 @@ static bool take_message(struct link_child *lc, const struct ctl_msg *m)
 		if (link_dec_needs_reset(m, why, sizeof(why)))
 			return false;
 		virtio_pci_needs_reset(lc->transport, why);
+		return true;
+	case LINK_DEVICE_EVENT:
+		if (link_dec_device_msg(m, LINK_DEVICE_EVENT, event, &len))
+			return false;
+		if (lc->on_event)
+			lc->on_event(lc->event_ctx, event, len);
 		return true;
 	default:
 		return false;

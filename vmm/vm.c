@@ -15,6 +15,7 @@
 #include "boot/loader.h"
 #include "devices/devices.h"
 #include "vmm/log.h"
+#include "vmm/balloon_ctl_impl.h"
 #include "vmm/tap.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
@@ -627,6 +628,7 @@ enum vm_exit vm_run(struct vm *vm)
 
 void vm_destroy(struct vm *vm)
 {
+	balloon_ctl_destroy(vm->balloon);
 	destroy_devices(vm);
 	if (vm->vcpus) {
 		for (unsigned i = 0; i < vm->cfg->cpus; i++)

@@ -103,6 +103,7 @@ struct vm {
 	_Atomic int exit_reason;
 	int stop_signal;	/* for VM_EXIT_STOPPED by a signal */
 	bool button_pressed;	/* the power button was pressed: the VM is stopping */
+	struct balloon_ctl *balloon;	/* NULL: no [balloon] (vm_attach_balloon) */
 };
 
 /* Builds the VM from the config with an open console; -1 with a reason. */

@@ -16,6 +16,8 @@
 
 #include "check.h"
 #include "log_capture.h"
+#include "devices/balloon.h"
+#include "vmm/balloon_ctl_impl.h"
 #include "vmm/control.h"
 #include "vmm/json.h"
 #include "vmm/log.h"
@@ -415,6 +417,136 @@ static void test_powerbutton_flood(void)
 	close(fd);
 }
 
+/* A fake balloon device: records commands; the test plays its events. */
+static struct balloon_cmd last_cmd;
+
+static int fake_command(void *ctx, const void *req, unsigned len, void *out, unsigned *reply_len)
+{
+	(void)ctx;
+	(void)out;
+	*reply_len = 0;
+	return balloon_dec_cmd(req, len, &last_cmd);
+}
+
+static void on_balloon_timer(struct vm *v, void *ctx, short revents)
+{
+	(void)v;
+	(void)revents;
+	balloon_ctl_tick(ctx);
+}
+
+static void device_sends(uint32_t kind, uint32_t arg, uint64_t free_bytes)
+{
+	struct balloon_event_msg e = { .kind = htole32(kind), .arg = htole32(arg) };
+
+	e.values[BALLOON_FREE_MEMORY] = htole64(free_bytes);
+	balloon_ctl_event(vm.balloon, &e, kind == BALLOON_EV_STATS ? sizeof(e) : BALLOON_EVENT_HDR);
+}
+
+static int64_t reply_int(const char *key)
+{
+	int64_t v = -1;
+
+	CHECK(json_get_int(&reply, key, &v));
+	return v;
+}
+
+/* Has the client got a line within a few rounds? (Replies that must wait.) */
+static bool nothing_yet(int fd)
+{
+	char c;
+
+	for (int i = 0; i < 5; i++)
+		pump(1);
+	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0;
+}
+
+static void test_balloon_commands(void)
+{
+	struct balloon_ctl_link link = { fake_command, NULL };
+	int fd = client(), sub;
+	bool stale = false;
+	char *line;
+
+	expect_error(fd, "{\"version\":1,\"command\":\"balloon\",\"bytes\":0}\n",
+		     "this VM has no balloon");
+	vm.balloon = balloon_ctl_create(256 * MIB, 0, &link);
+	CHECK(vm.balloon != NULL);
+	CHECK_EQ(vm_watch(&vm, balloon_ctl_timer_fd(vm.balloon), POLLIN, on_balloon_timer,
+			  vm.balloon), 0);
+
+	/* Set without waiting: the device is told in pages. */
+	CHECK(parse_reply(ask(fd, "{\"version\":1,\"command\":\"balloon\",\"bytes\":1048576}\n")));
+	CHECK_EQ(reply_int("bytes"), 1048576);
+	CHECK_EQ(last_cmd.op, BALLOON_CMD_SET_TARGET);
+	CHECK_EQ(last_cmd.pages, 256);
+	expect_error(fd, "{\"version\":1,\"command\":\"balloon\",\"bytes\":999999999999}\n",
+		     "balloon: 999999999999 bytes is more than guest RAM");
+	expect_error(fd, "{\"version\":1,\"command\":\"balloon\"}\n", "balloon needs \"bytes\"");
+	expect_error(fd, "{\"version\":1,\"command\":\"balloon\",\"bytes\":0,\"wait\":-1}\n",
+		     "\"wait\" is seconds");
+
+	/* With wait: the reply comes when the guest gets there, and the
+	 * client's next request waits behind it. */
+	sub = client();
+	CHECK(parse_reply(ask(sub, "{\"version\":1,\"command\":\"subscribe\",\"events\":\"balloon\"}\n")));
+	send_str(fd, "{\"version\":1,\"command\":\"balloon\",\"bytes\":2097152,\"wait\":30}\n"
+		     "{\"version\":1,\"command\":\"status\"}\n");
+	CHECK(nothing_yet(fd));
+	device_sends(BALLOON_EV_ACTUAL, 300, 0);		/* not there yet */
+	CHECK(nothing_yet(fd));
+	device_sends(BALLOON_EV_ACTUAL, 512, 0);
+	CHECK(parse_reply(read_line(fd)));
+	CHECK_EQ(reply_int("balloon_actual"), 2097152);
+	CHECK(parse_reply(read_line(fd)));
+	CHECK_STR(json_get_string(&reply, "name"), "testvm");	/* then the status */
+	line = read_line(sub);
+	CHECK(strstr(line, "\"event\":\"balloon_target_reached\",\"balloon_actual\":2097152") != NULL);
+	device_sends(BALLOON_EV_DEFLATED_ON_OOM, 100, 0);
+	CHECK(strstr(read_line(sub), "\"event\":\"balloon_deflated_on_oom\"") != NULL);
+
+	/* A guest that never answers: the timeout gives stale (here: no) stats. */
+	CHECK(parse_reply(ask(fd, "{\"version\":1,\"command\":\"balloon_stats\",\"timeout\":0}\n")));
+	CHECK(json_get_bool(&reply, "stale", &stale) && stale);
+
+	/* One that does: fresh stats, nulls for what it did not send. */
+	send_str(fd, "{\"version\":1,\"command\":\"balloon_stats\",\"timeout\":30}\n");
+	CHECK(nothing_yet(fd));
+	CHECK_EQ(last_cmd.op, BALLOON_CMD_REQUEST_STATS);
+	device_sends(BALLOON_EV_STATS, 1u << BALLOON_FREE_MEMORY, 123 * MIB);
+	line = read_line(fd);
+	CHECK(parse_reply(line));
+	CHECK(json_get_bool(&reply, "stale", &stale) && !stale);
+	CHECK(strstr(line, "\"stats\":{\"swap_in\":null,") != NULL);
+	CHECK(strstr(line, "\"free_memory\":128974848,") != NULL);
+
+	/* Then it stops answering (paused): the last stats, stale, with their age. */
+	line = ask(fd, "{\"version\":1,\"command\":\"balloon_stats\",\"timeout\":0}\n");
+	CHECK(parse_reply(line));
+	CHECK(json_get_bool(&reply, "stale", &stale) && stale);
+	CHECK(reply_int("age") >= 0);
+	CHECK(strstr(line, "\"free_memory\":128974848,") != NULL);
+
+	/* A hostile event is dropped; the balloon goes on. */
+	balloon_ctl_event(vm.balloon, "junk", 4);
+	device_sends(BALLOON_EV_ACTUAL, 0xffffffffu, 0);
+	CHECK_EQ(balloon_ctl_actual(vm.balloon), 2097152);
+
+	/* A client that leaves while waiting: its request is cancelled. */
+	send_str(sub, "{\"version\":1,\"command\":\"balloon_stats\",\"timeout\":30}\n");
+	CHECK(nothing_yet(sub));
+	close(sub);
+	for (int i = 0; i < 5; i++)
+		pump(1);
+	device_sends(BALLOON_EV_STATS, 0, 0);	/* nobody to answer, no crash */
+	close(fd);
+	for (int i = 0; i < 5; i++)
+		pump(1);
+	vm_watch(&vm, balloon_ctl_timer_fd(vm.balloon), 0, NULL, NULL);
+	balloon_ctl_destroy(vm.balloon);
+	vm.balloon = NULL;
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -428,6 +560,7 @@ int main(void)
 	test_peer_check();
 	test_powerbutton_and_stop();
 	test_powerbutton_flood();
+	test_balloon_commands();
 	control_close(&ctl);
 	runtime_dir_close(&rd);
 	return check_report("test_control");

@@ -22,13 +22,14 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "devices/balloon.h"
 #include "devices/devices.h"
 #include "virtio/link_proto.h"
 #include "vmm/link_child.h"
 
 /* The device policies the VMM uses (vmm/vm.c start_device). */
 static const struct sandbox_policy *const policies[] = {
-	&blk_policy, &net_policy, &vsock_policy, &rng_policy,
+	&blk_policy, &net_policy, &vsock_policy, &rng_policy, &balloon_policy,
 };
 
 /* The config offset of a write says what the probe device does. */

@@ -1,0 +1,38 @@
+/*
+ * How the VMM builds and feeds a balloon_ctl (balloon_ctl.h is what its
+ * users see): the device is reached through a command function, its
+ * events and the timerfd are fed in from the main loop.
+ */
+#ifndef VMSILO_BALLOON_CTL_IMPL_H
+#define VMSILO_BALLOON_CTL_IMPL_H
+
+#include "vmm/balloon_ctl.h"
+
+struct link_child;
+
+/* A LINK_DEVICE_CMD to the balloon device (link_child_command's shape). */
+struct balloon_ctl_link {
+	int (*command)(void *ctx, const void *req, unsigned len, void *reply, unsigned *reply_len);
+	void *ctx;
+};
+
+/* Stats are requested every stats_interval_s seconds (0: only on request). */
+struct balloon_ctl *balloon_ctl_create(uint64_t ram_bytes, unsigned stats_interval_s,
+				       const struct balloon_ctl_link *link);
+void balloon_ctl_destroy(struct balloon_ctl *b);
+/* Readable when a deadline passed or a callback is due: call balloon_ctl_tick. */
+int balloon_ctl_timer_fd(const struct balloon_ctl *b);
+void balloon_ctl_tick(struct balloon_ctl *b);
+/* A LINK_DEVICE_EVENT from the balloon device: hostile, checked here. */
+void balloon_ctl_event(struct balloon_ctl *b, const void *buf, unsigned len);
+/* The device process died: waiters get -ENODEV or stale stats. */
+void balloon_ctl_device_gone(struct balloon_ctl *b);
+
+/*
+ * The VM's balloon, for the device in lc (started): events and the timer
+ * are served by the VM's main loop, vm_balloon() returns it and
+ * vm_destroy() frees it. 0 or -errno.
+ */
+int vm_attach_balloon(struct vm *vm, struct link_child *lc, unsigned stats_interval_s);
+
+#endif
