@@ -139,6 +139,11 @@ static int handle(struct loop *l, const struct ctl_msg *m)
 		return handle_vring(l, m);
 	case LINK_SET_CONFIG:
 		return handle_config(l, m);
+	case LINK_SET_FEATURES:
+		if (link_dec_u64(m, LINK_SET_FEATURES, &features))
+			return -EINVAL;
+		return l->dev->ops->features_ok && l->dev->ops->features_ok(l->dev, features) ?
+		       -ENOTSUP : 0;
 	case LINK_ACTIVATE:
 		if (link_dec_u64(m, LINK_ACTIVATE, &features))
 			return -EINVAL;
