@@ -412,9 +412,11 @@ static unsigned child_watches(struct vdev_link *link, struct vdev_link_watch *w)
 {
 	struct link_child *lc = of(link);
 
-	w[0] = (struct vdev_link_watch){ link_child_ctl_fd(lc), POLLIN, serve_ctl };
-	w[1] = (struct vdev_link_watch){ link_child_pid_fd(lc), POLLIN, serve_pid };
-	w[2] = (struct vdev_link_watch){ link_child_log_fd(lc), POLLIN, serve_log };
+	/* Registered at start in this order, so a round serves them so: a
+	 * dying device's last lines come before the VMM's line on its death. */
+	w[0] = (struct vdev_link_watch){ link_child_log_fd(lc), POLLIN, serve_log };
+	w[1] = (struct vdev_link_watch){ link_child_ctl_fd(lc), POLLIN, serve_ctl };
+	w[2] = (struct vdev_link_watch){ link_child_pid_fd(lc), POLLIN, serve_pid };
 	return 3;
 }
 
