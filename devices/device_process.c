@@ -143,9 +143,7 @@ static int handle_vring(struct loop *l, const struct ctl_msg *m)
 		q->ring.size = (uint16_t)s.num;
 		return 0;
 	}
-	if (m->type == LINK_SET_VRING_ENABLE && s.num == 1)
-		return vdev_set_vring(l->dev, s.index, &q->ring);
-	return m->type == LINK_SET_VRING_ENABLE ? 0 : -ENOTSUP;
+	return vdev_set_vring(l->dev, s.index, &q->ring);	/* ENABLE: num is 1 */
 }
 
 static int handle_config(struct loop *l, const struct ctl_msg *m)
@@ -170,15 +168,17 @@ static int handle(struct loop *l, const struct ctl_msg *m)
 		return handle_vring(l, m);
 	case LINK_SET_CONFIG:
 		return handle_config(l, m);
+	case LINK_SET_FEATURES:
+		if (link_dec_u64(m, LINK_SET_FEATURES, &features))
+			return -EINVAL;
+		return l->dev->ops->features_ok && l->dev->ops->features_ok(l->dev, features) ?
+		       -ENOTSUP : 0;
 	case LINK_ACTIVATE:
 		if (link_dec_u64(m, LINK_ACTIVATE, &features))
 			return -EINVAL;
 		return vdev_activate(l->dev, features);
 	case LINK_RESET:
 		vdev_reset(l->dev);
-		return 0;
-	case LINK_SHUTDOWN:
-		l->stop = true;
 		return 0;
 	default:
 		return -ENOTSUP;

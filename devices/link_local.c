@@ -24,6 +24,13 @@ static int local_set_vring(struct vdev_link *link, unsigned q, const struct vdev
 	return vdev_set_vring(device_of(link), q, ring);
 }
 
+static int local_features_ok(struct vdev_link *link, uint64_t features)
+{
+	struct vdev *dev = device_of(link);
+
+	return dev->ops->features_ok && dev->ops->features_ok(dev, features) ? -ENOTSUP : 0;
+}
+
 static int local_activate(struct vdev_link *link, uint64_t features)
 {
 	return vdev_activate(device_of(link), features);
@@ -35,8 +42,34 @@ static int local_reset(struct vdev_link *link)
 	return 0;
 }
 
+/* Kicks are served by link_local_poll: nothing for a main loop to watch. */
+static unsigned local_watches(struct vdev_link *link, struct vdev_link_watch *w)
+{
+	(void)link, (void)w;
+	return 0;
+}
+
+static enum vdev_link_status local_status(struct vdev_link *link)
+{
+	(void)link;
+	return VDEV_LINK_RUNNING;
+}
+
+static pid_t local_pid(struct vdev_link *link)
+{
+	(void)link;
+	return 0;
+}
+
+static void local_stop(struct vdev_link *link)
+{
+	link_local_destroy(link->priv);
+}
+
 static const struct vdev_link_ops local_ops = {
-	local_set_config, local_set_vring, local_activate, local_reset,
+	.set_config = local_set_config, .set_vring = local_set_vring,
+	.features_ok = local_features_ok, .activate = local_activate, .reset = local_reset,
+	.watches = local_watches, .status = local_status, .pid = local_pid, .stop = local_stop,
 };
 
 int link_local_init(struct link_local *ll, struct vdev *dev)

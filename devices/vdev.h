@@ -63,6 +63,8 @@ struct vdev_ops {
 	void (*config)(struct vdev *dev, uint8_t *buf);	/* config_size bytes */
 	/* Optional: a driver write to device config; -1 refuses it. */
 	int (*write_config)(struct vdev *dev, unsigned off, const uint8_t *buf, unsigned len);
+	/* Optional: at FEATURES_OK, the subset the driver chose; -1 refuses it. */
+	int (*features_ok)(struct vdev *dev, uint64_t features);
 	int (*activate)(struct vdev *dev);	/* optional: after DRIVER_OK */
 	void (*notify)(struct vdev *dev, unsigned q);	/* a kick: drain queue q */
 	void (*reset)(struct vdev *dev);	/* optional */

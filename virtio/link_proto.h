@@ -12,9 +12,9 @@
  * peer), and returns -EINVAL otherwise. Decoders fill the same payload
  * structs, in host order.
  *
- * fds live in a per-device table of LINK_MAX_FDS slots. Setup sends
- * slots 0..3 (below) over the socket; LINK_ADD_FDS announces a later pass,
- * which the VMM sends on the socket before posting the message.
+ * Only the messages that flow are defined; a number once used is never
+ * given to another message (the gaps below), so a message can come back
+ * with its number when a device needs it.
  */
 #ifndef VMSILO_LINK_PROTO_H
 #define VMSILO_LINK_PROTO_H
@@ -29,26 +29,23 @@
 
 #include "virtio/ctl_ring.h"
 
+/*
+ * Retired, not to be reused: 1 GET_FEATURES, 3 GET_CONFIG, 5 SET_MEM_TABLE
+ * (the guest RAM mapping is inherited), 8 SET_VRING_BASE, 9 GET_VRING_BASE,
+ * 10 SET_VRING_KICK, 11 SET_VRING_CALL (kick and call eventfds are kept
+ * across the fork), 15 SHUTDOWN (the VMM SIGKILLs), 16 ADD_FDS.
+ */
 enum link_type {
-	/* VMM -> device */
-	LINK_GET_FEATURES	= 1,	/* reply: link_u64 */
-	LINK_SET_FEATURES	= 2,	/* link_u64: acked features */
-	LINK_GET_CONFIG		= 3,	/* link_config header; reply: bytes */
+	/* VMM -> device, all tagged */
+	LINK_SET_FEATURES	= 2,	/* link_u64: the driver's subset at FEATURES_OK */
 	LINK_SET_CONFIG		= 4,	/* link_config */
-	LINK_SET_MEM_TABLE	= 5,	/* link_mem_table */
 	LINK_SET_VRING_NUM	= 6,	/* link_vring_state: size */
 	LINK_SET_VRING_ADDR	= 7,	/* link_vring_addr */
-	LINK_SET_VRING_BASE	= 8,	/* link_vring_state: next avail idx */
-	LINK_GET_VRING_BASE	= 9,	/* link_vring_state; stops the ring */
-	LINK_SET_VRING_KICK	= 10,	/* link_vring_fd */
-	LINK_SET_VRING_CALL	= 11,	/* link_vring_fd; LINK_FD_NONE: none */
-	LINK_SET_VRING_ENABLE	= 12,	/* link_vring_state: 0 or 1 */
+	LINK_SET_VRING_ENABLE	= 12,	/* link_vring_state: 1 */
 	LINK_ACTIVATE		= 13,	/* link_u64: features at DRIVER_OK */
 	LINK_RESET		= 14,	/* reply once the queues are stopped */
-	LINK_SHUTDOWN		= 15,
-	LINK_ADD_FDS		= 16,	/* link_add_fds */
 	LINK_DEVICE_CMD		= 17,	/* tagged: device-specific bytes; reply: bytes */
-	/* device -> VMM */
+	/* device -> VMM, posted */
 	LINK_CONFIG_CHANGED	= 0x100,	/* link_config: new bytes */
 	LINK_NEEDS_RESET	= 0x101,	/* reason text */
 	LINK_REPLY		= 0x102,	/* link_reply header + data */
@@ -58,22 +55,9 @@ enum link_type {
 #define LINK_MAX_QUEUES		64
 #define LINK_MAX_QUEUE_SIZE	32768
 #define LINK_CONFIG_MAX		232	/* per message; blk's 60 bytes fit */
-#define LINK_MAX_MEM_REGIONS	7
-#define LINK_MAX_FDS		64
-#define LINK_FD_NONE		0xffffffffu
-#define LINK_PAGE_SIZE		4096u
 #define LINK_REASON_MAX		CTL_MSG_PAYLOAD	/* text up to the first NUL */
 #define LINK_DEVICE_MSG_MAX	CTL_MSG_PAYLOAD	/* a device command or event */
 #define LINK_DEVICE_REPLY_MAX	(CTL_MSG_PAYLOAD - 8)	/* a command's reply data */
-
-/* fd table slots filled at setup. */
-enum {
-	LINK_FD_RING_MEM,	/* = CTL_FD_MEM */
-	LINK_FD_SQ_BELL,	/* = CTL_FD_SQ_BELL */
-	LINK_FD_CQ_BELL,	/* = CTL_FD_CQ_BELL */
-	LINK_FD_GUEST_MEM,	/* guest RAM memfd */
-	LINK_FD_FIRST_FREE,	/* kick/call eventfds, host files */
-};
 
 /* From struct vdev_ops on both sides: the same binary, not the peer. */
 struct link_limits {
@@ -86,27 +70,12 @@ struct link_u64 {
 	uint64_t val;
 };
 
-/* GET_CONFIG sends only offset and len. */
 struct link_config {
 	uint32_t offset;
 	uint32_t len;
 	uint8_t data[LINK_CONFIG_MAX];
 };
 #define LINK_CONFIG_HDR		offsetof(struct link_config, data)
-
-struct link_mem_region {
-	uint64_t gpa;
-	uint64_t size;
-	uint64_t offset;	/* into the memfd in fd_slot */
-	uint32_t fd_slot;
-	uint32_t reserved;
-};
-
-struct link_mem_table {
-	uint32_t nr_regions;
-	uint32_t reserved;
-	struct link_mem_region regions[LINK_MAX_MEM_REGIONS];
-};
 
 struct link_vring_state {
 	uint32_t index;
@@ -121,16 +90,6 @@ struct link_vring_addr {
 	uint64_t used;
 };
 
-struct link_vring_fd {
-	uint32_t index;
-	uint32_t fd_slot;
-};
-
-struct link_add_fds {
-	uint32_t first_slot;
-	uint32_t count;
-};
-
 struct link_reply {
 	int32_t status;		/* 0 or -errno */
 	uint32_t reserved;
@@ -140,12 +99,8 @@ struct link_reply {
 
 static_assert(sizeof(struct link_u64) == 8, "link_u64");
 static_assert(sizeof(struct link_config) == 240, "link_config");
-static_assert(sizeof(struct link_mem_region) == 32, "link_mem_region");
-static_assert(sizeof(struct link_mem_table) == 232, "link_mem_table");
 static_assert(sizeof(struct link_vring_state) == 8, "link_vring_state");
 static_assert(sizeof(struct link_vring_addr) == 32, "link_vring_addr");
-static_assert(sizeof(struct link_vring_fd) == 8, "link_vring_fd");
-static_assert(sizeof(struct link_add_fds) == 8, "link_add_fds");
 static_assert(sizeof(struct link_reply) == CTL_MSG_PAYLOAD, "link_reply");
 
 /* Encoding: callers fill payload structs with htole32()/htole64(). */
@@ -185,7 +140,7 @@ static inline int link_take(const struct ctl_msg *m, uint32_t type,
 	return 0;
 }
 
-/* LINK_GET_FEATURES, LINK_RESET, LINK_SHUTDOWN. */
+/* LINK_RESET. */
 static inline int link_dec_empty(const struct ctl_msg *m, uint32_t type)
 {
 	return link_take(m, type, 0, NULL);
@@ -212,19 +167,6 @@ static inline int link_config_range(const struct link_limits *lim,
 	return 0;
 }
 
-static inline int link_dec_get_config(const struct ctl_msg *m,
-				      const struct link_limits *lim,
-				      uint32_t *off, uint32_t *len)
-{
-	struct link_config p;
-
-	if (link_take(m, LINK_GET_CONFIG, LINK_CONFIG_HDR, &p))
-		return -EINVAL;
-	*off = le32toh(p.offset);
-	*len = le32toh(p.len);
-	return link_config_range(lim, *off, *len);
-}
-
 /*
  * LINK_SET_CONFIG (VMM -> device), LINK_CONFIG_CHANGED (device -> VMM):
  * p->len bytes for p->offset, within lim->config_size. Bytes past p->len
@@ -246,47 +188,12 @@ static inline int link_dec_config(const struct ctl_msg *m, uint32_t type,
 	return link_config_range(lim, p->offset, p->len);
 }
 
-static inline bool link_region_ok(const struct link_mem_region *r)
-{
-	if (r->reserved || r->fd_slot >= LINK_MAX_FDS || !r->size ||
-	    (r->gpa | r->size | r->offset) % LINK_PAGE_SIZE)
-		return false;
-	return r->gpa + r->size > r->gpa && r->offset + r->size > r->offset;
-}
-
-/* The device still checks offset + size against the memfd's size. */
-static inline int link_dec_mem_table(const struct ctl_msg *m,
-				     struct link_mem_table *t)
-{
-	struct link_mem_region *r = t->regions;
-	uint32_t n;
-
-	if (link_take(m, LINK_SET_MEM_TABLE, sizeof(*t), t))
-		return -EINVAL;
-	n = t->nr_regions = le32toh(t->nr_regions);
-	if (!n || n > LINK_MAX_MEM_REGIONS || t->reserved)
-		return -EINVAL;
-	for (uint32_t i = 0; i < n; i++) {
-		r[i].gpa = le64toh(r[i].gpa);
-		r[i].size = le64toh(r[i].size);
-		r[i].offset = le64toh(r[i].offset);
-		r[i].fd_slot = le32toh(r[i].fd_slot);
-		if (!link_region_ok(&r[i]))
-			return -EINVAL;
-		for (uint32_t j = 0; j < i; j++)
-			if (r[i].gpa < r[j].gpa + r[j].size &&
-			    r[j].gpa < r[i].gpa + r[i].size)
-				return -EINVAL;
-	}
-	return 0;
-}
-
 static inline bool link_queue_ok(const struct link_limits *lim, uint32_t q)
 {
 	return q < lim->nr_queues && q < LINK_MAX_QUEUES;
 }
 
-/* LINK_SET_VRING_NUM/BASE/ENABLE, LINK_GET_VRING_BASE. */
+/* LINK_SET_VRING_NUM, LINK_SET_VRING_ENABLE. */
 static inline int link_dec_vring_state(const struct ctl_msg *m,
 				       uint32_t type,
 				       const struct link_limits *lim,
@@ -306,12 +213,8 @@ static inline int link_dec_vring_state(const struct ctl_msg *m,
 	case LINK_SET_VRING_NUM:	/* split rings: a power of two */
 		return s->num && s->num <= max && !(s->num & (s->num - 1)) ?
 		       0 : -EINVAL;
-	case LINK_SET_VRING_BASE:
-		return s->num <= 0xffff ? 0 : -EINVAL;
 	case LINK_SET_VRING_ENABLE:
-		return s->num <= 1 ? 0 : -EINVAL;
-	case LINK_GET_VRING_BASE:
-		return !s->num ? 0 : -EINVAL;
+		return s->num == 1 ? 0 : -EINVAL;	/* queues stop only by reset */
 	}
 	return -EINVAL;
 }
@@ -330,39 +233,6 @@ static inline int link_dec_vring_addr(const struct ctl_msg *m,
 	a->used = le64toh(a->used);
 	if (!link_queue_ok(lim, a->index) || a->flags || a->desc % 16 ||
 	    a->avail % 2 || a->used % 4)
-		return -EINVAL;
-	return 0;
-}
-
-/* LINK_SET_VRING_KICK (needs an fd), LINK_SET_VRING_CALL. */
-static inline int link_dec_vring_fd(const struct ctl_msg *m, uint32_t type,
-				    const struct link_limits *lim,
-				    struct link_vring_fd *f)
-{
-	if (type != LINK_SET_VRING_KICK && type != LINK_SET_VRING_CALL)
-		return -EINVAL;
-	if (link_take(m, type, sizeof(*f), f))
-		return -EINVAL;
-	f->index = le32toh(f->index);
-	f->fd_slot = le32toh(f->fd_slot);
-	if (!link_queue_ok(lim, f->index))
-		return -EINVAL;
-	if (f->fd_slot == LINK_FD_NONE)
-		return type == LINK_SET_VRING_CALL ? 0 : -EINVAL;
-	return f->fd_slot >= LINK_FD_FIRST_FREE && f->fd_slot < LINK_MAX_FDS ?
-	       0 : -EINVAL;
-}
-
-static inline int link_dec_add_fds(const struct ctl_msg *m,
-				   struct link_add_fds *a)
-{
-	if (link_take(m, LINK_ADD_FDS, sizeof(*a), a))
-		return -EINVAL;
-	a->first_slot = le32toh(a->first_slot);
-	a->count = le32toh(a->count);
-	if (a->first_slot < LINK_FD_FIRST_FREE ||
-	    a->first_slot >= LINK_MAX_FDS || !a->count ||
-	    a->count > CTL_MAX_FDS || a->count > LINK_MAX_FDS - a->first_slot)
 		return -EINVAL;
 	return 0;
 }

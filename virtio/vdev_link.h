@@ -5,12 +5,19 @@
  * vhost-user's: features, config, vring addresses, enable, activate, reset.
  * Kick and call eventfds are created here and shared with the device, so
  * the data path never passes through the transport.
+ *
+ * Downward: the ops. Upward: events the transport subscribes to (config
+ * changed, needs reset), never a pointer into the transport. Around both,
+ * the lifecycle the VMM's main loop drives: the fds to watch, stop, status
+ * and pid.
  */
 #ifndef VMSILO_VDEV_LINK_H
 #define VMSILO_VDEV_LINK_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define VDEV_MAX_QUEUES 16
 #define VDEV_CONFIG_MAX 256
@@ -21,6 +28,7 @@ struct vdev_shm_region {
 	uint8_t id;			/* the device type's region id */
 	uint64_t size;			/* a power of two >= 4 KiB */
 };
+#define VDEV_LINK_MAX_WATCHES 4
 
 struct vdev_link;
 
@@ -29,13 +37,47 @@ struct vdev_vring {
 	uint64_t desc, avail, used;	/* guest physical addresses */
 };
 
+enum vdev_link_status {
+	VDEV_LINK_RUNNING,
+	VDEV_LINK_NEEDS_RESET,	/* the device reported a failure; a reset may cure it */
+	VDEV_LINK_DEAD,		/* the device is gone for good: requests fail */
+};
+
+/* An fd the main loop polls for the link (-1: none now), and what then. */
+struct vdev_link_watch {
+	int fd;
+	short events;
+	void (*serve)(struct vdev_link *link, short revents);
+};
+
 struct vdev_link_ops {
 	/* Each returns 0 or a negative errno; the transport marks the device
 	 * NEEDS_RESET when one fails after the driver started using it. */
 	int (*set_config)(struct vdev_link *link, unsigned offset, const void *buf, unsigned len);
 	int (*set_vring)(struct vdev_link *link, unsigned q, const struct vdev_vring *ring);
+	/* At FEATURES_OK: non-zero refuses the combination (the transport
+	 * then leaves FEATURES_OK clear). NULL: any subset is fine. */
+	int (*features_ok)(struct vdev_link *link, uint64_t features);
 	int (*activate)(struct vdev_link *link, uint64_t features);
 	int (*reset)(struct vdev_link *link);
+
+	/* Lifecycle, main-loop thread only. watches fills at most
+	 * VDEV_LINK_MAX_WATCHES slots and returns how many; a slot keeps its
+	 * index, its fd may change or become -1 after any serve. */
+	unsigned (*watches)(struct vdev_link *link, struct vdev_link_watch *w);
+	enum vdev_link_status (*status)(struct vdev_link *link);
+	pid_t (*pid)(struct vdev_link *link);	/* 0: no process of its own */
+	/* Ends the device and frees what the link holds; a link made by a
+	 * *_create() function is freed too. */
+	void (*stop)(struct vdev_link *link);
+};
+
+/* What the transport hears from the device; any thread, even inside an op. */
+struct vdev_link_events {
+	/* len new bytes of the config at offset: -EINVAL, nothing changed,
+	 * unless they fit in config_size. */
+	int (*config_changed)(void *ctx, unsigned offset, const void *bytes, unsigned len);
+	void (*needs_reset)(void *ctx, const char *why);
 };
 
 struct vdev_link {
@@ -52,6 +94,28 @@ struct vdev_link {
 	int call_fd[VDEV_MAX_QUEUES];	/* eventfds: device -> guest interrupt */
 	unsigned nr_shm;
 	struct vdev_shm_region shm[VDEV_MAX_SHM_REGIONS];
+	const struct vdev_link_events *events;	/* set before the device runs */
+	void *events_ctx;
 };
+
+static inline void vdev_link_subscribe(struct vdev_link *link, const struct vdev_link_events *ev,
+				       void *ctx)
+{
+	link->events = ev;
+	link->events_ctx = ctx;
+}
+
+static inline int vdev_link_config_changed(struct vdev_link *link, unsigned offset,
+					   const void *bytes, unsigned len)
+{
+	return link->events ? link->events->config_changed(link->events_ctx, offset, bytes, len)
+			    : -ENOTCONN;
+}
+
+static inline void vdev_link_needs_reset(struct vdev_link *link, const char *why)
+{
+	if (link->events)
+		link->events->needs_reset(link->events_ctx, why);
+}
 
 #endif

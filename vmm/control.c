@@ -15,8 +15,6 @@
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
-#define VIRTIO_STATUS_NEEDS_RESET 0x40
-
 void control_reply_start(struct json_writer *w, char *buf, size_t size, bool ok)
 {
 	json_start(w, buf, size);
@@ -45,18 +43,6 @@ static const char *vm_state(struct vm *vm)
 	if (vm->button_pressed || atomic_load(&vm->exit_reason) != VM_EXIT_NONE)
 		return "stopping";
 	return vcpus_paused(vm) ? "paused" : "running";
-}
-
-static const char *device_state(struct vm_device *d)
-{
-	uint8_t status;
-
-	if (d->child.dead)
-		return "dead";
-	pthread_mutex_lock(&d->transport.lock);
-	status = d->transport.status;
-	pthread_mutex_unlock(&d->transport.lock);
-	return status & VIRTIO_STATUS_NEEDS_RESET ? "needs-reset" : "running";
 }
 
 static void add_agent(struct json_writer *w, const struct agent_watch *aw)
@@ -98,8 +84,8 @@ static size_t reply_status(struct control *ctl, char *buf, size_t size)
 
 		json_open(&w, NULL, '{');
 		json_add_string(&w, "name", d->name);
-		json_add_int(&w, "pid", d->child.child.pid);
-		json_add_string(&w, "state", device_state(d));
+		json_add_int(&w, "pid", vm_device_pid(d));
+		json_add_string(&w, "state", vm_device_state(d));
 		json_close(&w, '}');
 	}
 	json_close(&w, ']');

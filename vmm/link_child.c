@@ -1,8 +1,10 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
@@ -12,7 +14,6 @@
 #include "virtio/link_proto.h"
 #include "vmm/link_child.h"
 #include "vmm/log.h"
-#include "vmm/virtio_pci.h"
 
 #define CALL_TIMEOUT_MS 2000
 #define MAX_KEEP (CTL_NR_FDS + 2 * VDEV_MAX_QUEUES + 8)
@@ -34,8 +35,7 @@ void link_child_fail(struct link_child *lc, const char *why)
 	log_err("%s: %s; killing its device process", lc->link.name, why);
 	if (lc->child.pidfd >= 0)
 		syscall(SYS_pidfd_send_signal, lc->child.pidfd, SIGKILL, NULL, 0);
-	if (lc->transport)
-		virtio_pci_needs_reset(lc->transport, why);
+	vdev_link_needs_reset(&lc->link, why);
 }
 
 /*
@@ -129,13 +129,31 @@ static int child_activate(struct vdev_link *link, uint64_t features)
 	return call(of(link), LINK_ACTIVATE, &f, sizeof(f));
 }
 
-static int child_reset(struct vdev_link *link)
+static int child_features_ok(struct vdev_link *link, uint64_t features)
 {
-	return call(of(link), LINK_RESET, NULL, 0);
+	struct link_u64 f = { .val = htole64(features) };
+
+	return call(of(link), LINK_SET_FEATURES, &f, sizeof(f));
 }
 
+static int child_reset(struct vdev_link *link)
+{
+	int rc = call(of(link), LINK_RESET, NULL, 0);
+
+	if (!rc)
+		__atomic_store_n(&of(link)->device_failed, false, __ATOMIC_RELEASE);
+	return rc;
+}
+
+static unsigned child_watches(struct vdev_link *link, struct vdev_link_watch *w);
+static enum vdev_link_status child_status(struct vdev_link *link);
+static pid_t child_pid(struct vdev_link *link);
+static void child_stop(struct vdev_link *link);
+
 static const struct vdev_link_ops child_ops = {
-	child_set_config, child_set_vring, child_activate, child_reset,
+	.set_config = child_set_config, .set_vring = child_set_vring,
+	.features_ok = child_features_ok, .activate = child_activate, .reset = child_reset,
+	.watches = child_watches, .status = child_status, .pid = child_pid, .stop = child_stop,
 };
 
 static int make_queue_fds(struct link_child *lc)
@@ -315,11 +333,12 @@ static bool take_message(struct link_child *lc, const struct ctl_msg *m)
 	switch (m->type) {
 	case LINK_CONFIG_CHANGED:
 		return !link_dec_config(m, LINK_CONFIG_CHANGED, &lim, &c) &&
-		       !virtio_pci_config_changed(lc->transport, c.offset, c.data, c.len);
+		       !vdev_link_config_changed(&lc->link, c.offset, c.data, c.len);
 	case LINK_NEEDS_RESET:
 		if (link_dec_needs_reset(m, why, sizeof(why)))
 			return false;
-		virtio_pci_needs_reset(lc->transport, why);
+		__atomic_store_n(&lc->device_failed, true, __ATOMIC_RELEASE);
+		vdev_link_needs_reset(&lc->link, why);
 		return true;
 	case LINK_DEVICE_EVENT:
 		if (link_dec_device_msg(m, LINK_DEVICE_EVENT, event, &len))
@@ -367,6 +386,7 @@ bool link_child_reap(struct link_child *lc)
 	log_err("%s", what);
 	__atomic_store_n(&lc->dead, true, __ATOMIC_RELEASE);
 	lc->reaped = true;
+	vdev_link_needs_reset(&lc->link, "its device process died");
 	return true;
 }
 
@@ -388,4 +408,79 @@ void link_child_stop(struct link_child *lc)
 		close(lc->link.kick_fd[q]);
 		close(lc->link.call_fd[q]);
 	}
+}
+
+struct vdev_link *link_child_create(struct vdev *dev, const struct link_child_options *opt,
+				    char *err, size_t errlen)
+{
+	struct link_child *lc = calloc(1, sizeof(*lc));
+
+	if (!lc) {
+		snprintf(err, errlen, "%s: %s", dev->name, strerror(ENOMEM));
+		return NULL;
+	}
+	lc->allocated = true;
+	/* As before: a VM whose device does not start is not built, and the
+	 * fds a failed start made go with the process. */
+	if (link_child_start(lc, dev, opt, err, errlen)) {
+		free(lc);
+		return NULL;
+	}
+	return &lc->link;
+}
+
+/* --- the lifecycle ops --- */
+
+static void serve_ctl(struct vdev_link *link, short revents)
+{
+	(void)revents;
+	link_child_serve(of(link));
+}
+
+static void serve_pid(struct vdev_link *link, short revents)
+{
+	(void)revents;
+	link_child_reap(of(link));
+}
+
+static void serve_log(struct vdev_link *link, short revents)
+{
+	(void)revents;
+	link_child_serve_log(of(link));
+}
+
+static unsigned child_watches(struct vdev_link *link, struct vdev_link_watch *w)
+{
+	struct link_child *lc = of(link);
+
+	/* Registered at start in this order, so a round serves them so: a
+	 * dying device's last lines come before the VMM's line on its death. */
+	w[0] = (struct vdev_link_watch){ link_child_log_fd(lc), POLLIN, serve_log };
+	w[1] = (struct vdev_link_watch){ link_child_ctl_fd(lc), POLLIN, serve_ctl };
+	w[2] = (struct vdev_link_watch){ link_child_pid_fd(lc), POLLIN, serve_pid };
+	return 3;
+}
+
+static enum vdev_link_status child_status(struct vdev_link *link)
+{
+	struct link_child *lc = of(link);
+
+	if (is_dead(lc))
+		return VDEV_LINK_DEAD;
+	return __atomic_load_n(&lc->device_failed, __ATOMIC_ACQUIRE) ? VDEV_LINK_NEEDS_RESET
+								      : VDEV_LINK_RUNNING;
+}
+
+static pid_t child_pid(struct vdev_link *link)
+{
+	return of(link)->child.pid;
+}
+
+static void child_stop(struct vdev_link *link)
+{
+	struct link_child *lc = of(link);
+
+	link_child_stop(lc);
+	if (lc->allocated)
+		free(lc);
 }

@@ -10,8 +10,6 @@
 #include "sandbox/sandbox.h"
 #include "virtio/vdev_link.h"
 
-struct virtio_pci;
-
 /* A LINK_DEVICE_EVENT from the device: len bytes, 1..LINK_DEVICE_MSG_MAX,
  * hostile (the handler checks sizes and values). Main loop thread. */
 typedef void (*link_child_event_fn)(void *ctx, const void *buf, unsigned len);
@@ -22,8 +20,9 @@ struct link_child {
 	struct ctl_ring_end ctl;
 	struct device_process proc;
 	struct sandbox_child child;
-	struct virtio_pci *transport;	/* for messages from the device */
 	bool dead;			/* given up on: atomic, see link_child_fail */
+	bool device_failed;		/* it sent NEEDS_RESET since the last reset */
+	bool allocated;			/* by link_child_create: stop frees it */
 	bool reaped;			/* the process has been waited for */
 	int log_fd;			/* read end of the device's stderr, or -1 */
 	char log_line[256];		/* a line being received */
@@ -57,8 +56,11 @@ struct link_child_options {
  * Must run before any thread exists. */
 int link_child_start(struct link_child *lc, struct vdev *dev,
 		     const struct link_child_options *opt, char *err, size_t errlen);
+/* The same in a link of its own, which ops->stop frees; NULL with err. */
+struct vdev_link *link_child_create(struct vdev *dev, const struct link_child_options *opt,
+				    char *err, size_t errlen);
 /*
- * The fds the VMM's main loop watches (-1 once there is nothing more to
+ * The fds the VMM's main loop watches (ops->watches gives all three) (-1 once there is nothing more to
  * hear: the link is dead, the process reaped), and what to do when they fire.
  */
 int link_child_ctl_fd(const struct link_child *lc);
@@ -66,13 +68,14 @@ int link_child_pid_fd(const struct link_child *lc);
 int link_child_log_fd(const struct link_child *lc);
 void link_child_serve(struct link_child *lc);
 void link_child_serve_log(struct link_child *lc);
-/* Returns true when the device process has died (logged once). */
+/* Returns true when the device process has died (logged once, and
+ * reported upward as needs-reset). */
 bool link_child_reap(struct link_child *lc);
 /*
  * The device process is broken (it corrupted the ring, sent a malformed
  * message, missed a reply deadline): from any thread, even inside a
- * transport op, the first call logs, SIGKILLs it and marks the device
- * NEEDS_RESET; requests then fail with -EPIPE.
+ * transport op, the first call logs, SIGKILLs it and reports needs-reset
+ * upward; requests then fail with -EPIPE.
  */
 void link_child_fail(struct link_child *lc, const char *why);
 /*

@@ -12,6 +12,7 @@
 #include "boot/cpuid.h"
 #include "vmm/log.h"
 #include "vmm/vcpu.h"
+#include "vmm/vm.h"
 
 #define MSR_IA32_SYSENTER_CS	0x174
 #define MSR_IA32_SYSENTER_ESP	0x175

@@ -2,8 +2,31 @@
 #ifndef VMSILO_VCPU_H
 #define VMSILO_VCPU_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <linux/kvm.h>
+
 #include "boot/loader.h"
-#include "vmm/vm.h"
+
+struct vm;
+
+/* Holds the vCPUs out of KVM_RUN while the VM is paused (vcpu.c). */
+struct vcpu_gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	_Atomic bool closed;	/* paused: vCPUs wait here before KVM_RUN */
+	unsigned parked;	/* how many wait */
+};
+
+struct vcpu {
+	struct vm *vm;
+	unsigned id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool running;
+};
 
 int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned id, char *err, size_t errlen);
 /* Puts the boot vCPU at the kernel's entry point. */

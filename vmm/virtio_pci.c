@@ -281,6 +281,15 @@ static void fail_device(struct virtio_pci *vp, const char *why)
 	}
 }
 
+/* virtio 1.2, 3.1.1: a device may refuse the subset; the driver then sees
+ * FEATURES_OK clear. */
+static bool device_takes_features(struct virtio_pci *vp)
+{
+	struct vdev_link *link = vp->link;
+
+	return !link->ops->features_ok || !link->ops->features_ok(link, vp->driver_features);
+}
+
 static void write_status(struct virtio_pci *vp, uint8_t status)
 {
 	uint8_t added = status & ~vp->status;
@@ -293,7 +302,7 @@ static void write_status(struct virtio_pci *vp, uint8_t status)
 		bool subset = !(vp->driver_features & ~vp->link->features);
 		bool modern = vp->driver_features & (1ull << VIRTIO_F_VERSION_1);
 
-		if (!subset || !modern)
+		if (!subset || !modern || !device_takes_features(vp))
 			status &= (uint8_t)~VIRTIO_CONFIG_S_FEATURES_OK;
 	}
 	vp->status = status | (vp->status & VIRTIO_CONFIG_S_NEEDS_RESET);
@@ -476,6 +485,18 @@ static void init_lock(pthread_mutex_t *lock)
 	pthread_mutexattr_destroy(&attr);
 }
 
+static int on_config_changed(void *ctx, unsigned offset, const void *bytes, unsigned len)
+{
+	return virtio_pci_config_changed(ctx, offset, bytes, len);
+}
+
+static void on_needs_reset(void *ctx, const char *why)
+{
+	virtio_pci_needs_reset(ctx, why);
+}
+
+static const struct vdev_link_events transport_events = { on_config_changed, on_needs_reset };
+
 int virtio_pci_init(struct virtio_pci *vp, struct vdev_link *link, struct kvm *kvm,
 		    struct msi_routes *routes)
 {
@@ -513,6 +534,7 @@ int virtio_pci_init(struct virtio_pci *vp, struct vdev_link *link, struct kvm *k
 	if (rc)
 		return rc;
 	reset_device(vp);
+	vdev_link_subscribe(link, &transport_events, vp);
 	return 0;
 }
 
@@ -574,6 +596,7 @@ void virtio_pci_destroy(struct virtio_pci *vp)
 {
 	for (unsigned i = 0; vp->link && i < vp->link->nr_shm; i++)
 		shm_region_clear(&vp->shm[i]);
+	vdev_link_subscribe(vp->link, NULL, NULL);
 	if (vp->kvm && vp->notify_base)
 		set_ioeventfds(vp, vp->notify_base, false);
 	msix_destroy(&vp->msix);
@@ -602,4 +625,14 @@ void virtio_pci_needs_reset(struct virtio_pci *vp, const char *why)
 	pthread_mutex_lock(&vp->lock);
 	fail_device(vp, why);
 	pthread_mutex_unlock(&vp->lock);
+}
+
+uint8_t virtio_pci_status(struct virtio_pci *vp)
+{
+	uint8_t status;
+
+	pthread_mutex_lock(&vp->lock);
+	status = vp->status;
+	pthread_mutex_unlock(&vp->lock);
+	return status;
 }

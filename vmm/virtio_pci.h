@@ -41,6 +41,7 @@ struct virtio_pci {
 /* PCI BAR of shared-memory region i. */
 #define VIRTIO_PCI_SHM_BAR(i) (2 + 2 * (i))
 
+/* Subscribes to the link's events (config changed, needs reset). */
 int virtio_pci_init(struct virtio_pci *vp, struct vdev_link *link, struct kvm *kvm,
 		    struct msi_routes *routes);
 /* Puts the function in a slot, with its BARs and ioeventfds in place. */
@@ -63,6 +64,8 @@ int virtio_pci_shm_unmap(struct virtio_pci *vp, uint8_t id, uint64_t offset);
 int virtio_pci_config_changed(struct virtio_pci *vp, unsigned offset, const void *bytes,
 			      unsigned len);
 void virtio_pci_needs_reset(struct virtio_pci *vp, const char *why);
+/* The device status register as the driver sees it. */
+uint8_t virtio_pci_status(struct virtio_pci *vp);
 /* The BAR handler (exposed for tests). */
 void virtio_pci_bar_access(void *opaque, uint64_t offset, uint8_t *data, unsigned len,
 			   bool is_write);

@@ -14,6 +14,7 @@
 #include "boot/cpu_state.h"
 #include "boot/loader.h"
 #include "devices/devices.h"
+#include "vmm/link_child.h"
 #include "vmm/log.h"
 #include "vmm/balloon_ctl_impl.h"
 #include "vmm/tap.h"
@@ -116,11 +117,10 @@ static int start_device(struct vm *vm, struct vm_device *d, const struct sandbox
 	};
 	int rc;
 
-	if (link_child_start(&d->child, &d->dev, &opt, err, errlen))
+	d->link = link_child_create(&d->dev, &opt, err, errlen);
+	if (!d->link)
 		return -1;
-	d->started = true;
-	d->child.transport = &d->transport;
-	rc = virtio_pci_init(&d->transport, &d->child.link, &vm->kvm, &vm->routes);
+	rc = virtio_pci_init(&d->transport, d->link, &vm->kvm, &vm->routes);
 	if (!rc)
 		rc = virtio_pci_plug(&d->transport, &vm->pci, VIRTIO_FIRST_SLOT + vm->nr_devices);
 	if (rc) {
@@ -128,6 +128,10 @@ static int start_device(struct vm *vm, struct vm_device *d, const struct sandbox
 		return -1;
 	}
 	d->plugged = true;
+	if (vm_device_watch(vm, d)) {
+		snprintf(err, errlen, "%s: the main loop has no room for its fds", d->dev.name);
+		return -1;
+	}
 	return 0;
 }
 
@@ -294,10 +298,7 @@ static void destroy_devices(struct vm *vm)
 	for (unsigned i = 0; i < VM_MAX_DEVICES && vm->devices[i]; i++) {
 		struct vm_device *d = vm->devices[i];
 
-		if (d->plugged)
-			virtio_pci_destroy(&d->transport);
-		if (d->started)
-			link_child_stop(&d->child);
+		vm_device_stop(vm, d);
 		vdev_destroy(&d->dev);
 		free(d);
 		vm->devices[i] = NULL;
@@ -427,33 +428,6 @@ void vm_request_exit(struct vm *vm, enum vm_exit reason)
 		(void)!write(vm->wake_fd, &(uint64_t){ 1 }, sizeof(uint64_t));
 }
 
-static void forward_console_input(struct vm *vm)
-{
-	char buf[SERIAL_RX_SIZE];
-	ssize_t n = read(vm->console->in_fd, buf, sizeof(buf));
-	size_t len;
-
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-		vm->console->in_fd = -1;	/* input closed: stop polling it */
-		return;
-	}
-	if (n < 0)
-		return;
-	len = (size_t)n;
-	if (console_filter_input(vm->console, buf, &len)) {
-		vm_request_exit(vm, VM_EXIT_STOPPED);
-		return;
-	}
-	/* The poll loop only reads when there is room, but a burst may exceed it. */
-	for (size_t done = 0; done < len;) {
-		done += serial_receive(&vm->serial, (uint8_t *)buf + done, len - done);
-		if (done < len)
-			usleep(1000);
-		if (atomic_load(&vm->exit_reason) != VM_EXIT_NONE)
-			break;
-	}
-}
-
 void vm_press_power_button(struct vm *vm, const char *why)
 {
 	/* Any local client may press it again and again: only the first is sure to show. */
@@ -463,146 +437,6 @@ void vm_press_power_button(struct vm *vm, const char *why)
 		log_info("%s: pressing the ACPI power button", why);
 	acpi_pm_press_power_button(&vm->pm);
 	vm->button_pressed = true;
-}
-
-static void handle_signal(struct vm *vm, int sfd)
-{
-	struct signalfd_siginfo si;
-
-	if (read(sfd, &si, sizeof(si)) != sizeof(si))
-		return;
-	if (si.ssi_signo == SIGTERM && !vm->button_pressed) {
-		vm_press_power_button(vm, "SIGTERM (again to stop at once)");
-		return;
-	}
-	log_warn("signal %d: stopping the VM", si.ssi_signo);
-	vm->stop_signal = (int)si.ssi_signo;
-	vm_request_exit(vm, VM_EXIT_STOPPED);
-}
-
-void vm_stop_signals(sigset_t *set)
-{
-	sigemptyset(set);
-	sigaddset(set, SIGTERM);
-	sigaddset(set, SIGINT);
-	sigaddset(set, SIGHUP);
-}
-
-static int open_signalfd(void)
-{
-	sigset_t set;
-
-	vm_stop_signals(&set);
-	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-}
-
-enum { POLL_WAKE, POLL_SIGNAL, POLL_SERIAL_SPACE, POLL_CONSOLE, POLL_FIXED };
-
-int vm_watch(struct vm *vm, int fd, short events, vm_watch_fn fn, void *ctx)
-{
-	struct vm_watch *free_slot = NULL;
-
-	for (unsigned i = 0; i < VM_MAX_WATCHES; i++) {
-		struct vm_watch *w = &vm->watches[i];
-
-		if (w->fd == fd) {
-			*w = events ? (struct vm_watch){ fd, events, fn, ctx }
-				    : (struct vm_watch){ .fd = -1 };
-			return 0;
-		}
-		if (w->fd < 0 && !free_slot)
-			free_slot = w;
-	}
-	if (!events)
-		return 0;
-	if (!free_slot)
-		return -1;
-	*free_slot = (struct vm_watch){ fd, events, fn, ctx };
-	return 0;
-}
-
-static unsigned watch_pollfds(struct vm *vm, struct pollfd *fds)
-{
-	for (unsigned i = 0; i < VM_MAX_WATCHES; i++)
-		fds[i] = (struct pollfd){ .fd = vm->watches[i].fd, .events = vm->watches[i].events };
-	return VM_MAX_WATCHES;
-}
-
-/* A callback may change the watches: each slot is checked against its poll entry. */
-static void serve_watches(struct vm *vm, const struct pollfd *fds)
-{
-	for (unsigned i = 0; i < VM_MAX_WATCHES; i++) {
-		struct vm_watch w = vm->watches[i];
-
-		if (fds[i].revents && w.fd >= 0 && w.fd == fds[i].fd)
-			w.fn(vm, w.ctx, fds[i].revents);
-	}
-}
-
-/* Three entries per device: its control ring's doorbell, its pidfd, its stderr. */
-static unsigned device_pollfds(struct vm *vm, struct pollfd *fds)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < vm->nr_devices; i++) {
-		struct link_child *lc = &vm->devices[i]->child;
-
-		fds[n++] = (struct pollfd){ .fd = link_child_ctl_fd(lc), .events = POLLIN };
-		fds[n++] = (struct pollfd){ .fd = link_child_pid_fd(lc), .events = POLLIN };
-		fds[n++] = (struct pollfd){ .fd = link_child_log_fd(lc), .events = POLLIN };
-	}
-	return n;
-}
-
-static void serve_devices(struct vm *vm, const struct pollfd *fds)
-{
-	for (unsigned i = 0; i < vm->nr_devices; i++) {
-		struct vm_device *d = vm->devices[i];
-
-		if (fds[3 * i + 2].revents & (POLLIN | POLLHUP))
-			link_child_serve_log(&d->child);
-		if (fds[3 * i].revents & POLLIN)
-			link_child_serve(&d->child);
-		if (!(fds[3 * i + 1].revents & POLLIN) || !link_child_reap(&d->child))
-			continue;
-		if (d->essential) {
-			log_err("%s: the root disk's device process died; stopping the VM", d->name);
-			vm_request_exit(vm, VM_EXIT_CRASH);
-		} else {
-			virtio_pci_needs_reset(&d->transport, "its device process died");
-		}
-	}
-}
-
-static void main_loop(struct vm *vm)
-{
-	int sfd = open_signalfd();
-	uint64_t count;
-
-	while (atomic_load(&vm->exit_reason) == VM_EXIT_NONE) {
-		bool want_input = vm->console->in_fd >= 0 && serial_can_receive(&vm->serial);
-		struct pollfd fds[POLL_FIXED + 3 * VM_MAX_DEVICES + VM_MAX_WATCHES] = {
-			[POLL_WAKE] = { .fd = vm->wake_fd, .events = POLLIN },
-			[POLL_SIGNAL] = { .fd = sfd, .events = POLLIN },
-			[POLL_SERIAL_SPACE] = { .fd = vm->serial_space_fd, .events = POLLIN },
-			[POLL_CONSOLE] = { .fd = want_input ? vm->console->in_fd : -1, .events = POLLIN },
-		};
-		unsigned nr_dev = device_pollfds(vm, fds + POLL_FIXED);
-		nfds_t n = POLL_FIXED + nr_dev + watch_pollfds(vm, fds + POLL_FIXED + nr_dev);
-
-		if (poll(fds, n, -1) < 0 && errno != EINTR)
-			break;
-		if (fds[POLL_SIGNAL].revents & POLLIN)
-			handle_signal(vm, sfd);
-		if (fds[POLL_SERIAL_SPACE].revents & POLLIN)
-			(void)!read(vm->serial_space_fd, &count, sizeof(count));
-		if (fds[POLL_CONSOLE].revents & (POLLIN | POLLHUP))
-			forward_console_input(vm);
-		serve_devices(vm, fds + POLL_FIXED);
-		serve_watches(vm, fds + POLL_FIXED + nr_dev);
-	}
-	if (sfd >= 0)
-		close(sfd);
 }
 
 enum vm_exit vm_run(struct vm *vm)
@@ -616,7 +450,7 @@ enum vm_exit vm_run(struct vm *vm)
 			vm_request_exit(vm, VM_EXIT_CRASH);
 			break;
 		}
-	main_loop(vm);
+	main_loop_run(vm);
 	log_dbg("stopping: %s", vm_exit_name(atomic_load(&vm->exit_reason)));
 	vcpus_resume(vm);	/* paused vCPUs leave the gate and see the exit */
 	for (unsigned j = 0; j < i; j++)

@@ -13,14 +13,16 @@
 #include "vmm/console.h"
 #include "vmm/i8042.h"
 #include "vmm/kvm.h"
-#include "vmm/link_child.h"
+#include "vmm/main_loop.h"
 #include "vmm/memory.h"
 #include "vmm/msi.h"
 #include "vmm/pci.h"
 #include "vmm/rtc.h"
 #include "vmm/runtime_dir.h"
 #include "vmm/serial.h"
+#include "vmm/vcpu.h"
 #include "vmm/virtio_pci.h"
+#include "vmm/vm_device.h"
 
 enum vm_exit {
 	VM_EXIT_NONE,
@@ -33,50 +35,11 @@ enum vm_exit {
 struct vm;
 
 #define VM_MAX_DEVICES 12
-#define VM_MAX_WATCHES 32
-
-/* A host fd the main loop polls for a service (control socket, agent). */
-typedef void (*vm_watch_fn)(struct vm *vm, void *ctx, short revents);
-
-struct vm_watch {
-	int fd;			/* -1: a free slot */
-	short events;
-	vm_watch_fn fn;
-	void *ctx;
-};
-
 /* What the host side hands the VM: where its files go, activated sockets. */
 struct vm_host {
 	struct runtime_dir *rundir;
 	int command_fd;		/* command.socket (maybe from socket activation), or -1 */
 	int vsock_fd;		/* vsock.socket, listening, or -1 */
-};
-
-/* A virtio device: its model, the process it runs in, its PCI function. */
-struct vm_device {
-	struct vdev dev;
-	struct link_child child;
-	struct virtio_pci transport;
-	char name[16];			/* "blk0", "rng0" */
-	bool essential;			/* its death stops the VM (the root disk) */
-	bool started, plugged;
-};
-
-/* Holds the vCPUs out of KVM_RUN while the VM is paused (vcpu.c). */
-struct vcpu_gate {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	_Atomic bool closed;	/* paused: vCPUs wait here before KVM_RUN */
-	unsigned parked;	/* how many wait */
-};
-
-struct vcpu {
-	struct vm *vm;
-	unsigned id;
-	int fd;
-	struct kvm_run *run;
-	pthread_t thread;
-	bool running;
 };
 
 struct vm {
@@ -112,17 +75,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct console *consol
 /* Runs until the guest or the host ends it; returns the reason. */
 enum vm_exit vm_run(struct vm *vm);
 void vm_destroy(struct vm *vm);
-/* The signals the main loop handles (power button, stop); they must be
- * blocked in every thread before the VM runs. */
-void vm_stop_signals(sigset_t *set);
 const char *vm_exit_name(enum vm_exit reason);
-/*
- * Polls fd for events in the main loop and calls fn with what came; a
- * second call for the same fd replaces the first, events 0 removes it.
- * Main-loop thread only (callbacks may add and remove watches). Returns -1
- * when all VM_MAX_WATCHES slots are taken.
- */
-int vm_watch(struct vm *vm, int fd, short events, vm_watch_fn fn, void *ctx);
 /* Presses the guest's ACPI power button and logs why (SIGTERM, control
  * socket, idle shutdown). Main-loop thread only. */
 void vm_press_power_button(struct vm *vm, const char *why);

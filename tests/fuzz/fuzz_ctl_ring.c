@@ -43,34 +43,23 @@ static void decode_all(const struct ctl_msg *m)
 {
 	union {
 		struct link_config cfg;
-		struct link_mem_table table;
 		struct link_vring_state state;
 		struct link_vring_addr addr;
-		struct link_vring_fd fd;
-		struct link_add_fds fds;
 		uint8_t data[CTL_MSG_PAYLOAD];
 	} u;
 	char reason[LINK_REASON_MAX + 1];
-	uint32_t off, len;
 	uint64_t v;
 	int status;
 
 	link_dec_empty(m, m->type);
 	link_dec_u64(m, m->type, &v);
-	if (!link_dec_get_config(m, &limits, &off, &len) && off + len > limits.config_size)
-		abort();
 	if (!link_dec_config(m, m->type, &limits, &u.cfg) &&
 	    u.cfg.offset + u.cfg.len > limits.config_size)
-		abort();
-	if (!link_dec_mem_table(m, &u.table) && u.table.nr_regions > LINK_MAX_MEM_REGIONS)
 		abort();
 	if (!link_dec_vring_state(m, m->type, &limits, &u.state) && u.state.index >= limits.nr_queues)
 		abort();
 	if (!link_dec_vring_addr(m, &limits, &u.addr) && u.addr.index >= limits.nr_queues)
 		abort();
-	if (!link_dec_vring_fd(m, m->type, &limits, &u.fd) && u.fd.index >= limits.nr_queues)
-		abort();
-	link_dec_add_fds(m, &u.fds);
 	if (!link_dec_needs_reset(m, reason, sizeof(reason)))
 		for (char *c = reason; *c; c++)
 			if (*c < 0x20 || *c > 0x7e)

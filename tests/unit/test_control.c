@@ -148,13 +148,34 @@ static void expect_error(int fd, const char *request, const char *error_start)
 		fprintf(stderr, "  request %s  reply %s", request, line);
 }
 
+/* A link that only answers the status command's questions. */
+struct fake_link {
+	struct vdev_link link;
+	pid_t pid;
+	bool dead;
+};
+
+static enum vdev_link_status fake_status(struct vdev_link *link)
+{
+	return ((struct fake_link *)link->priv)->dead ? VDEV_LINK_DEAD : VDEV_LINK_RUNNING;
+}
+
+static pid_t fake_pid(struct vdev_link *link)
+{
+	return ((struct fake_link *)link->priv)->pid;
+}
+
+static const struct vdev_link_ops fake_link_ops = { .status = fake_status, .pid = fake_pid };
+
 static struct vm_device *fake_device(const char *name, pid_t pid, bool dead, uint8_t status)
 {
 	struct vm_device *d = calloc(1, sizeof(*d));
+	struct fake_link *fl = calloc(1, sizeof(*fl));
 
+	*fl = (struct fake_link){ .link = { .ops = &fake_link_ops, .priv = fl }, .pid = pid,
+				  .dead = dead };
 	snprintf(d->name, sizeof(d->name), "%s", name);
-	d->child.child.pid = pid;
-	d->child.dead = dead;
+	d->link = &fl->link;
 	pthread_mutex_init(&d->transport.lock, NULL);
 	d->transport.status = status;
 	vm.devices[vm.nr_devices++] = d;

@@ -115,7 +115,6 @@ static bool start(struct rig *r)
 		CHECK(0);
 		return false;
 	}
-	r->lc.transport = &r->vp;
 	CHECK_EQ(virtio_pci_init(&r->vp, &r->lc.link, NULL, &routes), 0);
 	CHECK_EQ(kill(r->lc.child.pid, SIGSTOP), 0);
 	CHECK_EQ(waitid(P_PIDFD, r->lc.child.pidfd, &info, WSTOPPED), 0);

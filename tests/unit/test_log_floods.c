@@ -37,7 +37,8 @@ static int accept_reset(struct vdev_link *l)
 }
 
 static const struct vdev_link_ops refusing_ops = {
-	accept_config, refuse_vring, accept_activate, accept_reset,
+	.set_config = accept_config, .set_vring = refuse_vring,
+	.activate = accept_activate, .reset = accept_reset,
 };
 
 static struct virtio_pci vp;

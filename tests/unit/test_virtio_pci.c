@@ -11,7 +11,9 @@
 #include "vmm/virtio_pci.h"
 
 static struct {
-	unsigned set_vring, activate, reset, set_config;
+	unsigned set_vring, activate, reset, set_config, features_ok;
+	uint64_t refused;		/* features_ok refuses any of these */
+	uint64_t offered_ok;		/* what features_ok last saw */
 	unsigned last_q;
 	struct vdev_vring ring;
 	uint64_t features;
@@ -32,6 +34,13 @@ static int fake_set_vring(struct vdev_link *l, unsigned q, const struct vdev_vri
 	return fake.fail_vring;
 }
 
+static int fake_features_ok(struct vdev_link *l, uint64_t features)
+{
+	fake.features_ok++;
+	fake.offered_ok = features;
+	return features & fake.refused ? -ENOTSUP : 0;
+}
+
 static int fake_activate(struct vdev_link *l, uint64_t features)
 {
 	fake.activate++;
@@ -46,7 +55,8 @@ static int fake_reset(struct vdev_link *l)
 }
 
 static const struct vdev_link_ops fake_ops = {
-	fake_set_config, fake_set_vring, fake_activate, fake_reset,
+	.set_config = fake_set_config, .set_vring = fake_set_vring,
+	.features_ok = fake_features_ok, .activate = fake_activate, .reset = fake_reset,
 };
 
 static struct virtio_pci vp;
@@ -139,9 +149,18 @@ int main(void)
 	wr(common + C(GF), 4, 0);
 	wr(common + C(STATUS), 1, 0x0b);
 	CHECK_EQ(rd(common + C(STATUS), 1) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
+	/* A subset the device refuses: FEATURES_OK does not stick either. */
+	CHECK_EQ(fake.features_ok, 0);			/* not asked about the others */
+	fake.refused = 2;
 	wr(common + C(GF), 4, 1);
 	wr(common + C(STATUS), 1, 0x0b);
+	CHECK_EQ(rd(common + C(STATUS), 1) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
+	CHECK_EQ(fake.features_ok, 1);
+	CHECK_EQ(fake.offered_ok, 1ull << 32 | 2);
+	fake.refused = 0;
+	wr(common + C(STATUS), 1, 0x0b);
 	CHECK_EQ(rd(common + C(STATUS), 1), 0x0b);
+	CHECK_EQ(fake.features_ok, 2);
 	wr(common + C(GF), 4, 0);				/* frozen now */
 	CHECK_EQ(rd(common + C(GF), 4), 1);
 
@@ -201,8 +220,9 @@ int main(void)
 	wr(notify + 64, 2, 1);					/* no such queue */
 	CHECK_EQ(read(link.kick_fd[0], &count, 8), -1);
 
-	/* Config change from the device: generation, ISR read-to-clear. */
-	virtio_pci_config_changed(&vp, 0, (const uint8_t[]){ 9, 9 }, 2);
+	/* Config change from the device, through the link's event: generation,
+	 * ISR read-to-clear. */
+	CHECK_EQ(vdev_link_config_changed(&link, 0, (const uint8_t[]){ 9, 9 }, 2), 0);
 	CHECK_EQ(rd(common + C(CFGGENERATION), 1), 1);
 	CHECK_EQ(rd(device, 1), 9);
 	CHECK_EQ(rd(isr, 1), VIRTIO_PCI_ISR_CONFIG);
@@ -219,8 +239,9 @@ int main(void)
 	CHECK_EQ(rd(common + C(CFGGENERATION), 1), 2);
 	CHECK_EQ(rd(isr, 1), VIRTIO_PCI_ISR_CONFIG);
 
-	/* The device breaks: NEEDS_RESET until the driver resets it. */
-	virtio_pci_needs_reset(&vp, "test");
+	/* The device breaks (an event up the link): NEEDS_RESET until the
+	 * driver resets it. */
+	vdev_link_needs_reset(&link, "test");
 	CHECK_EQ(rd(common + C(STATUS), 1) & VIRTIO_CONFIG_S_NEEDS_RESET, VIRTIO_CONFIG_S_NEEDS_RESET);
 	wr(common + C(STATUS), 1, 0);
 	CHECK_EQ(rd(common + C(STATUS), 1), 0);
@@ -277,5 +298,7 @@ int main(void)
 	for (unsigned off = 0; off < 0x8000; off += 61)
 		wr(off, 4, 0xffffffff);
 	virtio_pci_destroy(&vp);
+	CHECK(link.events == NULL);			/* unsubscribed */
+	CHECK_EQ(vdev_link_config_changed(&link, 0, (const uint8_t[]){ 1 }, 1), -ENOTCONN);
 	return check_report("test_virtio_pci");
 }

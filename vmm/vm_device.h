@@ -1,0 +1,43 @@
+/*
+ * A virtio device of the VM: its model, the link it runs behind (a jailed
+ * child today), its PCI function, and the link's fds in the main loop.
+ * vm.c builds them; this file is how the rest of the VMM sees one.
+ */
+#ifndef VMSILO_VM_DEVICE_H
+#define VMSILO_VM_DEVICE_H
+
+#include "devices/vdev.h"
+#include "virtio/vdev_link.h"
+#include "vmm/virtio_pci.h"
+
+struct vm;
+struct vm_device;
+
+/* One of the link's watch slots, as registered in the main loop. */
+struct vm_device_watch {
+	struct vm_device *d;
+	unsigned slot;
+	int fd;			/* registered, -1: none */
+};
+
+struct vm_device {
+	struct vdev dev;
+	struct vdev_link *link;		/* NULL until started; owns the process */
+	struct virtio_pci transport;
+	struct vm_device_watch watch[VDEV_LINK_MAX_WATCHES];
+	char name[16];			/* "blk0", "rng0" */
+	bool essential;			/* its death stops the VM (the root disk) */
+	bool plugged;
+	bool dead_seen;			/* its death was acted on */
+};
+
+/* Puts the link's fds in the main loop; -1 when the watch table is full. */
+int vm_device_watch(struct vm *vm, struct vm_device *d);
+/* "running", "needs-reset" or "dead", for the control socket. */
+const char *vm_device_state(struct vm_device *d);
+/* The device's process, 0 if it has none. */
+pid_t vm_device_pid(struct vm_device *d);
+/* Takes the link out of the main loop, then stops it and unplugs. */
+void vm_device_stop(struct vm *vm, struct vm_device *d);
+
+#endif
