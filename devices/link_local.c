@@ -66,10 +66,17 @@ static void local_stop(struct vdev_link *link)
 	link_local_destroy(link->priv);
 }
 
+static int local_command(struct vdev_link *link, const void *req, unsigned len, void *reply,
+			 unsigned *reply_len)
+{
+	return link_local_command(link->priv, req, len, reply, reply_len);
+}
+
 static const struct vdev_link_ops local_ops = {
 	.set_config = local_set_config, .set_vring = local_set_vring,
 	.features_ok = local_features_ok, .activate = local_activate, .reset = local_reset,
 	.watches = local_watches, .status = local_status, .pid = local_pid, .stop = local_stop,
+	.command = local_command,
 };
 
 int link_local_init(struct link_local *ll, struct vdev *dev)

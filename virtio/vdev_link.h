@@ -60,6 +60,11 @@ struct vdev_link_ops {
 	int (*features_ok)(struct vdev_link *link, uint64_t features);
 	int (*activate)(struct vdev_link *link, uint64_t features);
 	int (*reset)(struct vdev_link *link);
+	/* Optional: a device-specific request and its reply (up to *reply_len
+	 * bytes, set to what came); the device's status, -EPIPE once the link
+	 * is broken. NULL: -EOPNOTSUPP. */
+	int (*command)(struct vdev_link *link, const void *req, unsigned len, void *reply,
+		       unsigned *reply_len);
 
 	/* Lifecycle, main-loop thread only. watches fills at most
 	 * VDEV_LINK_MAX_WATCHES slots and returns how many; a slot keeps its
@@ -96,6 +101,10 @@ struct vdev_link {
 	struct vdev_shm_region shm[VDEV_MAX_SHM_REGIONS];
 	const struct vdev_link_events *events;	/* set before the device runs */
 	void *events_ctx;
+	/* Device-specific events (hostile bytes), for the VMM's side of the
+	 * device (balloon_ctl); main-loop thread. */
+	void (*device_event)(void *ctx, const void *buf, unsigned len);
+	void *device_event_ctx;
 };
 
 static inline void vdev_link_subscribe(struct vdev_link *link, const struct vdev_link_events *ev,
@@ -110,6 +119,21 @@ static inline int vdev_link_config_changed(struct vdev_link *link, unsigned offs
 {
 	return link->events ? link->events->config_changed(link->events_ctx, offset, bytes, len)
 			    : -ENOTCONN;
+}
+
+static inline int vdev_link_command(struct vdev_link *link, const void *req, unsigned len,
+				    void *reply, unsigned *reply_len)
+{
+	return link->ops->command ? link->ops->command(link, req, len, reply, reply_len)
+				  : -EOPNOTSUPP;
+}
+
+static inline void vdev_link_on_device_event(struct vdev_link *link,
+					     void (*fn)(void *ctx, const void *buf, unsigned len),
+					     void *ctx)
+{
+	link->device_event = fn;
+	link->device_event_ctx = ctx;
 }
 
 static inline void vdev_link_needs_reset(struct vdev_link *link, const char *why)

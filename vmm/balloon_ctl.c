@@ -15,6 +15,7 @@
 #include "devices/balloon.h"
 #include "vmm/balloon_ctl.h"
 #include "vmm/balloon_ctl_impl.h"
+#include "virtio/vdev_link.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
@@ -330,7 +331,7 @@ void balloon_ctl_device_gone(struct balloon_ctl *b)
 static int child_command(void *ctx, const void *req, unsigned len, void *reply,
 			 unsigned *reply_len)
 {
-	return link_child_command(ctx, req, len, reply, reply_len);
+	return vdev_link_command(ctx, req, len, reply, reply_len);
 }
 
 static void on_device_event(void *ctx, const void *buf, unsigned len)
@@ -345,10 +346,10 @@ static void on_timer(struct vm *vm, void *ctx, short revents)
 	balloon_ctl_tick(ctx);
 }
 
-int vm_attach_balloon(struct vm *vm, struct link_child *lc, unsigned stats_interval_s)
+int vm_attach_balloon(struct vm *vm, struct vdev_link *link, unsigned stats_interval_s)
 {
-	struct balloon_ctl_link link = { child_command, lc };
-	struct balloon_ctl *b = balloon_ctl_create(vm->mem.total, stats_interval_s, &link);
+	struct balloon_ctl_link to_device = { child_command, link };
+	struct balloon_ctl *b = balloon_ctl_create(vm->mem.total, stats_interval_s, &to_device);
 
 	if (!b)
 		return -ENOMEM;
@@ -356,7 +357,7 @@ int vm_attach_balloon(struct vm *vm, struct link_child *lc, unsigned stats_inter
 		balloon_ctl_destroy(b);
 		return -ENOSPC;
 	}
-	link_child_on_event(lc, on_device_event, b);
+	vdev_link_on_device_event(link, on_device_event, b);
 	vm->balloon = b;
 	return 0;
 }

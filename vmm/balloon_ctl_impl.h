@@ -8,9 +8,9 @@
 
 #include "vmm/balloon_ctl.h"
 
-struct link_child;
+struct vdev_link;
 
-/* A LINK_DEVICE_CMD to the balloon device (link_child_command's shape). */
+/* A LINK_DEVICE_CMD to the balloon device (vdev_link_command's shape). */
 struct balloon_ctl_link {
 	int (*command)(void *ctx, const void *req, unsigned len, void *reply, unsigned *reply_len);
 	void *ctx;
@@ -29,10 +29,10 @@ void balloon_ctl_event(struct balloon_ctl *b, const void *buf, unsigned len);
 void balloon_ctl_device_gone(struct balloon_ctl *b);
 
 /*
- * The VM's balloon, for the device in lc (started): events and the timer
+ * The VM's balloon, for the device behind link (started): events and the timer
  * are served by the VM's main loop, vm_balloon() returns it and
  * vm_destroy() frees it. 0 or -errno.
  */
-int vm_attach_balloon(struct vm *vm, struct link_child *lc, unsigned stats_interval_s);
+int vm_attach_balloon(struct vm *vm, struct vdev_link *link, unsigned stats_interval_s);
 
 #endif

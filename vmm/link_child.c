@@ -66,9 +66,11 @@ static int call(struct link_child *lc, uint32_t type, const void *payload, uint3
 	return status;
 }
 
-int link_child_command(struct link_child *lc, const void *req, unsigned len, void *reply,
-		       unsigned *reply_len)
+/* LINK_DEVICE_CMD: no reply within the call limit, or a malformed one, fails the device. */
+static int child_command(struct vdev_link *link, const void *req, unsigned len, void *reply,
+			 unsigned *reply_len)
 {
+	struct link_child *lc = of(link);
 	struct ctl_msg m, answer;
 	uint32_t got = 0;
 	char why[96];
@@ -89,12 +91,6 @@ int link_child_command(struct link_child *lc, const void *req, unsigned len, voi
 	}
 	*reply_len = got;
 	return status;
-}
-
-void link_child_on_event(struct link_child *lc, link_child_event_fn fn, void *ctx)
-{
-	lc->on_event = fn;
-	lc->event_ctx = ctx;
 }
 
 static int child_set_config(struct vdev_link *link, unsigned off, const void *buf, unsigned len)
@@ -153,6 +149,7 @@ static void child_stop(struct vdev_link *link);
 static const struct vdev_link_ops child_ops = {
 	.set_config = child_set_config, .set_vring = child_set_vring,
 	.features_ok = child_features_ok, .activate = child_activate, .reset = child_reset,
+	.command = child_command,
 	.watches = child_watches, .status = child_status, .pid = child_pid, .stop = child_stop,
 };
 
@@ -343,8 +340,8 @@ static bool take_message(struct link_child *lc, const struct ctl_msg *m)
 	case LINK_DEVICE_EVENT:
 		if (link_dec_device_msg(m, LINK_DEVICE_EVENT, event, &len))
 			return false;
-		if (lc->on_event)
-			lc->on_event(lc->event_ctx, event, len);
+		if (lc->link.device_event)
+			lc->link.device_event(lc->link.device_event_ctx, event, len);
 		return true;
 	default:
 		return false;

@@ -10,10 +10,6 @@
 #include "sandbox/sandbox.h"
 #include "virtio/vdev_link.h"
 
-/* A LINK_DEVICE_EVENT from the device: len bytes, 1..LINK_DEVICE_MSG_MAX,
- * hostile (the handler checks sizes and values). Main loop thread. */
-typedef void (*link_child_event_fn)(void *ctx, const void *buf, unsigned len);
-
 struct link_child {
 	struct vdev_link link;
 	struct vdev *dev;
@@ -28,8 +24,6 @@ struct link_child {
 	char log_line[256];		/* a line being received */
 	unsigned log_len;
 	struct log_ratelimit log_limit;
-	link_child_event_fn on_event;	/* NULL: events are dropped */
-	void *event_ctx;
 };
 
 /* Bytes of the device's stderr link_child_serve_log() takes per call. */
@@ -78,15 +72,6 @@ bool link_child_reap(struct link_child *lc);
  * upward; requests then fail with -EPIPE.
  */
 void link_child_fail(struct link_child *lc, const char *why);
-/*
- * A device-specific request (LINK_DEVICE_CMD), len bytes, and its reply:
- * up to *reply_len bytes (at most LINK_DEVICE_REPLY_MAX), *reply_len set
- * to what came. The device's status (0 or -errno); -EPIPE once the device
- * is broken: no reply within 2 s or a malformed one fails the device.
- */
-int link_child_command(struct link_child *lc, const void *req, unsigned len, void *reply,
-		       unsigned *reply_len);
-void link_child_on_event(struct link_child *lc, link_child_event_fn fn, void *ctx);
 void link_child_stop(struct link_child *lc);
 
 #endif
