@@ -9,15 +9,6 @@
 #include "host-tools/control_client.h"
 #include "host-tools/vm_socket.h"
 
-bool vm_name_valid(const char *name)
-{
-	size_t len = strlen(name);
-
-	if (len == 0 || len > 64 || !strcmp(name, ".") || !strcmp(name, ".."))
-		return false;
-	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == len;
-}
-
 int vm_runtime_path(char *out, size_t size, const char *runtime_dir, const char *name,
 		    const char *file)
 {

@@ -9,8 +9,8 @@
 #include <stddef.h>
 
 #include "vmm/json.h"
+#include "vmm/vm_name.h"	/* vm_name_valid, VMSILO_DEFAULT_RUNTIME_DIR */
 
-#define DEFAULT_RUNTIME_DIR "/run/vmsilo"
 #define DEFAULT_CONFIG_DIR "/etc/vmsilo"
 
 struct ctl_conn {
@@ -20,8 +20,6 @@ struct ctl_conn {
 	size_t len;
 };
 
-/* The rule of the config's name key: [A-Za-z0-9_.-], 1..64 chars. */
-bool vm_name_valid(const char *name);
 /* "<runtime_dir>/<name>/<file>" into out; -1 if it does not fit. */
 int vm_runtime_path(char *out, size_t size, const char *runtime_dir, const char *name,
 		    const char *file);

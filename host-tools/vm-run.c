@@ -9,6 +9,7 @@
  */
 #include "guest-agent/protocol.h"
 #include "host-tools/vm_socket.h"
+#include "vmm/vm_name.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -26,7 +27,6 @@
 #include <termios.h>
 #include <unistd.h>
 
-#define DEFAULT_RUNTIME_DIR "/run/vmsilo"
 #define SEND_CAP (2 * AGENT_MAX_FRAME)
 #define EXIT_PROTOCOL 255
 #define EXIT_EXEC_FAILED 127
@@ -99,14 +99,14 @@ static void usage(FILE *f)
 		"  --detach, -d       start CMD (a GUI program) and return at once\n"
 		"  --tty, -t          run CMD on a terminal (default when stdin and stdout are one)\n"
 		"  --no-tty, -T       never\n",
-		DEFAULT_RUNTIME_DIR);
+		VMSILO_DEFAULT_RUNTIME_DIR);
 }
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
 	int i = 1;
 
-	*o = (struct options){ .runtime_dir = DEFAULT_RUNTIME_DIR, .tty = -1 };
+	*o = (struct options){ .runtime_dir = VMSILO_DEFAULT_RUNTIME_DIR, .tty = -1 };
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 
@@ -139,9 +139,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 	o->name = argv[i];
 	o->argv = argv + i + 1;
 	o->argc = argc - i - 1;
-	if (!o->name[0] || strchr(o->name, '/') || !strcmp(o->name, ".") ||
-	    !strcmp(o->name, ".."))
-		die(2, NULL, "bad VM name \"%s\"", o->name);
+	if (!vm_name_valid(o->name))
+		die(2, NULL, "\"%s\" is not a VM name ([A-Za-z0-9_.-], 1..64 chars)", o->name);
 	if (!vm_runtime_dir_valid(o->runtime_dir))
 		die(2, NULL, "--runtime-dir must be an absolute path, got \"%s\"", o->runtime_dir);
 }

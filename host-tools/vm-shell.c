@@ -59,14 +59,14 @@ static void usage(FILE *f)
 		"Attaches this terminal to the serial console of the VM NAME (its config needs\n"
 		"[console] mode = \"pty\"). Ctrl-] detaches; the VM keeps running.\n"
 		"  --runtime-dir DIR  where the VMs' sockets are (default %s)\n",
-		DEFAULT_RUNTIME_DIR);
+		VMSILO_DEFAULT_RUNTIME_DIR);
 }
 
 static const char *parse_options(int argc, char **argv, const char **runtime_dir)
 {
 	int i;
 
-	*runtime_dir = DEFAULT_RUNTIME_DIR;
+	*runtime_dir = VMSILO_DEFAULT_RUNTIME_DIR;
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "--runtime-dir") && i + 1 < argc)
 			*runtime_dir = argv[++i];

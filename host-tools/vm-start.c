@@ -24,6 +24,7 @@
 #include "host-tools/control_client.h"
 #include "host-tools/vm_socket.h"
 #include "vmm/config.h"
+#include "vmm/mkdir_p.h"
 
 #define DEFAULT_TIMEOUT_S 120
 #define POLL_INTERVAL_US 200000
@@ -299,6 +300,18 @@ static void wait_ready(const struct options *o, const char *runtime_dir, pid_t p
 	       want_agent ? "ready" : "running", (int)pid, log_path);
 }
 
+/* The log's directory, made as the VMM makes it: every missing component,
+ * never through a symlink. */
+static void make_runtime_dir(const char *runtime_dir)
+{
+	char err[PATH_MAX + 128];
+	int fd = mkdir_p(runtime_dir, 0755, "runtime_dir", NULL, NULL, err, sizeof(err));
+
+	if (fd < 0)
+		die("%s", err);
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	static char default_config[PATH_MAX], default_log[PATH_MAX];
@@ -323,8 +336,7 @@ int main(int argc, char **argv)
 	runtime_dir = o.runtime_dir ? o.runtime_dir : cfg.runtime_dir;
 	check_not_running(&o, runtime_dir);
 	if (!o.log) {
-		if (mkdir(runtime_dir, 0755) && errno != EEXIST)
-			die("cannot create %s: %s", runtime_dir, strerror(errno));
+		make_runtime_dir(runtime_dir);
 		snprintf(default_log, sizeof(default_log), "%s/%s.log", runtime_dir, o.name);
 		o.log = default_log;
 	}

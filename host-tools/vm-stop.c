@@ -36,7 +36,7 @@ static void usage(FILE *f)
 		"  --runtime-dir DIR  where the VMs' sockets are (default %s)\n"
 		"  --timeout S        seconds the guest gets to power off (0: stop at once)\n"
 		"Exit status: 0 powered off, 2 stopped hard after the timeout, 1 error.\n",
-		DEFAULT_TIMEOUT_S, DEFAULT_RUNTIME_DIR);
+		DEFAULT_TIMEOUT_S, VMSILO_DEFAULT_RUNTIME_DIR);
 }
 
 static long parse_seconds(const char *s)
@@ -57,7 +57,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 {
 	int i;
 
-	*o = (struct options){ .runtime_dir = DEFAULT_RUNTIME_DIR, .timeout = DEFAULT_TIMEOUT_S };
+	*o = (struct options){ .runtime_dir = VMSILO_DEFAULT_RUNTIME_DIR, .timeout = DEFAULT_TIMEOUT_S };
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "vmm/activation.h"
+#include "vmm/errfmt.h"
 #include "vmm/log.h"
 
 #define MAX_ACTIVATION_FDS 64
@@ -98,8 +99,7 @@ static int prepare_listener(int fd, char *err, size_t errlen)
 	}
 	if (fcntl(fd, F_SETFD, FD_CLOEXEC) ||
 	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)) {
-		snprintf(err, errlen, "socket activation: fd %d: %s", fd, strerror(errno));
-		return -1;
+		return errfmt_sys(err, errlen, errno, "socket activation: fd %d", fd);
 	}
 	return 0;
 }

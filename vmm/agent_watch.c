@@ -9,6 +9,7 @@
 #include "guest-agent/protocol.h"
 #include "vmm/activation.h"
 #include "vmm/agent_watch.h"
+#include "vmm/errfmt.h"
 #include "vmm/log.h"
 #include "vmm/runtime_dir.h"
 #include "vmm/vm.h"
@@ -279,7 +280,7 @@ int agent_watch_open(struct agent_watch *aw, const struct vm_config *cfg,
 	aw->retry_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	aw->idle_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (aw->retry_fd < 0 || aw->idle_fd < 0) {
-		snprintf(err, errlen, "timerfd: %s", strerror(errno));
+		errfmt_sys(err, errlen, errno, "timerfd");
 		agent_watch_close(aw);
 		return -1;
 	}

@@ -6,7 +6,9 @@
  * which stop at the first one. See docs/config.md for the keys.
  */
 #include "vmm/config.h"
+#include "vmm/mac.h"
 #include "vmm/toml.h"
+#include "vmm/vm_name.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -236,23 +238,23 @@ static void set_name(struct ctx *c, const char *key, const struct toml_entry *e)
 {
 	const struct toml_value *v = e->value;
 	char q[QUOTE_LEN];
-	size_t len;
 
 	c->have_name = true;
 	if (!want_type(c, key, v, TOML_STRING))
 		return;
-	len = strlen(v->string);
-	if (len < 1 || len > MAX_NAME_LEN)
-		return report(c, v->line, v->col, key,
-			      "must be 1 to %d characters long, got %zu", MAX_NAME_LEN, len);
-	if (strspn(v->string, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		   "0123456789_.-") != len)
+	switch (vm_name_check(v->string)) {
+	case VM_NAME_OK:
+		return set_str(c, key, &c->cfg->name, v->string);
+	case VM_NAME_BAD_LENGTH:
+		return report(c, v->line, v->col, key, "must be 1 to %d characters long, got %zu",
+			      VM_NAME_MAX_LEN, strlen(v->string));
+	case VM_NAME_BAD_CHAR:
 		return report(c, v->line, v->col, key,
 			      "may only contain letters, digits, '_', '.' and '-', got %s",
 			      quote(v->string, q));
-	if (!strcmp(v->string, ".") || !strcmp(v->string, ".."))
+	case VM_NAME_DOTS:
 		return report(c, v->line, v->col, key, "must not be \".\" or \"..\"");
-	set_str(c, key, &c->cfg->name, v->string);
+	}
 }
 
 static void set_memory(struct ctx *c, const char *key, const struct toml_entry *e)
@@ -595,23 +597,6 @@ static void set_net_tap(struct ctx *c, const char *key, const struct toml_entry 
 	set_ifname(c, key, e->value, &c->net->tap);
 }
 
-/* "52:54:00:12:34:56": six hex bytes, unicast. */
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-	unsigned b[6];
-	int end = 0;
-
-	if (strlen(s) != 17 || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%n", &b[0], &b[1], &b[2],
-				      &b[3], &b[4], &b[5], &end) != 6 || end != 17)
-		return -1;
-	for (int i = 0; i < 6; i++) {
-		if (!isxdigit((unsigned char)s[3 * i]) || !isxdigit((unsigned char)s[3 * i + 1]))
-			return -1;
-		mac[i] = (uint8_t)b[i];
-	}
-	return 0;
-}
-
 static void set_net_mac(struct ctx *c, const char *key, const struct toml_entry *e)
 {
 	const struct toml_value *v = e->value;
@@ -619,14 +604,21 @@ static void set_net_mac(struct ctx *c, const char *key, const struct toml_entry 
 
 	if (!want_type(c, key, v, TOML_STRING))
 		return;
-	if (parse_mac(v->string, c->net->mac))
+	switch (mac_parse(v->string, c->net->mac)) {
+	case MAC_OK:
+		c->net->mac_set = true;
+		return;
+	case MAC_MALFORMED:
 		return report(c, v->line, v->col, key,
 			      "expected a MAC address like \"52:54:00:12:34:56\", got %s",
 			      quote(v->string, q));
-	if (c->net->mac[0] & 1)
+	case MAC_MULTICAST:
 		return report(c, v->line, v->col, key, "%s is a multicast address",
 			      quote(v->string, q));
-	c->net->mac_set = true;
+	case MAC_ZERO:
+		return report(c, v->line, v->col, key, "%s is the all-zero address",
+			      quote(v->string, q));
+	}
 }
 
 static void set_net_seccomp(struct ctx *c, const char *key, const struct toml_entry *e)
@@ -815,7 +807,7 @@ static int set_defaults(struct ctx *c, const char *source)
 	cfg->sandbox.enable = true;
 	cfg->source = strdup(source);
 	cfg->cmdline = strdup("console=ttyS0");
-	cfg->runtime_dir = strdup("/run/vmsilo");
+	cfg->runtime_dir = strdup(VMSILO_DEFAULT_RUNTIME_DIR);
 	cfg->auto_shutdown.after = 120;
 	c->dir = strndup(source, slash ? (size_t)(slash - source) + 1 : 0);
 	if (!cfg->source || !cfg->cmdline || !cfg->runtime_dir || !c->dir) {

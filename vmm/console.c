@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "vmm/console.h"
+#include "vmm/errfmt.h"
 #include "vmm/log.h"
 #include "vmm/runtime_dir.h"
 
@@ -15,8 +16,7 @@
 
 static int fail(char *err, size_t errlen, const char *what, const char *path)
 {
-	snprintf(err, errlen, "console: %s %s: %s", what, path, strerror(errno));
-	return -1;
+	return errfmt_sys(err, errlen, errno, "console: %s %s", what, path);
 }
 
 static void make_raw(int fd, struct termios *saved)

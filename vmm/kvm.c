@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,25 +7,13 @@
 #include <unistd.h>
 
 #include "vmm/kvm.h"
+#include "vmm/errfmt.h"
 #include "vmm/log.h"
 
 /* Intel VMX needs these two pages below 4 GiB; they sit in the PCI hole. */
 #define KVM_IDENTITY_MAP_ADDR	0xfffbc000ull
 #define KVM_TSS_ADDR		0xfffbd000ull
 #define CPUID_SPARE		8
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* KVM without VT-x/AMD-V (a paravirtual or emulating KVM) cannot boot Linux. */
 static bool host_has_hw_virt(void)
@@ -51,12 +38,12 @@ static int open_dev_kvm(char *err, size_t errlen)
 	if (fd >= 0)
 		return fd;
 	if (errno == ENOENT)
-		return fail(err, errlen,
+		return errfmt(err, errlen,
 			    "/dev/kvm does not exist: load the kvm-intel or kvm-amd module, or enable virtualisation in the firmware");
 	if (errno == EACCES || errno == EPERM)
-		return fail(err, errlen,
+		return errfmt(err, errlen,
 			    "/dev/kvm: permission denied: add this user to the 'kvm' group or run as root");
-	return fail(err, errlen, "/dev/kvm: %s", strerror(errno));
+	return errfmt_sys(err, errlen, errno, "/dev/kvm");
 }
 
 static int check_caps(struct kvm *kvm, char *err, size_t errlen)
@@ -72,10 +59,10 @@ static int check_caps(struct kvm *kvm, char *err, size_t errlen)
 	};
 
 	if (ioctl(kvm->sys_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
-		return fail(err, errlen, "/dev/kvm: unexpected KVM API version");
+		return errfmt(err, errlen, "/dev/kvm: unexpected KVM API version");
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
 		if (ioctl(kvm->sys_fd, KVM_CHECK_EXTENSION, required[i].cap) <= 0)
-			return fail(err, errlen, "/dev/kvm: the host kernel lacks %s; use Linux 5.10 or newer",
+			return errfmt(err, errlen, "/dev/kvm: the host kernel lacks %s; use Linux 5.10 or newer",
 				    required[i].name);
 	return 0;
 }
@@ -85,7 +72,7 @@ static int get_supported_cpuid(struct kvm *kvm, char *err, size_t errlen)
 	for (unsigned nent = 64; nent <= 4096; nent *= 2) {
 		kvm->cpuid = calloc(1, sizeof(*kvm->cpuid) + nent * sizeof(kvm->cpuid->entries[0]));
 		if (!kvm->cpuid)
-			return fail(err, errlen, "out of memory");
+			return errfmt(err, errlen, "out of memory");
 		kvm->cpuid->nent = nent - CPUID_SPARE;
 		if (!ioctl(kvm->sys_fd, KVM_GET_SUPPORTED_CPUID, kvm->cpuid)) {
 			kvm->cpuid_cap = nent;
@@ -96,7 +83,7 @@ static int get_supported_cpuid(struct kvm *kvm, char *err, size_t errlen)
 		if (errno != E2BIG)
 			break;
 	}
-	return fail(err, errlen, "/dev/kvm: KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+	return errfmt_sys(err, errlen, errno, "/dev/kvm: KVM_GET_SUPPORTED_CPUID");
 }
 
 int kvm_open(struct kvm *kvm, char *err, size_t errlen)
@@ -111,14 +98,14 @@ int kvm_open(struct kvm *kvm, char *err, size_t errlen)
 	/* Tests of tiny non-Linux guests may run on such a KVM anyway. */
 	if (!host_has_hw_virt() && !getenv("VMSILO_ALLOW_NO_HWVIRT")) {
 		kvm_close(kvm);
-		return fail(err, errlen,
+		return errfmt(err, errlen,
 			    "/dev/kvm: this host's CPU has no hardware virtualisation (no vmx/svm flag): Linux guests will not boot here; run inside the nested rig (tests/rig/rig.sh)");
 	}
 	size = ioctl(kvm->sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (check_caps(kvm, err, errlen) || size <= 0 ||
 	    get_supported_cpuid(kvm, err, errlen)) {
 		if (size <= 0 && !*err)
-			fail(err, errlen, "/dev/kvm: KVM_GET_VCPU_MMAP_SIZE failed");
+			errfmt(err, errlen, "/dev/kvm: KVM_GET_VCPU_MMAP_SIZE failed");
 		kvm_close(kvm);
 		return -1;
 	}
@@ -133,14 +120,14 @@ int kvm_create_vm(struct kvm *kvm, char *err, size_t errlen)
 
 	kvm->vm_fd = ioctl(kvm->sys_fd, KVM_CREATE_VM, 0);
 	if (kvm->vm_fd < 0)
-		return fail(err, errlen, "KVM_CREATE_VM: %s", strerror(errno));
+		return errfmt_sys(err, errlen, errno, "KVM_CREATE_VM");
 	if (ioctl(kvm->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) < 0 ||
 	    ioctl(kvm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){ KVM_IDENTITY_MAP_ADDR }) < 0)
-		return fail(err, errlen, "KVM_SET_TSS_ADDR: %s", strerror(errno));
+		return errfmt_sys(err, errlen, errno, "KVM_SET_TSS_ADDR");
 	if (ioctl(kvm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
-		return fail(err, errlen, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+		return errfmt_sys(err, errlen, errno, "KVM_CREATE_IRQCHIP");
 	if (ioctl(kvm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
-		return fail(err, errlen, "KVM_CREATE_PIT2: %s", strerror(errno));
+		return errfmt_sys(err, errlen, errno, "KVM_CREATE_PIT2");
 	return 0;
 }
 

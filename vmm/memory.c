@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "vmm/errfmt.h"
 #include "vmm/log.h"
 #include "vmm/memory.h"
 
@@ -132,16 +133,14 @@ int guest_ram_create(struct guest_ram *ram, uint64_t size, char *err, size_t err
 	ram->host = NULL;
 	ram->size = size;
 	if (open_backing(ram, size) || ftruncate(ram->fd, (off_t)size)) {
-		snprintf(err, errlen, "guest memory: %s", strerror(errno));
-		return -1;
+		return errfmt_sys(err, errlen, errno, "guest memory");
 	}
 	/* Devices may map it but never resize it (sealing works on memfds only). */
 	fcntl(ram->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW);
 	host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, ram->fd, 0);
 	if (host == MAP_FAILED) {
-		snprintf(err, errlen, "guest memory: mmap of %llu MiB: %s",
-			 (unsigned long long)(size >> 20), strerror(errno));
-		return -1;
+		return errfmt_sys(err, errlen, errno, "guest memory: mmap of %llu MiB",
+				  (unsigned long long)(size >> 20));
 	}
 	madvise(host, size, MADV_HUGEPAGE);
 	ram->host = host;

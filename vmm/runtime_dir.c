@@ -13,14 +13,16 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "vmm/errfmt.h"
 #include "vmm/log.h"
+#include "vmm/mkdir_p.h"
+#include "vmm/vm_name.h"
 
 #define DIR_OPEN_FLAGS (O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
 static int fail(char *err, size_t errlen, const char *what, const char *path)
 {
-	snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
-	return -1;
+	return errfmt_sys(err, errlen, errno, "%s %s", what, path);
 }
 
 static int resolve_user(struct runtime_dir *rd, const char *user, char *err, size_t errlen)
@@ -91,70 +93,15 @@ static int check_component(const struct runtime_dir *rd, int fd, const char *sho
 	return 0;
 }
 
-/* openat(at, name) as a directory, saying why not; a symlink is refused. */
-static int open_dir_at(int at, const char *name, int flags, const char *shown,
-		       char *err, size_t errlen)
+static int check_component_cb(int fd, const char *shown, void *rd, char *err, size_t errlen)
 {
-	int fd = openat(at, name, flags | DIR_OPEN_FLAGS);
-	struct stat st;
-
-	if (fd >= 0)
-		return fd;
-	if ((errno == ELOOP || errno == ENOTDIR) &&
-	    !fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) && S_ISLNK(st.st_mode))
-		snprintf(err, errlen, "runtime_dir: %s is a symlink; name the directory it points "
-			 "to instead", shown);
-	else
-		fail(err, errlen, "runtime_dir: cannot open", shown);
-	return -1;
+	return check_component(rd, fd, shown, err, errlen);
 }
 
-/* One more component of the walk: made if missing (0755), opened, checked. */
-static int step(const struct runtime_dir *rd, int at, const char *name, const char *shown,
-		char *err, size_t errlen)
-{
-	int fd;
-
-	if (!strcmp(name, "..")) {
-		snprintf(err, errlen, "runtime_dir: %s has a \"..\" component", shown);
-		return -1;
-	}
-	if (mkdirat(at, name, 0755) && errno != EEXIST)
-		return fail(err, errlen, "runtime_dir: cannot create", shown);
-	fd = open_dir_at(at, name, O_PATH, shown, err, errlen);
-	if (fd >= 0 && check_component(rd, fd, shown, err, errlen)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* <runtime_dir> from /, never following a link. */
+/* <runtime_dir> from /, never following a link; missing components 0755. */
 static int open_parent(const struct runtime_dir *rd, const char *path, char *err, size_t errlen)
 {
-	char walked[PATH_MAX] = "", copy[PATH_MAX], *save = NULL;
-	size_t walked_len = 0;
-	int fd;
-
-	snprintf(copy, sizeof(copy), "%s", path);
-	fd = open_dir_at(AT_FDCWD, "/", O_PATH, "/", err, errlen);
-	if (fd >= 0 && check_component(rd, fd, "/", err, errlen)) {
-		close(fd);
-		return -1;
-	}
-	for (char *name = strtok_r(copy, "/", &save); name && fd >= 0;
-	     name = strtok_r(NULL, "/", &save)) {
-		int next;
-
-		if (!strcmp(name, "."))
-			continue;
-		walked_len += (size_t)snprintf(walked + walked_len, sizeof(walked) - walked_len,
-					       "/%s", name);
-		next = step(rd, fd, name, walked, err, errlen);
-		close(fd);
-		fd = next;
-	}
-	return fd;
+	return mkdir_p(path, 0755, "runtime_dir", check_component_cb, (void *)rd, err, errlen);
 }
 
 /*
@@ -193,7 +140,8 @@ static int open_vm_dir(struct runtime_dir *rd, char *err, size_t errlen)
 	rd->created = !mkdirat(rd->parent_fd, rd->name, 0700);
 	if (!rd->created && errno != EEXIST)
 		return fail(err, errlen, "runtime_dir: cannot create", rd->path);
-	rd->dir_fd = open_dir_at(rd->parent_fd, rd->name, O_RDONLY, rd->path, err, errlen);
+	rd->dir_fd = dir_open_nofollow(rd->parent_fd, rd->name, O_RDONLY, "runtime_dir", rd->path,
+				       err, errlen);
 	if (rd->dir_fd < 0)
 		return -1;
 	if (fstat(rd->dir_fd, &st))
@@ -211,7 +159,7 @@ static int open_vm_dir(struct runtime_dir *rd, char *err, size_t errlen)
 static int set_paths(struct runtime_dir *rd, const struct vm_config *cfg, char *err,
 		     size_t errlen)
 {
-	if (strchr(cfg->name, '/') || !strcmp(cfg->name, ".") || !strcmp(cfg->name, "..") ||
+	if (!vm_name_valid(cfg->name) ||
 	    snprintf(rd->name, sizeof(rd->name), "%s", cfg->name) >= (int)sizeof(rd->name)) {
 		snprintf(err, errlen, "runtime_dir: \"%s\" cannot name a directory", cfg->name);
 		return -1;

@@ -86,35 +86,3 @@ void net_derive_mac(const char *vm_name, const char *ifname, uint8_t mac[6])
 		mac[i] = (uint8_t)(h >> (8 * i));
 	mac[0] = (uint8_t)((mac[0] | 0x02) & ~0x01);
 }
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-int net_parse_mac(const char *s, uint8_t mac[6])
-{
-	uint8_t m[6];
-	bool zero = true;
-
-	if (strlen(s) != 17)
-		return -1;
-	for (int i = 0; i < 6; i++) {
-		int hi = hex_digit(s[3 * i]), lo = hex_digit(s[3 * i + 1]);
-
-		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
-			return -1;
-		m[i] = (uint8_t)(hi << 4 | lo);
-		zero = zero && !m[i];
-	}
-	if (m[0] & 1 || zero)
-		return -1;
-	memcpy(mac, m, sizeof(m));
-	return 0;
-}

@@ -26,8 +26,4 @@ int tap_open(const char *ifname, char *err, size_t errlen);
  */
 void net_derive_mac(const char *vm_name, const char *ifname, uint8_t mac[6]);
 
-/* "52:54:00:12:34:56" (hex digits in either case) -> 0; -1 if malformed,
- * multicast or all zeros. */
-int net_parse_mac(const char *s, uint8_t mac[6]);
-
 #endif

@@ -11,20 +11,18 @@
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
+. "$top/tests/rig/reexec.sh"
 
 if [ "${1:-}" != --inside ]; then
 	set -e
 	vmm=$1 build=$2
 	agent=$build/guest-agent/vmsilo-guest-agent
 	[ -x "$agent" ] || { echo "linux_control: $agent is not built" >&2; exit 1; }
-	rig=$top/tests/rig/rig.sh
-	vmlinux=$("$rig" --print-vmlinux)
+	rig_begin "$build"
 	initrd=$build/guest/control-initramfs.cpio
-	mkdir -p "$build/guest" "$build/integration-logs"
 	"$top/tests/guest/mkinitramfs.sh" "$initrd" --modules "button evdev vmw_vsock_virtio_transport" \
 		--add "$agent:/bin/vmsilo-guest-agent"
-	exec "$rig" --direct-if-possible --timeout 1500 --results "$build/integration-logs" -- \
-		"$here/linux_control.sh" --inside "$vmm" "$vmlinux" "$initrd" "$build/integration-logs" \
+	rig_reexec "$build" "$here/linux_control.sh" "$vmm" "$vmlinux" "$initrd" "$build/integration-logs" \
 		"$build/host-tools"
 fi
 

@@ -9,17 +9,15 @@
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
+. "$top/tests/rig/reexec.sh"
 
 if [ "${1:-}" != --inside ]; then
 	set -e
 	vmm=$1 build=$2
-	rig=$top/tests/rig/rig.sh
-	vmlinux=$("$rig" --print-vmlinux)
+	rig_begin "$build"
 	initrd=$build/guest/disk-initramfs.cpio
-	mkdir -p "$build/guest" "$build/integration-logs"
 	"$top/tests/guest/mkinitramfs.sh" "$initrd" --modules "virtio_blk ext4 erofs overlay"
-	exec "$rig" --direct-if-possible --timeout 1500 --results "$build/integration-logs" -- \
-		"$here/linux_disks.sh" --inside "$vmm" "$vmlinux" "$initrd" "$build/integration-logs"
+	rig_reexec "$build" "$here/linux_disks.sh" "$vmm" "$vmlinux" "$initrd" "$build/integration-logs"
 fi
 
 shift

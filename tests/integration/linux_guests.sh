@@ -7,18 +7,16 @@
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
+. "$top/tests/rig/reexec.sh"
 
 if [ "${1:-}" != --inside ]; then
 	set -e
 	vmm=$1 build=$2
-	rig=$top/tests/rig/rig.sh
+	rig_begin "$build"
 	kernel=$("$rig" --print-kernel)
-	vmlinux=$("$rig" --print-vmlinux)
 	initrd=$build/guest/test-initramfs.cpio
-	mkdir -p "$build/guest" "$build/integration-logs"
 	"$top/tests/guest/mkinitramfs.sh" "$initrd" --modules "button evdev virtio-rng"
-	exec "$rig" --direct-if-possible --timeout 1500 --results "$build/integration-logs" -- \
-		"$here/linux_guests.sh" --inside "$vmm" "$kernel" "$vmlinux" "$initrd" \
+	rig_reexec "$build" "$here/linux_guests.sh" "$vmm" "$kernel" "$vmlinux" "$initrd" \
 		"$build/integration-logs"
 fi
 

@@ -16,15 +16,14 @@
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
+. "$top/tests/rig/reexec.sh"
 
 if [ "${1:-}" != --inside ]; then
 	set -e
 	vmm=$1 build=$2
-	rig=$top/tests/rig/rig.sh
-	vmlinux=$("$rig" --print-vmlinux)
+	rig_begin "$build"
 	moddir=$("$rig" --print-modules-dir)
 	initrd=$build/guest/net-initramfs.cpio
-	mkdir -p "$build/guest" "$build/integration-logs"
 	# The guest's side, run by init.sh's cmd action.
 	cat > "$build/guest/net-guest.sh" <<-'EOT'
 	up() { ip addr add "$2" dev "$1" && ip link set "$1" up; }
@@ -52,8 +51,7 @@ if [ "${1:-}" != --inside ]; then
 	"$top/tests/guest/mkinitramfs.sh" "$initrd" --modules "virtio_net virtio-rng" \
 		--add "$build/guest/net-guest.sh:/bin/net-guest.sh" \
 		--add "$build/guest/net-data.bin:/net-data.bin"
-	exec "$rig" --direct-if-possible --timeout 1500 --results "$build/integration-logs" -- \
-		"$here/linux_net.sh" --inside "$vmm" "$vmlinux" "$initrd" "$build/integration-logs" "$moddir" \
+	rig_reexec "$build" "$here/linux_net.sh" "$vmm" "$vmlinux" "$initrd" "$build/integration-logs" "$moddir" \
 		"$build/guest/net-data.bin"
 fi
 

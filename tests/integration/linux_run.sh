@@ -10,20 +10,18 @@
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
+. "$top/tests/rig/reexec.sh"
 
 if [ "${1:-}" != --inside ]; then
 	set -e
 	vmm=$1 build=$2
 	agent=$build/guest-agent/vmsilo-guest-agent
 	[ -x "$agent" ] || { echo "linux_run: $agent is not built" >&2; exit 1; }
-	rig=$top/tests/rig/rig.sh
-	vmlinux=$("$rig" --print-vmlinux)
+	rig_begin "$build"
 	initrd=$build/guest/run-initramfs.cpio
-	mkdir -p "$build/guest" "$build/integration-logs"
 	"$top/tests/guest/mkinitramfs.sh" "$initrd" --modules "vmw_vsock_virtio_transport" \
 		--add "$agent:/bin/vmsilo-guest-agent"
-	exec "$rig" --direct-if-possible --timeout 1500 --results "$build/integration-logs" -- \
-		"$here/linux_run.sh" --inside "$vmm" "$vmlinux" "$initrd" "$build/integration-logs" \
+	rig_reexec "$build" "$here/linux_run.sh" "$vmm" "$vmlinux" "$initrd" "$build/integration-logs" \
 		"$build/host-tools/vm-run"
 fi
 

@@ -11,14 +11,13 @@
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
+. "$top/tests/rig/reexec.sh"
 
 if [ "${1:-}" != --inside ]; then
 	set -e
 	vmm=$1 build=$2 tool=$3
-	rig=$top/tests/rig/rig.sh
-	vmlinux=$("$rig" --print-vmlinux)
+	rig_begin "$build"
 	initrd=$build/guest/vsock-initramfs.cpio
-	mkdir -p "$build/guest" "$build/integration-logs"
 	# The guest's half: servers for the host, then (once the host says so,
 	# by connecting to port 1200) its own streams to the host.
 	cat > "$build/guest/vsock-guest.sh" <<-'EOT'
@@ -37,8 +36,7 @@ if [ "${1:-}" != --inside ]; then
 	EOT
 	"$top/tests/guest/mkinitramfs.sh" "$initrd" --modules "vmw_vsock_virtio_transport" \
 		--add "$tool:/bin/vsock-tool" --add "$build/guest/vsock-guest.sh:/vsock-guest.sh"
-	exec "$rig" --direct-if-possible --timeout 1500 --results "$build/integration-logs" -- \
-		"$here/linux_vsock.sh" --inside "$vmm" "$vmlinux" "$initrd" "$build/integration-logs" "$tool"
+	rig_reexec "$build" "$here/linux_vsock.sh" "$vmm" "$vmlinux" "$initrd" "$build/integration-logs" "$tool"
 fi
 
 shift

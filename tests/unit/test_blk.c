@@ -10,6 +10,7 @@
 
 #include "boot/guest_mem.h"
 #include "check.h"
+#include "tests/unit/fake_driver.h"
 #include "devices/devices.h"
 #include "devices/link_local.h"
 #include "vmm/log.h"
@@ -28,14 +29,9 @@ static uint64_t scratch;		/* bump allocator in guest RAM */
 struct drv {
 	struct link_local ll;
 	struct vdev dev;
-	uint16_t avail_idx[2], next_desc[2], used_seen[2];
+	struct fake_vq vq[2];
 };
 
-struct buf {
-	uint64_t gpa;
-	uint32_t len;
-	bool writable;
-};
 
 static uint64_t galloc(uint32_t len, uint32_t align)
 {
@@ -49,13 +45,10 @@ static uint64_t galloc(uint32_t len, uint32_t align)
 static void setup_queues(struct drv *d, uint64_t features)
 {
 	for (unsigned q = 0; q < d->dev.ops->nr_queues; q++) {
-		struct vdev_vring ring = {
-			.size = QSIZE, .desc = RINGS(q), .avail = RINGS(q) + 0x1000,
-			.used = RINGS(q) + 0x2000,
-		};
+		struct vdev_vring ring;
 
-		memset(ram + RINGS(q), 0, 0x4000);
-		d->avail_idx[q] = d->next_desc[q] = d->used_seen[q] = 0;
+		fake_vq_init(&d->vq[q], ram, RINGS(q), QSIZE);
+		ring = fake_vq_ring(&d->vq[q]);
 		CHECK_EQ(d->ll.link.ops->set_vring(&d->ll.link, q, &ring), 0);
 	}
 	CHECK_EQ(d->ll.link.ops->activate(&d->ll.link, features), 0);
@@ -80,26 +73,9 @@ static void stop(struct drv *d)
 }
 
 /* Posts one chain of bufs on queue q; returns its head. */
-static uint16_t post(struct drv *d, unsigned q, const struct buf *b, unsigned n)
+static uint16_t post(struct drv *d, unsigned q, const struct fake_buf *b, unsigned n)
 {
-	struct vring_desc *desc = (struct vring_desc *)(ram + RINGS(q));
-	struct vring_avail *avail = (struct vring_avail *)(ram + RINGS(q) + 0x1000);
-	uint16_t head = d->next_desc[q];
-
-	for (unsigned i = 0; i < n; i++) {
-		uint16_t idx = (uint16_t)((head + i) % QSIZE);
-
-		desc[idx] = (struct vring_desc){
-			.addr = b[i].gpa, .len = b[i].len,
-			.flags = (uint16_t)((b[i].writable ? VRING_DESC_F_WRITE : 0) |
-					    (i + 1 < n ? VRING_DESC_F_NEXT : 0)),
-			.next = (uint16_t)((idx + 1) % QSIZE),
-		};
-	}
-	d->next_desc[q] = (uint16_t)((head + n) % QSIZE);
-	avail->ring[d->avail_idx[q] % QSIZE] = head;
-	__atomic_store_n(&avail->idx, ++d->avail_idx[q], __ATOMIC_RELEASE);
-	return head;
+	return fake_vq_post(&d->vq[q], b, n);
 }
 
 static void kick(struct drv *d, unsigned q)
@@ -111,12 +87,10 @@ static void kick(struct drv *d, unsigned q)
 /* The used length of the next used entry on q (checking its id), or -1. */
 static long long used(struct drv *d, unsigned q, uint16_t head)
 {
-	struct vring_used *u = (struct vring_used *)(ram + RINGS(q) + 0x2000);
 	struct vring_used_elem e;
 
-	if (__atomic_load_n(&u->idx, __ATOMIC_ACQUIRE) == d->used_seen[q])
+	if (!fake_vq_used(&d->vq[q], &e))
 		return -1;
-	e = u->ring[d->used_seen[q]++ % QSIZE];
 	CHECK_EQ(e.id, head);
 	return e.len;
 }
@@ -133,11 +107,11 @@ static struct req post_req(struct drv *d, unsigned q, uint32_t type, uint64_t se
 	struct req r = { .hdr = galloc(16, 16), .data = data, .status = galloc(1, 1) };
 	struct virtio_blk_outhdr h = { .type = htole32(type), .sector = htole64(sector) };
 	bool wr = type == VIRTIO_BLK_T_IN || type == VIRTIO_BLK_T_GET_ID;
-	struct buf b[3] = { { r.hdr, 16, false }, { data, len, wr }, { r.status, 1, true } };
+	struct fake_buf b[3] = { { r.hdr, 16, false }, { data, len, wr }, { r.status, 1, true } };
 
 	memcpy(ram + r.hdr, &h, sizeof(h));
 	ram[r.status] = 0xaa;
-	r.head = len ? post(d, q, b, 3) : post(d, q, (struct buf[]){ b[0], b[2] }, 2);
+	r.head = len ? post(d, q, b, 3) : post(d, q, (struct fake_buf[]){ b[0], b[2] }, 2);
 	return r;
 }
 
@@ -245,7 +219,7 @@ static void test_rw(struct drv *d, int fd)
 		struct req r = { .hdr = galloc(16, 16), .status = galloc(1, 1) };
 		struct virtio_blk_outhdr h = { .type = htole32(VIRTIO_BLK_T_IN),
 					       .sector = htole64(9) };
-		struct buf b[4] = { { r.hdr, 16, false }, { in, 512, true },
+		struct fake_buf b[4] = { { r.hdr, 16, false }, { in, 512, true },
 				    { in + 8192, 1024, true }, { r.status, 1, true } };
 
 		memset(ram + in, 0, 65536);
@@ -370,13 +344,13 @@ static void test_malformed(struct drv *d)
 	uint64_t hdr = galloc(16, 16), st = galloc(1, 1), buf = galloc(512, 512);
 
 	memset(ram + hdr, 0, 16);
-	post(d, 0, (struct buf[]){ { hdr, 3, false }, { st, 1, true } }, 2);
+	post(d, 0, (struct fake_buf[]){ { hdr, 3, false }, { st, 1, true } }, 2);
 	kick(d, 0);
 	CHECK(!d->dev.active);
 	CHECK_EQ(used(d, 0, 0), -1);
 	CHECK_EQ(d->ll.link.ops->reset(&d->ll.link), 0);
 	setup_queues(d, d->ll.link.features);
-	post(d, 0, (struct buf[]){ { hdr, 16, false }, { buf, 512, false } }, 2);
+	post(d, 0, (struct fake_buf[]){ { hdr, 16, false }, { buf, 512, false } }, 2);
 	kick(d, 0);
 	CHECK(!d->dev.active);
 	CHECK_EQ(d->ll.link.ops->reset(&d->ll.link), 0);

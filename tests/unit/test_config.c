@@ -624,6 +624,8 @@ static void test_net(void)
 	    "got \"52:54:00:12:34\"");
 	BAD(MIN_DOC "[[net]]\nname = \"a\"\nmac = \"01:00:5e:00:00:01\"",
 	    "banking.toml:5:7: net[0].mac: \"01:00:5e:00:00:01\" is a multicast address");
+	BAD(MIN_DOC "[[net]]\nname = \"a\"\nmac = \"00:00:00:00:00:00\"",
+	    "banking.toml:5:7: net[0].mac: \"00:00:00:00:00:00\" is the all-zero address");
 	BAD(MIN_DOC "[[net]]\nname = \"a\"\n[[net]]\nname = \"a\"",
 	    "banking.toml:5:1: net[1]: name \"a\" is used twice");
 	BAD("name = \"a-very-long-vm\"\nkernel = \"k\"\n[[net]]\nname = \"a\"",

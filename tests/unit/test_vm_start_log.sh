@@ -62,5 +62,16 @@ grep -q written-by-the-vmm "$dir/run/t.log" || fail "a fresh log did not get the
 start > /dev/null
 [ "$(grep -c written-by-the-vmm "$dir/run/t.log")" = 2 ] || fail "our own log was not appended to"
 
+# The log's directory is made as the VMM makes runtime_dir: every missing
+# component, and never through a symlink.
+"$vm_start" --config "$dir/t.toml" --runtime-dir "$dir/new/run" --vmm "$dir/vmm" t > /dev/null 2>&1
+grep -q written-by-the-vmm "$dir/new/run/t.log" 2>/dev/null ||
+	fail "a runtime_dir with missing parents was not made for the log"
+mkdir "$dir/elsewhere"
+ln -s "$dir/elsewhere" "$dir/linked"
+out=$("$vm_start" --config "$dir/t.toml" --runtime-dir "$dir/linked" --vmm "$dir/vmm" t 2>&1)
+grep -q "is a symlink" <<<"$out" || fail "a symlinked runtime_dir accepted for the log: $out"
+[ -e "$dir/elsewhere/t.log" ] && fail "the log went through a symlinked runtime_dir"
+
 [ "$failures" = 0 ] && echo "test_vm_start_log: ok"
 exit $((failures != 0))
