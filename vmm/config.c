@@ -35,9 +35,9 @@ struct ctx {
 	const struct toml_entry *path;	/* console.path */
 	bool rng_seccomp_set, vsock_seccomp_set, have_cid;
 	const struct toml_entry *auto_shutdown;	/* the table, for messages */
-	struct net_config *net;		/* the [[net]] being read */
+	struct config_net *net;		/* the [[net]] being read */
 	bool net_has_name;
-	struct disk_config *disk;	/* the [[disk]] being read */
+	struct config_disk *disk;	/* the [[disk]] being read */
 	bool disk_has_path;
 };
 
@@ -452,7 +452,7 @@ static void set_disk_path(struct ctx *c, const char *key, const struct toml_entr
 
 static void set_disk_bool(struct ctx *c, const char *key, const struct toml_entry *e)
 {
-	struct disk_config *d = c->disk;
+	struct config_disk *d = c->disk;
 	const char *field = strrchr(key, '.') + 1;
 
 	if (!want_type(c, key, e->value, TOML_BOOL))
@@ -526,7 +526,7 @@ static void set_disks(struct ctx *c, const char *key, const struct toml_entry *e
 		if (!want_type(c, name, t, TOML_TABLE))
 			continue;
 		c->disk = &c->cfg->disks[c->cfg->nr_disks++];
-		*c->disk = (struct disk_config){ .sparse = true, .block_size = 512 };
+		*c->disk = (struct config_disk){ .sparse = true, .block_size = 512 };
 		c->disk_has_path = false;
 		walk(c, t, name, disk_keys);
 		if (!c->disk_has_path)
@@ -647,9 +647,9 @@ static const struct key_spec net_keys[] = {
 static void check_net(struct ctx *c, const char *key, const struct toml_value *t)
 {
 	struct vm_config *cfg = c->cfg;
-	struct net_config *n = c->net;
+	struct config_net *n = c->net;
 
-	for (struct net_config *o = cfg->nets; o < n; o++) {
+	for (struct config_net *o = cfg->nets; o < n; o++) {
 		if (n->name && o->name && !strcmp(n->name, o->name))
 			report(c, t->line, t->col, key, "name \"%s\" is used twice", n->name);
 		if (n->tap && o->tap && !strcmp(n->tap, o->tap))

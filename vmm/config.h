@@ -21,7 +21,7 @@ enum seccomp_policy { SECCOMP_ENFORCING, SECCOMP_LOG };
 #define CONFIG_IFNAME_MAX 15	/* a Linux interface name, IFNAMSIZ - 1 */
 #define CONFIG_MAX_IDLE_SECONDS (7 * 24 * 3600)
 
-struct disk_config {
+struct config_disk {
 	char *path;
 	bool ro;			/* default false */
 	bool sparse;			/* default true: discard/write-zeroes punch holes */
@@ -32,7 +32,7 @@ struct disk_config {
 	bool seccomp_set;
 };
 
-struct net_config {
+struct config_net {
 	char *name;			/* the interface name the guest sees */
 	char *tap;			/* host TAP; default "<vm name>-<index>" */
 	uint8_t mac[6];
@@ -64,13 +64,13 @@ struct vm_config {
 		bool enable;		/* default true; false only for debugging */
 		enum seccomp_policy seccomp;	/* default enforcing */
 	} sandbox;
-	struct disk_config disks[CONFIG_MAX_DISKS];	/* [[disk]], in order */
+	struct config_disk disks[CONFIG_MAX_DISKS];	/* [[disk]], in order */
 	size_t nr_disks;
 	struct {
 		bool present;		/* [rng]: a virtio-rng device */
 		enum seccomp_policy seccomp;	/* [rng] seccomp_policy, else sandbox's */
 	} rng;
-	struct net_config nets[CONFIG_MAX_NETS];	/* [[net]], in order */
+	struct config_net nets[CONFIG_MAX_NETS];	/* [[net]], in order */
 	size_t nr_nets;
 	struct {
 		bool present;		/* [vsock]: virtio-vsock and the guest agent */

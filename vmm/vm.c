@@ -13,9 +13,12 @@
 #include "boot/acpi.h"
 #include "boot/cpu_state.h"
 #include "boot/loader.h"
-#include "devices/devices.h"
+#include "devices/blk.h"
+#include "devices/net.h"
+#include "devices/rng.h"
+#include "devices/vsock_device.h"
 #include "vmm/log.h"
-#include "vmm/tap.h"
+#include "devices/tap.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -93,7 +96,7 @@ static int write_acpi(struct vm *vm, char *err, size_t errlen)
 #define VIRTIO_FIRST_SLOT 1
 
 /* What a device process gets besides its rings: fds, maybe a directory. */
-struct device_grant {
+struct jail_grant {
 	const int *fds;
 	unsigned nr_fds;
 	const char *dir;	/* the runtime directory, to act in as the VM's user */
@@ -102,7 +105,7 @@ struct device_grant {
 };
 
 static int start_device(struct vm *vm, struct vm_device *d, const struct sandbox_policy *policy,
-			enum seccomp_policy seccomp, const struct device_grant *grant,
+			enum seccomp_policy seccomp, const struct jail_grant *grant,
 			char *err, size_t errlen)
 {
 	struct link_child_options opt = {
@@ -140,7 +143,7 @@ static struct vm_device *new_device(struct vm *vm)
 }
 
 /* The VMM opens the image; the jailed device only ever gets the fd. */
-static int open_disk(const struct disk_config *disk, unsigned index, char *err, size_t errlen)
+static int open_disk(const struct config_disk *disk, unsigned index, char *err, size_t errlen)
 {
 	int flags = (disk->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | (disk->direct ? O_DIRECT : 0);
 	int fd = open(disk->path, flags);
@@ -152,7 +155,7 @@ static int open_disk(const struct disk_config *disk, unsigned index, char *err, 
 
 static int add_disk(struct vm *vm, unsigned index, char *err, size_t errlen)
 {
-	const struct disk_config *disk = &vm->cfg->disks[index];
+	const struct config_disk *disk = &vm->cfg->disks[index];
 	struct vm_device *d = new_device(vm);
 	struct blk_options opt = {
 		.ro = disk->ro, .sparse = disk->sparse, .direct = disk->direct,
@@ -167,7 +170,7 @@ static int add_disk(struct vm *vm, unsigned index, char *err, size_t errlen)
 	opt.fd = open_disk(disk, index, err, errlen);
 	if (opt.fd >= 0 && !blk_create(&d->dev, d->name, &vm->mem, &opt, err, errlen))
 		rc = start_device(vm, d, &blk_policy, disk->seccomp,
-				  &(struct device_grant){ .fds = &opt.fd, .nr_fds = 1 }, err, errlen);
+				  &(struct jail_grant){ .fds = &opt.fd, .nr_fds = 1 }, err, errlen);
 	if (opt.fd >= 0)
 		close(opt.fd);	/* the device process has its own */
 	if (!rc)
@@ -184,7 +187,7 @@ static int add_rng(struct vm *vm, char *err, size_t errlen)
 	snprintf(d->name, sizeof(d->name), "rng0");
 	if (rng_create(&d->dev, d->name, &vm->mem))
 		return fail(err, errlen, "rng0");
-	if (start_device(vm, d, &rng_policy, vm->cfg->rng.seccomp, &(struct device_grant){ 0 },
+	if (start_device(vm, d, &rng_policy, vm->cfg->rng.seccomp, &(struct jail_grant){ 0 },
 			 err, errlen))
 		return -1;
 	vm->nr_devices++;
@@ -211,7 +214,7 @@ static void net_mac(const struct vm_config *cfg, unsigned index, uint8_t mac[6])
 /* The TAP is opened here; the jailed device only ever gets the fd. */
 static int add_net(struct vm *vm, unsigned index, char *err, size_t errlen)
 {
-	const struct net_config *net = &vm->cfg->nets[index];
+	const struct config_net *net = &vm->cfg->nets[index];
 	struct vm_device *d = new_device(vm);
 	struct net_options opt;
 	char tap[IFNAMSIZ];
@@ -225,7 +228,7 @@ static int add_net(struct vm *vm, unsigned index, char *err, size_t errlen)
 	opt.tap_fd = tap_open(tap, err, errlen);
 	if (opt.tap_fd >= 0 && !net_create(&d->dev, d->name, &vm->mem, &opt, err, errlen))
 		rc = start_device(vm, d, &net_policy, net->seccomp,
-				  &(struct device_grant){ .fds = &opt.tap_fd, .nr_fds = 1 }, err, errlen);
+				  &(struct jail_grant){ .fds = &opt.tap_fd, .nr_fds = 1 }, err, errlen);
 	if (opt.tap_fd >= 0)
 		close(opt.tap_fd);
 	if (!rc)
@@ -246,7 +249,7 @@ static int add_vsock(struct vm *vm, char *err, size_t errlen)
 		.listen_fd = vm->host->vsock_fd, .command_fd = vm->host->command_fd,
 	};
 	int fds[] = { opt.listen_fd, opt.command_fd };
-	struct device_grant grant = {
+	struct jail_grant grant = {
 		.fds = fds, .nr_fds = opt.command_fd >= 0 ? 2 : 1,
 		.dir = vm->host->rundir->path, .nofile = VSOCK_DEVICE_NOFILE,
 	};
