@@ -535,7 +535,7 @@ static const struct cfg_key disk_keys[] = {
 	  .doc = "The logical block size the guest sees, a power of two from 512 to 65536." },
 	{ "id", CFG_STRING, DISK(id), .def = "none", .check = disk_check_id,
 	  .doc = "The serial number the guest reads (`/sys/block/vda/serial`), at most 20 bytes." },
-	{ NULL },
+	{ .name = NULL },
 };
 
 /* The VMM opens the image; the jailed device only ever gets the fd. */

@@ -691,7 +691,7 @@ static const struct cfg_key netif_keys[] = {
 		 "name and the interface's index." },
 	{ "mac", CFG_MAC, NETIF(mac), NETIF(mac_set), .def = "derived",
 	  .doc = "The guest's MAC address, `\"52:54:00:12:34:56\"`; must be unicast." },
-	{ NULL },
+	{ .name = NULL },
 };
 
 /* Names, TAPs and MACs differ between interfaces; a default TAP name must fit. */

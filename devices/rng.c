@@ -83,7 +83,7 @@ int rng_create(struct vdev *dev, const char *name, const struct guest_mem *mem)
 }
 
 static const struct cfg_key rng_keys[] = {
-	{ NULL },
+	{ .name = NULL },
 };
 
 static int rng_kind_create(struct vdev *dev, const char *name, const struct device_env *env,

@@ -253,7 +253,7 @@ int vsock_create(struct vdev *dev, const char *name, const struct guest_mem *mem
 static const struct cfg_key vsock_keys[] = {
 	{ "cid", CFG_UINT, offsetof(struct vsock_config, cid), .min = 3, .max = 0xfffffffe,
 	  .doc = "The guest's context ID, 3 to 4294967294." },
-	{ NULL },
+	{ .name = NULL },
 };
 
 /*

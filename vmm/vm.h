@@ -32,7 +32,9 @@ enum vm_exit {
 
 struct vm;
 
-#define VM_MAX_DEVICES 12
+/* PCI slots 1..31 for virtio devices: the bound for the poll loop. How many
+ * a VM has comes from the registry's per-kind max (test_registry: all fit). */
+#define VM_MAX_DEVICES 31
 #define VM_MAX_WATCHES 32
 
 /* A host fd the main loop polls for a service (control socket, agent). */
@@ -59,6 +61,7 @@ struct vm_device {
 	struct virtio_pci transport;
 	char name[16];			/* "blk0", "rng0" */
 	bool essential;			/* its death stops the VM (the root disk) */
+	const char *essential_what;	/* "the root disk" */
 	bool started, plugged;
 };
 
@@ -92,7 +95,7 @@ struct vm {
 	struct pci_bus pci;
 	struct i8042 kbd;
 	struct msi_routes routes;
-	struct vm_device *devices[VM_MAX_DEVICES];
+	struct vm_device **devices;	/* one per config device section, NULL-terminated */
 	unsigned nr_devices;
 	struct vcpu *vcpus;
 	struct vcpu_gate gate;
