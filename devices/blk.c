@@ -25,11 +25,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <linux/virtio_blk.h>
@@ -37,7 +39,7 @@
 #include <linux/virtio_ring.h>
 
 #include "devices/device_process.h"
-#include "devices/devices.h"
+#include "devices/blk.h"
 #include "virtio/iov.h"
 #include "vmm/log.h"
 
@@ -496,3 +498,83 @@ int blk_create(struct vdev *dev, const char *name, const struct guest_mem *mem,
 	vdev_init(dev, &b->ops, b, name, mem);
 	return 0;
 }
+
+/* ---- [[disk]] ---- */
+
+static int disk_check_block_size(const void *value, char *why, size_t len)
+{
+	uint64_t n = *(const uint64_t *)value;
+
+	if (!(n & (n - 1)))
+		return 0;
+	snprintf(why, len, "must be a power of two, got %llu", (unsigned long long)n);
+	return -1;
+}
+
+static int disk_check_id(const void *value, char *why, size_t len)
+{
+	if (strlen(*(const char *const *)value) <= BLK_ID_MAX)
+		return 0;
+	snprintf(why, len, "at most %d bytes (a virtio-blk serial)", BLK_ID_MAX);
+	return -1;
+}
+
+#define DISK(field) offsetof(struct disk_config, field)
+
+static const struct cfg_key disk_keys[] = {
+	{ "path", CFG_PATH, DISK(path), .doc = "The image: a raw file or a block device." },
+	{ "ro", CFG_BOOL, DISK(ro), .def = "false",
+	  .doc = "Read-only: advertised to the guest and enforced by the device (writes fail "
+		 "with an I/O error, the file is never opened for writing)." },
+	{ "sparse", CFG_BOOL, DISK(sparse), .def = "true",
+	  .doc = "Offer discard and write-zeroes, done by punching holes in the file." },
+	{ "direct", CFG_BOOL, DISK(direct), .def = "false",
+	  .doc = "Open the image with `O_DIRECT` (no host page cache)." },
+	{ "block_size", CFG_UINT, DISK(block_size), .def = "512", .min = SECTOR, .max = 65536,
+	  .check = disk_check_block_size,
+	  .doc = "The logical block size the guest sees, a power of two from 512 to 65536." },
+	{ "id", CFG_STRING, DISK(id), .def = "none", .check = disk_check_id,
+	  .doc = "The serial number the guest reads (`/sys/block/vda/serial`), at most 20 bytes." },
+	{ .name = NULL },
+};
+
+/* The VMM opens the image; the jailed device only ever gets the fd. */
+static int disk_create(struct vdev *dev, const char *name, const struct device_env *env,
+		       const void *cfg, struct device_grant *grant, char *err, size_t errlen)
+{
+	const struct disk_config *disk = cfg;
+	int flags = (disk->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | (disk->direct ? O_DIRECT : 0);
+	struct blk_options opt = {
+		.ro = disk->ro, .sparse = disk->sparse, .direct = disk->direct,
+		.block_size = (uint32_t)disk->block_size, .id = disk->id, .nr_queues = env->cpus,
+	};
+	int rc;
+
+	opt.fd = open(disk->path, flags);
+	if (opt.fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "disk[%u]: %s: %s", env->index, disk->path, strerror(-rc));
+		return rc;
+	}
+	rc = blk_create(dev, name, env->mem, &opt, err, errlen);
+	if (rc) {
+		close(opt.fd);
+		return rc;
+	}
+	grant->fds[grant->nr_fds++] = opt.fd;
+	return 0;
+}
+
+const struct device_kind blk_kind = {
+	.section = "disk",
+	.prefix = "blk",
+	.max = BLK_MAX_DISKS,
+	.plural = "disks",
+	.config_size = sizeof(struct disk_config),
+	.keys = disk_keys,
+	.doc = "virtio-blk disks, /dev/vda, /dev/vdb, ... in this order",
+	.create = disk_create,
+	.policy = &blk_policy,
+	.essential_first = true,
+	.essential_what = "the root disk",
+};

@@ -48,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_config.h>
@@ -56,7 +57,8 @@
 #include <linux/virtio_ring.h>
 
 #include "devices/device_process.h"
-#include "devices/devices.h"
+#include "devices/net.h"
+#include "devices/tap.h"
 #include "virtio/iov.h"
 #include "vmm/log.h"
 
@@ -675,3 +677,100 @@ int net_create(struct vdev *dev, const char *name, const struct guest_mem *mem,
 	vdev_init(dev, &net_ops, n, name, mem);
 	return 0;
 }
+
+/* ---- [[net]] ---- */
+
+#define NETIF(field) offsetof(struct net_config, field)
+
+static const struct cfg_key netif_keys[] = {
+	{ "name", CFG_IFNAME, NETIF(name),
+	  .doc = "The interface name the guest sees, 1 to 15 of `A-Z a-z 0-9 _ . -`; unique." },
+	{ "tap", CFG_IFNAME, NETIF(tap), .def = "`\"<name>-<index>\"`",
+	  .doc = "The host TAP device, e.g. `\"banking-0\"`: an existing (persistent) one is used, "
+		 "else one is created, which needs `CAP_NET_ADMIN`. The default uses the VM's "
+		 "name and the interface's index." },
+	{ "mac", CFG_MAC, NETIF(mac), NETIF(mac_set), .def = "derived",
+	  .doc = "The guest's MAC address, `\"52:54:00:12:34:56\"`; must be unicast." },
+	{ .name = NULL },
+};
+
+/* Names, TAPs and MACs differ between interfaces; a default TAP name must fit. */
+static void netif_check(const void *cfg, struct cfg_check *chk)
+{
+	const struct net_config *n = cfg;
+
+	for (unsigned i = 0; i < chk->nr_earlier; i++) {
+		const struct net_config *o = chk->earlier[i];
+
+		if (n->name && o->name && !strcmp(n->name, o->name))
+			chk->report(chk, "name \"%s\" is used twice", n->name);
+		if (n->tap && o->tap && !strcmp(n->tap, o->tap))
+			chk->report(chk, "tap \"%s\" is used twice", n->tap);
+		if (n->mac_set && o->mac_set && !memcmp(n->mac, o->mac, 6))
+			chk->report(chk, "mac is used twice");
+	}
+	if (!n->tap && chk->vm_name && strlen(chk->vm_name) + 2 > NET_IFNAME_MAX)
+		chk->report(chk, "tap: required when the VM name is over %d characters (the default "
+			    "\"<name>-<index>\" must fit in %d)", NET_IFNAME_MAX - 2, NET_IFNAME_MAX);
+}
+
+static void netif_mac(const struct net_config *n, const struct device_env *env, uint8_t mac[6])
+{
+	if (n->mac_set)
+		memcpy(mac, n->mac, 6);
+	else
+		net_derive_mac(env->vm_name, n->name, mac);
+}
+
+/* The TAP is opened here, in the VMM; the jailed device only ever gets the fd. */
+static int netif_create(struct vdev *dev, const char *name, const struct device_env *env,
+			const void *cfg, struct device_grant *grant, char *err, size_t errlen)
+{
+	const struct net_config *n = cfg;
+	struct net_options opt;
+	char tap[IFNAMSIZ];
+	int rc;
+
+	if (n->tap)
+		snprintf(tap, sizeof(tap), "%s", n->tap);
+	else
+		snprintf(tap, sizeof(tap), "%s-%u", env->vm_name, env->index);
+	netif_mac(n, env, opt.mac);
+	opt.tap_fd = tap_open(tap, err, errlen);
+	if (opt.tap_fd < 0)
+		return -EIO;
+	rc = net_create(dev, name, env->mem, &opt, err, errlen);
+	if (rc) {
+		close(opt.tap_fd);
+		return rc;
+	}
+	grant->fds[grant->nr_fds++] = opt.tap_fd;
+	return 0;
+}
+
+/* vmsilo's guests name their interfaces from vmsilo.ifname=<name>,<mac>. */
+static int netif_kernel_param(const void *cfg, const struct device_env *env, char *buf, size_t len)
+{
+	const struct net_config *n = cfg;
+	uint8_t m[6];
+	int w;
+
+	netif_mac(n, env, m);
+	w = snprintf(buf, len, "vmsilo.ifname=%s,%02x:%02x:%02x:%02x:%02x:%02x", n->name,
+		     m[0], m[1], m[2], m[3], m[4], m[5]);
+	return w < 0 || (size_t)w >= len ? -1 : 0;
+}
+
+const struct device_kind net_kind = {
+	.section = "net",
+	.prefix = "net",
+	.max = NET_MAX_IFS,
+	.plural = "interfaces",
+	.config_size = sizeof(struct net_config),
+	.keys = netif_keys,
+	.doc = "virtio-net interfaces over host TAP devices",
+	.check = netif_check,
+	.create = netif_create,
+	.kernel_param = netif_kernel_param,
+	.policy = &net_policy,
+};

@@ -8,6 +8,10 @@
  * engineers write descriptors against. Refine names and add fields as
  * needed, but keep: the cfg_key table, the one create() signature, the
  * device_env/device_grant split, and the fields listed.
+ *
+ * Refined (h11): per-key check(), a kind-level check() that sees the
+ * earlier instances and reports any number of lines, plural, the
+ * essential instance's description, kernel_param(), grant.borrowed.
  */
 #ifndef VMSILO_REGISTRY_H
 #define VMSILO_REGISTRY_H
@@ -22,15 +26,19 @@
 
 /* The type of one config key; the parser checks it, the docs print it. */
 enum cfg_type {
-	CFG_BOOL,	/* bool */
-	CFG_UINT,	/* uint64_t, min..max */
-	CFG_STRING,	/* char *, strdup'ed; max_len bytes at most if non-zero */
+	CFG_BOOL,	/* bool; def "true" or "false" */
+	CFG_UINT,	/* uint64_t, min..max; def in decimal */
+	CFG_STRING,	/* char *, strdup'ed; max bytes at most if non-zero */
 	CFG_PATH,	/* char *, made absolute against the config file's dir */
-	CFG_CHOICE,	/* int: index in choices[] */
+	CFG_CHOICE,	/* int: index in choices[]; def one of them */
 	CFG_MAC,	/* uint8_t[6], unicast */
 	CFG_IFNAME,	/* char *, a Linux interface name */
 };
 
+/*
+ * A string-like key that is absent stays NULL (a MAC: untouched); its def
+ * is then only what docs/config.md says happens ("none", "derived").
+ */
 struct cfg_key {
 	const char *name;
 	enum cfg_type type;
@@ -40,6 +48,20 @@ struct cfg_key {
 	uint64_t min, max;		/* CFG_UINT; CFG_STRING max: bytes */
 	const char *const *choices;	/* CFG_CHOICE, NULL-terminated */
 	const char *doc;		/* the docs/config.md "Meaning" cell */
+	/* Optional, after the type and range: value points at the uint64_t or
+	 * the const char *; -1 with the message (after "key: ") in why. */
+	int (*check)(const void *value, char *why, size_t len);
+};
+
+/* What a kind's check() gets to report problems of one instance. */
+struct cfg_check {
+	const char *vm_name;		/* NULL when the config names no valid VM */
+	const void *const *earlier;	/* the kind's instances before this one */
+	unsigned nr_earlier;
+	/* One error line at the instance's table; may be called many times. */
+	void (*report)(struct cfg_check *chk, const char *fmt, ...)
+		__attribute__((format(printf, 2, 3)));
+	void *ctx;			/* the parser's */
 };
 
 /* What create() may use, in the VMM, before the device process forks. */
@@ -60,6 +82,7 @@ struct device_env {
 struct device_grant {
 	int fds[DEVICE_MAX_GRANT_FDS];	/* host files the device keeps; closed by the VMM after the fork */
 	unsigned nr_fds;
+	bool borrowed;			/* fds are the VMM's (env's sockets): kept open after the fork */
 	bool rundir;			/* bind the runtime directory, run as the VM's user */
 	unsigned nofile;		/* RLIMIT_NOFILE, 0: the default */
 	unsigned nproc;			/* RLIMIT_NPROC for io_uring workers/threads, 0: default */
@@ -69,19 +92,26 @@ struct device_kind {
 	const char *section;		/* config: [rng], or [[disk]] when max > 1 */
 	const char *prefix;		/* instance names: "blk" -> blk0, blk1 */
 	unsigned max;			/* instances at most; 1: a plain table */
+	const char *plural;		/* "disks": "at most 6 disks" (max > 1) */
 	size_t config_size;		/* the kind's config struct, zeroed then defaults */
 	const struct cfg_key *keys;	/* NULL-name terminated; seccomp_policy is added for all */
-	const char *doc;		/* the section's introduction in docs/config.md */
-	/* Optional: cross-key checks after the keys; one line in why, -1. */
-	int (*check)(const void *cfg, char *why, size_t len);
+	const char *doc;		/* the section in one line, for the reference's header */
+	/* Optional: checks across keys and instances, after the whole file. */
+	void (*check)(const void *cfg, struct cfg_check *chk);
 	/* Builds the model in dev; on failure -errno and one line in err. */
 	int (*create)(struct vdev *dev, const char *name, const struct device_env *env,
 		      const void *cfg, struct device_grant *grant, char *err, size_t errlen);
+	/* Optional: one kernel parameter for the guest ("" for none), -1 if it
+	 * does not fit in len. */
+	int (*kernel_param)(const void *cfg, const struct device_env *env, char *buf, size_t len);
 	const struct sandbox_policy *policy;
 	bool essential_first;		/* the first instance's death stops the VM (root disk) */
+	const char *essential_what;	/* "the root disk", for that log line */
 };
 
 extern const struct device_kind *const device_kinds[];	/* in creation order; NULL-terminated */
 const struct device_kind *device_kind_find(const char *section);
+/* The sum of every kind's max: how many devices a VM can have. */
+unsigned device_kinds_max_total(void);
 
 #endif

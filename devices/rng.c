@@ -1,11 +1,13 @@
 /* virtio-rng: entropy from the host's getrandom(), one queue of requests. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 #include <linux/virtio_ids.h>
 
 #include "devices/device_process.h"
-#include "devices/devices.h"
+#include "devices/rng.h"
 #include "virtio/iov.h"
 
 /* A driver may post huge buffers; no single request gets more than this. */
@@ -79,3 +81,27 @@ int rng_create(struct vdev *dev, const char *name, const struct guest_mem *mem)
 	vdev_init(dev, &rng_ops, chain, name, mem);
 	return 0;
 }
+
+static const struct cfg_key rng_keys[] = {
+	{ .name = NULL },
+};
+
+static int rng_kind_create(struct vdev *dev, const char *name, const struct device_env *env,
+			   const void *cfg, struct device_grant *grant, char *err, size_t errlen)
+{
+	int rc = rng_create(dev, name, env->mem);
+
+	if (rc)
+		snprintf(err, errlen, "%s: %s", name, strerror(-rc));
+	return rc;
+}
+
+const struct device_kind rng_kind = {
+	.section = "rng",
+	.prefix = "rng",
+	.max = 1,
+	.keys = rng_keys,
+	.doc = "virtio-rng fed from the host's getrandom()",
+	.create = rng_kind_create,
+	.policy = &rng_policy,
+};

@@ -1,6 +1,6 @@
 /*
  * virtio-vsock (virtio 1.2, 5.10), streams only, with the host side on Unix
- * sockets as Firecracker has it: see devices/devices.h for the sockets and
+ * sockets as Firecracker has it: see devices/vsock_device.h for the sockets and
  * devices/vsock.h for how the files share the work. This file is the
  * device model and the guest's packets (the tx queue).
  *
@@ -17,6 +17,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <liburing.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,7 @@
 #include <linux/virtio_ring.h>
 
 #include "devices/device_process.h"
-#include "devices/devices.h"
+#include "devices/vsock_device.h"
 #include "devices/vsock.h"
 #include "virtio/iov.h"
 #include "vmm/log.h"
@@ -246,3 +247,47 @@ int vsock_create(struct vdev *dev, const char *name, const struct guest_mem *mem
 	vdev_init(dev, &vsock_ops, v, name, mem);
 	return 0;
 }
+
+/* ---- [vsock] ---- */
+
+static const struct cfg_key vsock_keys[] = {
+	{ "cid", CFG_UINT, offsetof(struct vsock_config, cid), .min = 3, .max = 0xfffffffe,
+	  .doc = "The guest's context ID, 3 to 4294967294." },
+	{ .name = NULL },
+};
+
+/*
+ * The listening sockets belong to the VMM (they outlive a guest reboot);
+ * the device gets them and the runtime directory, where it reaches the
+ * host programs' vsock.socket_<port> listeners.
+ */
+static int vsock_kind_create(struct vdev *dev, const char *name, const struct device_env *env,
+			     const void *cfg, struct device_grant *grant, char *err, size_t errlen)
+{
+	const struct vsock_config *vc = cfg;
+	struct vsock_options opt = {
+		.guest_cid = vc->cid, .listen_fd = env->vsock_fd, .command_fd = env->command_fd,
+	};
+	int rc = vsock_create(dev, name, env->mem, &opt, err, errlen);
+
+	if (rc)
+		return rc;
+	grant->fds[grant->nr_fds++] = opt.listen_fd;
+	if (opt.command_fd >= 0)
+		grant->fds[grant->nr_fds++] = opt.command_fd;
+	grant->borrowed = true;
+	grant->rundir = true;
+	grant->nofile = VSOCK_DEVICE_NOFILE;
+	return 0;
+}
+
+const struct device_kind vsock_kind = {
+	.section = "vsock",
+	.prefix = "vsock",
+	.max = 1,
+	.config_size = sizeof(struct vsock_config),
+	.keys = vsock_keys,
+	.doc = "virtio-vsock: vm-run's commands and host-to-guest streams",
+	.create = vsock_kind_create,
+	.policy = &vsock_policy,
+};

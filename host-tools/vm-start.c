@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "devices/vsock_device.h"
 #include "host-tools/control_client.h"
 #include "host-tools/vm_socket.h"
 #include "vmm/config.h"
@@ -344,7 +345,7 @@ int main(int argc, char **argv)
 	vmm = find_vmm(&o);
 	pid = spawn_vmm(vmm, &o, runtime_dir, log_fd);
 	close(log_fd);
-	wait_ready(&o, runtime_dir, pid, o.log, cfg.vsock.present);
+	wait_ready(&o, runtime_dir, pid, o.log, config_count(&cfg, &vsock_kind) > 0);
 	config_free(&cfg);
 	return 0;
 }

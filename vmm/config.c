@@ -9,6 +9,8 @@
 #include "vmm/mac.h"
 #include "vmm/toml.h"
 #include "vmm/vm_name.h"
+#include "devices/registry.h"
+#include "devices/vsock_device.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -24,6 +26,9 @@
 #define MAX_NAME_LEN	64
 #define QUOTE_CHARS	40	/* longest string quoted back in a message */
 #define QUOTE_LEN	(QUOTE_CHARS * 4 + 8)
+#define MAX_KEYS	64	/* in one table, for suggestions and required keys */
+#define MAX_INSTANCES	64	/* of one kind, for its check() */
+#define IFNAME_MAX	15	/* a Linux interface name, IFNAMSIZ - 1 */
 
 struct ctx {
 	struct vm_config *cfg;
@@ -35,12 +40,7 @@ struct ctx {
 	bool have_name, have_kernel;
 	const struct toml_value *mode;	/* console.mode, when valid */
 	const struct toml_entry *path;	/* console.path */
-	bool rng_seccomp_set, vsock_seccomp_set, have_cid;
 	const struct toml_entry *auto_shutdown;	/* the table, for messages */
-	struct net_config *net;		/* the [[net]] being read */
-	bool net_has_name;
-	struct disk_config *disk;	/* the [[disk]] being read */
-	bool disk_has_path;
 };
 
 struct key_spec {
@@ -143,21 +143,32 @@ static size_t edit_distance(const char *a, const char *b)
 	return d[la][lb];
 }
 
-static const char *suggest(const char *key, const struct key_spec *specs)
+static const char *suggest(const char *key, const char *const *names, size_t n)
 {
 	const char *best = NULL;
 	size_t best_d = 3, d;
 
-	for (; specs->name; specs++) {
-		if (!strcasecmp(key, specs->name))
-			return specs->name;
-		d = edit_distance(key, specs->name);
+	for (size_t i = 0; i < n; i++) {
+		if (!strcasecmp(key, names[i]))
+			return names[i];
+		d = edit_distance(key, names[i]);
 		if (d < best_d && d < strlen(key)) {
-			best = specs->name;
+			best = names[i];
 			best_d = d;
 		}
 	}
 	return best;
+}
+
+static void report_unknown(struct ctx *c, const struct toml_entry *e, const char *key,
+			   const char *const *names, size_t n)
+{
+	const char *hint = suggest(e->key, names, n);
+
+	if (hint)
+		report(c, e->line, e->col, key, "unknown key (did you mean \"%s\"?)", hint);
+	else
+		report(c, e->line, e->col, key, "unknown key");
 }
 
 /* ---- value checks ---- */
@@ -440,110 +451,9 @@ static void set_sandbox_seccomp(struct ctx *c, const char *key, const struct tom
 	set_seccomp(c, key, e->value, &c->cfg->sandbox.seccomp);
 }
 
-static void set_rng_seccomp(struct ctx *c, const char *key, const struct toml_entry *e)
-{
-	set_seccomp(c, key, e->value, &c->cfg->rng.seccomp);
-	c->rng_seccomp_set = true;
-}
-
-static void set_disk_path(struct ctx *c, const char *key, const struct toml_entry *e)
-{
-	c->disk_has_path = true;
-	set_path(c, key, e->value, &c->disk->path);
-}
-
-static void set_disk_bool(struct ctx *c, const char *key, const struct toml_entry *e)
-{
-	struct disk_config *d = c->disk;
-	const char *field = strrchr(key, '.') + 1;
-
-	if (!want_type(c, key, e->value, TOML_BOOL))
-		return;
-	if (!strcmp(field, "ro"))
-		d->ro = e->value->boolean;
-	else if (!strcmp(field, "sparse"))
-		d->sparse = e->value->boolean;
-	else
-		d->direct = e->value->boolean;
-}
-
-static void set_disk_block_size(struct ctx *c, const char *key, const struct toml_entry *e)
-{
-	int64_t n;
-
-	if (!get_int(c, key, e->value, 512, 65536, &n))
-		return;
-	if (n & (n - 1))
-		report(c, e->value->line, e->value->col, key,
-		       "must be a power of two, got %lld", (long long)n);
-	else
-		c->disk->block_size = (uint32_t)n;
-}
-
-static void set_disk_id(struct ctx *c, const char *key, const struct toml_entry *e)
-{
-	if (!want_type(c, key, e->value, TOML_STRING))
-		return;
-	if (strlen(e->value->string) > CONFIG_DISK_ID_MAX)
-		report(c, e->value->line, e->value->col, key,
-		       "at most %d bytes (a virtio-blk serial)", CONFIG_DISK_ID_MAX);
-	else if (!(c->disk->id = strdup(e->value->string)))
-		out_of_memory(c, key);
-}
-
-static void set_disk_seccomp(struct ctx *c, const char *key, const struct toml_entry *e)
-{
-	set_seccomp(c, key, e->value, &c->disk->seccomp);
-	c->disk->seccomp_set = true;
-}
-
-static const struct key_spec disk_keys[] = {
-	{ "path", set_disk_path },
-	{ "ro", set_disk_bool },
-	{ "sparse", set_disk_bool },
-	{ "direct", set_disk_bool },
-	{ "block_size", set_disk_block_size },
-	{ "id", set_disk_id },
-	{ "seccomp_policy", set_disk_seccomp },
-	{ NULL, NULL },
-};
-
-/* [[disk]]: an array of tables, one per disk, in guest order. */
-static void set_disks(struct ctx *c, const char *key, const struct toml_entry *e)
-{
-	const struct toml_value *v = e->value;
-	char name[64];
-
-	if (v->type != TOML_ARRAY || (v->array.len && v->array.items[0]->type != TOML_TABLE))
-		return report(c, v->line, v->col, key, "expected [[disk]] tables, got %s",
-			      toml_type_name(v->type));
-	if (v->array.len > CONFIG_MAX_DISKS)
-		return report(c, v->array.items[CONFIG_MAX_DISKS]->line,
-			      v->array.items[CONFIG_MAX_DISKS]->col, key,
-			      "at most %d disks", CONFIG_MAX_DISKS);
-	for (size_t i = 0; i < v->array.len; i++) {
-		const struct toml_value *t = v->array.items[i];
-
-		snprintf(name, sizeof(name), "%s[%zu]", key, i);
-		if (!want_type(c, name, t, TOML_TABLE))
-			continue;
-		c->disk = &c->cfg->disks[c->cfg->nr_disks++];
-		*c->disk = (struct disk_config){ .sparse = true, .block_size = 512 };
-		c->disk_has_path = false;
-		walk(c, t, name, disk_keys);
-		if (!c->disk_has_path)
-			report(c, t->line, t->col, name, "path: required key is missing");
-	}
-}
-
 static const struct key_spec sandbox_keys[] = {
 	{ "enable", set_sandbox_enable },
 	{ "seccomp_policy", set_sandbox_seccomp },
-	{ NULL, NULL },
-};
-
-static const struct key_spec rng_keys[] = {
-	{ "seccomp_policy", set_rng_seccomp },
 	{ NULL, NULL },
 };
 
@@ -553,22 +463,13 @@ static void set_sandbox(struct ctx *c, const char *key, const struct toml_entry 
 		walk(c, e->value, key, sandbox_keys);
 }
 
-static void set_rng(struct ctx *c, const char *key, const struct toml_entry *e)
-{
-	if (!want_type(c, key, e->value, TOML_TABLE))
-		return;
-	c->cfg->rng.present = true;
-	walk(c, e->value, key, rng_keys);
-}
-
-
-/* ---- [[net]], [vsock], [auto_shutdown] ---- */
+/* ---- value types of device keys ---- */
 
 static bool is_ifname(const char *s)
 {
 	size_t len = strlen(s);
 
-	return len >= 1 && len <= CONFIG_IFNAME_MAX && strcmp(s, ".") && strcmp(s, "..") &&
+	return len >= 1 && len <= IFNAME_MAX && strcmp(s, ".") && strcmp(s, "..") &&
 	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 		      "0123456789_.-") == len;
 }
@@ -582,135 +483,292 @@ static void set_ifname(struct ctx *c, const char *key, const struct toml_value *
 	if (!is_ifname(v->string))
 		return report(c, v->line, v->col, key,
 			      "expected an interface name (1 to %d of A-Z a-z 0-9 _ . -), got %s",
-			      CONFIG_IFNAME_MAX, quote(v->string, q));
+			      IFNAME_MAX, quote(v->string, q));
 	set_str(c, key, dst, v->string);
 }
 
-static void set_net_name(struct ctx *c, const char *key, const struct toml_entry *e)
+static bool set_mac(struct ctx *c, const char *key, const struct toml_value *v, uint8_t *mac)
 {
-	c->net_has_name = true;
-	set_ifname(c, key, e->value, &c->net->name);
-}
-
-static void set_net_tap(struct ctx *c, const char *key, const struct toml_entry *e)
-{
-	set_ifname(c, key, e->value, &c->net->tap);
-}
-
-static void set_net_mac(struct ctx *c, const char *key, const struct toml_entry *e)
-{
-	const struct toml_value *v = e->value;
 	char q[QUOTE_LEN];
 
 	if (!want_type(c, key, v, TOML_STRING))
-		return;
-	switch (mac_parse(v->string, c->net->mac)) {
+		return false;
+	switch (mac_parse(v->string, mac)) {
 	case MAC_OK:
-		c->net->mac_set = true;
-		return;
+		return true;
 	case MAC_MALFORMED:
-		return report(c, v->line, v->col, key,
-			      "expected a MAC address like \"52:54:00:12:34:56\", got %s",
-			      quote(v->string, q));
+		report(c, v->line, v->col, key,
+		       "expected a MAC address like \"52:54:00:12:34:56\", got %s", quote(v->string, q));
+		break;
 	case MAC_MULTICAST:
-		return report(c, v->line, v->col, key, "%s is a multicast address",
-			      quote(v->string, q));
+		report(c, v->line, v->col, key, "%s is a multicast address", quote(v->string, q));
+		break;
 	case MAC_ZERO:
-		return report(c, v->line, v->col, key, "%s is the all-zero address",
-			      quote(v->string, q));
+		report(c, v->line, v->col, key, "%s is the all-zero address", quote(v->string, q));
+		break;
+	}
+	return false;
+}
+
+/* The key's own check() on a value of the right type and range. */
+static bool key_check(struct ctx *c, const char *key, const struct toml_value *v,
+		      const struct cfg_key *k, const void *value)
+{
+	char why[200];
+
+	if (!k->check || !k->check(value, why, sizeof(why)))
+		return true;
+	report(c, v->line, v->col, key, "%s", why);
+	return false;
+}
+
+static bool set_uint_key(struct ctx *c, const char *key, const struct toml_value *v,
+			 const struct cfg_key *k, uint64_t *dst)
+{
+	int64_t max = k->max > INT64_MAX ? INT64_MAX : (int64_t)k->max, n;
+	uint64_t u;
+
+	if (!get_int(c, key, v, (int64_t)k->min, max, &n))
+		return false;
+	u = (uint64_t)n;
+	if (!key_check(c, key, v, k, &u))
+		return false;
+	*dst = u;
+	return true;
+}
+
+static bool set_string_key(struct ctx *c, const char *key, const struct toml_value *v,
+			   const struct cfg_key *k, char **dst)
+{
+	if (!want_type(c, key, v, TOML_STRING))
+		return false;
+	if (k->max && strlen(v->string) > k->max) {
+		report(c, v->line, v->col, key, "at most %llu bytes", (unsigned long long)k->max);
+		return false;
+	}
+	if (!key_check(c, key, v, k, &v->string))
+		return false;
+	set_str(c, key, dst, v->string);
+	return true;
+}
+
+/* One key of a device section, by its type in the registry. */
+static void set_device_key(struct ctx *c, const char *key, const struct toml_value *v,
+			   const struct cfg_key *k, void *obj)
+{
+	void *dst = (char *)obj + k->offset;
+	bool ok = false;
+	int i;
+
+	switch (k->type) {
+	case CFG_BOOL:
+		if ((ok = want_type(c, key, v, TOML_BOOL)))
+			*(bool *)dst = v->boolean;
+		break;
+	case CFG_UINT:
+		ok = set_uint_key(c, key, v, k, dst);
+		break;
+	case CFG_STRING:
+		ok = set_string_key(c, key, v, k, dst);
+		break;
+	case CFG_PATH:
+		set_path(c, key, v, dst);
+		ok = true;
+		break;
+	case CFG_CHOICE:
+		if ((ok = (i = get_choice(c, key, v, k->choices)) >= 0))
+			*(int *)dst = i;
+		break;
+	case CFG_MAC:
+		ok = set_mac(c, key, v, dst);
+		break;
+	case CFG_IFNAME:
+		set_ifname(c, key, v, dst);
+		ok = true;
+		break;
+	}
+	if (ok && k->set_offset)
+		*(bool *)((char *)obj + k->set_offset) = true;
+}
+
+/* Booleans, integers and choices start at their documented default. */
+static void set_device_defaults(const struct device_kind *kind, void *obj)
+{
+	for (const struct cfg_key *k = kind->keys; k->name; k++) {
+		void *dst = (char *)obj + k->offset;
+
+		if (!k->def)
+			continue;
+		if (k->type == CFG_BOOL)
+			*(bool *)dst = !strcmp(k->def, "true");
+		else if (k->type == CFG_UINT)
+			*(uint64_t *)dst = strtoull(k->def, NULL, 10);
+		else if (k->type == CFG_CHOICE)
+			for (int i = 0; k->choices[i]; i++)
+				if (!strcmp(k->choices[i], k->def))
+					*(int *)dst = i;
 	}
 }
 
-static void set_net_seccomp(struct ctx *c, const char *key, const struct toml_entry *e)
+static const char seccomp_key[] = "seccomp_policy";
+
+static void walk_device(struct ctx *c, const struct toml_value *t, const char *name,
+			struct config_device *dev)
 {
-	set_seccomp(c, key, e->value, &c->net->seccomp);
-	c->net->seccomp_set = true;
+	const struct cfg_key *keys = dev->kind->keys, *k;
+	const char *names[MAX_KEYS];
+	uint64_t given = 0;
+	size_t n = 0;
+	char key[256];
+
+	for (k = keys; k->name && n < MAX_KEYS - 1; k++)
+		names[n++] = k->name;
+	names[n++] = seccomp_key;
+	for (size_t i = 0; i < t->table.len; i++) {
+		const struct toml_entry *e = &t->table.entries[i];
+
+		show_key(name, e->key, key, sizeof(key));
+		for (k = keys; k->name && strcmp(k->name, e->key); k++)
+			;
+		if (k->name) {
+			given |= 1ull << (k - keys);
+			set_device_key(c, key, e->value, k, dev->cfg);
+		} else if (!strcmp(e->key, seccomp_key)) {
+			set_seccomp(c, key, e->value, &dev->seccomp);
+			dev->seccomp_set = true;
+		} else {
+			report_unknown(c, e, key, names, n);
+		}
+	}
+	for (k = keys; k->name; k++)
+		if (!k->def && !(given & (1ull << (k - keys))))
+			report(c, t->line, t->col, name, "%s: required key is missing", k->name);
 }
 
-static const struct key_spec net_keys[] = {
-	{ "name", set_net_name },
-	{ "tap", set_net_tap },
-	{ "mac", set_net_mac },
-	{ "seccomp_policy", set_net_seccomp },
-	{ NULL, NULL },
-};
+/* "disk[1]" for an array of tables, "vsock" for a table. */
+static const char *instance_name(const struct config_device *dev, char *buf, size_t len)
+{
+	if (dev->kind->max > 1)
+		snprintf(buf, len, "%s[%u]", dev->kind->section, dev->index);
+	else
+		snprintf(buf, len, "%s", dev->kind->section);
+	return buf;
+}
 
-/* Names and MACs must differ between interfaces; a default TAP name must fit. */
-static void check_net(struct ctx *c, const char *key, const struct toml_value *t)
+static void parse_instance(struct ctx *c, const struct toml_value *t,
+			   const struct device_kind *kind, unsigned index)
 {
 	struct vm_config *cfg = c->cfg;
-	struct net_config *n = c->net;
+	struct config_device *devs = realloc(cfg->devices, (cfg->nr_devices + 1) * sizeof(*devs));
+	struct config_device *dev;
+	char name[64];
 
-	for (struct net_config *o = cfg->nets; o < n; o++) {
-		if (n->name && o->name && !strcmp(n->name, o->name))
-			report(c, t->line, t->col, key, "name \"%s\" is used twice", n->name);
-		if (n->tap && o->tap && !strcmp(n->tap, o->tap))
-			report(c, t->line, t->col, key, "tap \"%s\" is used twice", n->tap);
-		if (n->mac_set && o->mac_set && !memcmp(n->mac, o->mac, 6))
-			report(c, t->line, t->col, key, "mac is used twice");
-	}
-	if (!n->tap && cfg->name && strlen(cfg->name) + 2 > CONFIG_IFNAME_MAX)
-		report(c, t->line, t->col, key,
-		       "tap: required when the VM name is over %d characters (the default "
-		       "\"<name>-<index>\" must fit in %d)", CONFIG_IFNAME_MAX - 2, CONFIG_IFNAME_MAX);
+	if (!devs)
+		return out_of_memory(c, kind->section);
+	cfg->devices = devs;
+	dev = &devs[cfg->nr_devices];
+	*dev = (struct config_device){ .kind = kind, .index = index, .line = t->line, .col = t->col };
+	dev->cfg = calloc(1, kind->config_size ? kind->config_size : 1);
+	if (!dev->cfg)
+		return out_of_memory(c, kind->section);
+	cfg->nr_devices++;
+	set_device_defaults(kind, dev->cfg);
+	walk_device(c, t, instance_name(dev, name, sizeof(name)), dev);
 }
 
-static void set_nets(struct ctx *c, const char *key, const struct toml_entry *e)
+/* [rng]: a table; [[disk]]: an array of tables, at most kind->max. */
+static void set_device_section(struct ctx *c, const char *key, const struct toml_entry *e,
+			       const struct device_kind *kind)
 {
 	const struct toml_value *v = e->value;
 	char name[64];
 
+	if (kind->max == 1) {
+		if (want_type(c, key, v, TOML_TABLE))
+			parse_instance(c, v, kind, 0);
+		return;
+	}
 	if (v->type != TOML_ARRAY || (v->array.len && v->array.items[0]->type != TOML_TABLE))
-		return report(c, v->line, v->col, key, "expected [[net]] tables, got %s",
-			      toml_type_name(v->type));
-	if (v->array.len > CONFIG_MAX_NETS)
-		return report(c, v->array.items[CONFIG_MAX_NETS]->line,
-			      v->array.items[CONFIG_MAX_NETS]->col, key,
-			      "at most %d interfaces", CONFIG_MAX_NETS);
+		return report(c, v->line, v->col, key, "expected [[%s]] tables, got %s",
+			      kind->section, toml_type_name(v->type));
+	if (v->array.len > kind->max)
+		return report(c, v->array.items[kind->max]->line, v->array.items[kind->max]->col,
+			      key, "at most %u %s", kind->max, kind->plural);
 	for (size_t i = 0; i < v->array.len; i++) {
-		const struct toml_value *t = v->array.items[i];
-
 		snprintf(name, sizeof(name), "%s[%zu]", key, i);
-		if (!want_type(c, name, t, TOML_TABLE))
-			continue;
-		c->net = &c->cfg->nets[c->cfg->nr_nets++];
-		c->net_has_name = false;
-		walk(c, t, name, net_keys);
-		if (!c->net_has_name)
-			report(c, t->line, t->col, name, "name: required key is missing");
-		check_net(c, name, t);
+		if (want_type(c, name, v->array.items[i], TOML_TABLE))
+			parse_instance(c, v->array.items[i], kind, (unsigned)i);
 	}
 }
 
-static void set_vsock_cid(struct ctx *c, const char *key, const struct toml_entry *e)
-{
-	int64_t n;
-
-	c->have_cid = true;
-	if (get_int(c, key, e->value, 3, 0xfffffffe, &n))
-		c->cfg->vsock.cid = (uint32_t)n;
-}
-
-static void set_vsock_seccomp(struct ctx *c, const char *key, const struct toml_entry *e)
-{
-	set_seccomp(c, key, e->value, &c->cfg->vsock.seccomp);
-	c->vsock_seccomp_set = true;
-}
-
-static const struct key_spec vsock_keys[] = {
-	{ "cid", set_vsock_cid },
-	{ "seccomp_policy", set_vsock_seccomp },
-	{ NULL, NULL },
+/* The parser's side of a kind's check(): lines at the instance's table. */
+struct device_check {
+	struct cfg_check chk;
+	struct ctx *c;
+	const struct config_device *dev;
 };
 
-static void set_vsock(struct ctx *c, const char *key, const struct toml_entry *e)
+static void check_report(struct cfg_check *chk, const char *fmt, ...)
 {
-	if (!want_type(c, key, e->value, TOML_TABLE))
-		return;
-	c->cfg->vsock.present = true;
-	walk(c, e->value, key, vsock_keys);
-	if (!c->have_cid)
-		report(c, e->value->line, e->value->col, key, "cid: required key is missing");
+	struct device_check *dc = chk->ctx;
+	char msg[256], name[64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	report(dc->c, dc->dev->line, dc->dev->col, instance_name(dc->dev, name, sizeof(name)),
+	       "%s", msg);
+}
+
+/* After the whole file: seccomp defaults and the kinds' own checks. */
+static void finish_devices(struct ctx *c)
+{
+	struct vm_config *cfg = c->cfg;
+	const void *earlier[MAX_INSTANCES];
+
+	for (size_t i = 0; i < cfg->nr_devices; i++) {
+		struct config_device *dev = &cfg->devices[i];
+		struct device_check dc = { .c = c, .dev = dev };
+		unsigned n = 0;
+
+		if (!dev->seccomp_set)
+			dev->seccomp = cfg->sandbox.seccomp;
+		if (!dev->kind->check)
+			continue;
+		for (size_t j = 0; j < i && n < MAX_INSTANCES; j++)
+			if (cfg->devices[j].kind == dev->kind)
+				earlier[n++] = cfg->devices[j].cfg;
+		dc.chk = (struct cfg_check){ .vm_name = cfg->name, .earlier = earlier,
+					     .nr_earlier = n, .report = check_report, .ctx = &dc };
+		dev->kind->check(dev->cfg, &dc.chk);
+	}
+}
+
+static void free_device(struct config_device *dev)
+{
+	for (const struct cfg_key *k = dev->kind->keys; dev->cfg && k->name; k++)
+		if (k->type == CFG_STRING || k->type == CFG_PATH || k->type == CFG_IFNAME)
+			free(*(char **)((char *)dev->cfg + k->offset));
+	free(dev->cfg);
+}
+
+unsigned config_count(const struct vm_config *cfg, const struct device_kind *kind)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < cfg->nr_devices; i++)
+		n += cfg->devices[i].kind == kind;
+	return n;
+}
+
+const struct config_device *config_instance(const struct vm_config *cfg,
+					    const struct device_kind *kind, unsigned index)
+{
+	for (size_t i = 0; i < cfg->nr_devices; i++)
+		if (cfg->devices[i].kind == kind && cfg->devices[i].index == index)
+			return &cfg->devices[i];
+	return NULL;
 }
 
 static void set_auto_shutdown_enable(struct ctx *c, const char *key, const struct toml_entry *e)
@@ -754,10 +812,6 @@ static const struct key_spec root_keys[] = {
 	{ "log_level", set_log_level },
 	{ "console", set_console },
 	{ "sandbox", set_sandbox },
-	{ "rng", set_rng },
-	{ "disk", set_disks },
-	{ "net", set_nets },
-	{ "vsock", set_vsock },
 	{ "auto_shutdown", set_auto_shutdown },
 	{ "user", set_user },
 	/* Later features. */
@@ -766,29 +820,43 @@ static const struct key_spec root_keys[] = {
 	{ NULL, NULL },
 };
 
+/* The names a key of this table may have: specs, and at the top the device sections. */
+static size_t table_names(const char *prefix, const struct key_spec *specs, const char **names)
+{
+	size_t n = 0;
+
+	for (; specs->name && n < MAX_KEYS; specs++)
+		names[n++] = specs->name;
+	for (const struct device_kind *const *k = device_kinds; !prefix && *k && n < MAX_KEYS; k++)
+		names[n++] = (*k)->section;
+	return n;
+}
+
 static void walk(struct ctx *c, const struct toml_value *t, const char *prefix,
 		 const struct key_spec *specs)
 {
+	const struct device_kind *kind;
 	const struct key_spec *s;
 	const struct toml_entry *e;
-	const char *hint;
+	const char *names[MAX_KEYS];
 	char key[256];
-	size_t i;
 
-	for (i = 0; i < t->table.len; i++) {
+	for (size_t i = 0; i < t->table.len; i++) {
 		e = &t->table.entries[i];
 		show_key(prefix, e->key, key, sizeof(key));
+		/* A kind in the registry wins over a "not supported yet" name. */
+		if (!prefix && (kind = device_kind_find(e->key))) {
+			set_device_section(c, key, e, kind);
+			continue;
+		}
 		for (s = specs; s->name && strcmp(s->name, e->key); s++)
 			;
 		if (s->name && s->set)
 			s->set(c, key, e);
 		else if (s->name)
 			report(c, e->line, e->col, key, "not supported yet");
-		else if ((hint = suggest(e->key, specs)))
-			report(c, e->line, e->col, key, "unknown key (did you mean \"%s\"?)",
-			       hint);
 		else
-			report(c, e->line, e->col, key, "unknown key");
+			report_unknown(c, e, key, names, table_names(prefix, specs, names));
 	}
 }
 
@@ -837,17 +905,8 @@ int config_parse(const char *source, const char *text, size_t len,
 	}
 	walk(&c, root, NULL, root_keys);
 	/* Devices inherit [sandbox]'s policy, wherever it stands in the file. */
-	if (!c.rng_seccomp_set)
-		cfg->rng.seccomp = cfg->sandbox.seccomp;
-	for (size_t i = 0; i < cfg->nr_disks; i++)
-		if (!cfg->disks[i].seccomp_set)
-			cfg->disks[i].seccomp = cfg->sandbox.seccomp;
-	for (size_t i = 0; i < cfg->nr_nets; i++)
-		if (!cfg->nets[i].seccomp_set)
-			cfg->nets[i].seccomp = cfg->sandbox.seccomp;
-	if (!c.vsock_seccomp_set)
-		cfg->vsock.seccomp = cfg->sandbox.seccomp;
-	if (cfg->auto_shutdown.enable && !cfg->vsock.present)
+	finish_devices(&c);
+	if (cfg->auto_shutdown.enable && !config_count(cfg, &vsock_kind))
 		report(&c, c.auto_shutdown->value->line, c.auto_shutdown->value->col,
 		       "auto_shutdown", "needs [vsock]: the guest agent reports idleness over it");
 	if (!c.have_name)
@@ -940,14 +999,9 @@ void config_free(struct vm_config *cfg)
 	free(cfg->runtime_dir);
 	free(cfg->user);
 	free(cfg->console.path);
-	for (i = 0; i < cfg->nr_nets; i++) {
-		free(cfg->nets[i].name);
-		free(cfg->nets[i].tap);
-	}
-	for (i = 0; i < cfg->nr_disks; i++) {
-		free(cfg->disks[i].path);
-		free(cfg->disks[i].id);
-	}
+	for (i = 0; i < cfg->nr_devices; i++)
+		free_device(&cfg->devices[i]);
+	free(cfg->devices);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

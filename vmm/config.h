@@ -15,30 +15,18 @@ enum seccomp_policy { SECCOMP_ENFORCING, SECCOMP_LOG };
 #define CONFIG_MIN_MEMORY_MIB 64
 #define CONFIG_MAX_MEMORY_MIB (1024u * 1024u)	/* 1 TiB */
 #define CONFIG_MAX_CPUS 64
-#define CONFIG_MAX_DISKS 6
-#define CONFIG_DISK_ID_MAX 20	/* bytes in a virtio-blk serial */
-#define CONFIG_MAX_NETS 4
-#define CONFIG_IFNAME_MAX 15	/* a Linux interface name, IFNAMSIZ - 1 */
 #define CONFIG_MAX_IDLE_SECONDS (7 * 24 * 3600)
 
-struct disk_config {
-	char *path;
-	bool ro;			/* default false */
-	bool sparse;			/* default true: discard/write-zeroes punch holes */
-	bool direct;			/* O_DIRECT, default false */
-	uint32_t block_size;		/* default 512 */
-	char *id;			/* serial for GET_ID, NULL: none */
+struct device_kind;	/* devices/registry.h */
+
+/* One device section: [rng], or one table of [[disk]]. */
+struct config_device {
+	const struct device_kind *kind;
+	void *cfg;			/* the kind's config struct, e.g. struct disk_config */
+	unsigned index;			/* among its kind, in config order */
 	enum seccomp_policy seccomp;	/* its own seccomp_policy, else [sandbox]'s */
 	bool seccomp_set;
-};
-
-struct net_config {
-	char *name;			/* the interface name the guest sees */
-	char *tap;			/* host TAP; default "<vm name>-<index>" */
-	uint8_t mac[6];
-	bool mac_set;			/* else derived from the VM and interface names */
-	enum seccomp_policy seccomp;
-	bool seccomp_set;
+	int line, col;			/* of its table, for messages */
 };
 
 struct vm_config {
@@ -64,19 +52,8 @@ struct vm_config {
 		bool enable;		/* default true; false only for debugging */
 		enum seccomp_policy seccomp;	/* default enforcing */
 	} sandbox;
-	struct disk_config disks[CONFIG_MAX_DISKS];	/* [[disk]], in order */
-	size_t nr_disks;
-	struct {
-		bool present;		/* [rng]: a virtio-rng device */
-		enum seccomp_policy seccomp;	/* [rng] seccomp_policy, else sandbox's */
-	} rng;
-	struct net_config nets[CONFIG_MAX_NETS];	/* [[net]], in order */
-	size_t nr_nets;
-	struct {
-		bool present;		/* [vsock]: virtio-vsock and the guest agent */
-		uint32_t cid;		/* the guest's CID, 3 .. 0xfffffffe */
-		enum seccomp_policy seccomp;
-	} vsock;
+	struct config_device *devices;	/* the device sections, in file order */
+	size_t nr_devices;
 	struct {
 		bool enable;		/* default false; needs [vsock] */
 		unsigned after;		/* seconds without a running command, default 120 */
@@ -94,6 +71,10 @@ int config_parse(const char *source, const char *text, size_t len,
 /* Reads path and parses it; a file that cannot be read is one error line. */
 int config_load(const char *path, struct vm_config *cfg, char *err, size_t errlen);
 void config_free(struct vm_config *cfg);
+/* How many instances of kind the config has, and the index'th (or NULL). */
+unsigned config_count(const struct vm_config *cfg, const struct device_kind *kind);
+const struct config_device *config_instance(const struct vm_config *cfg,
+					    const struct device_kind *kind, unsigned index);
 /* The full kernel command line: cmdline plus kernel_params, space-joined. */
 char *config_kernel_cmdline(const struct vm_config *cfg);
 

@@ -8,6 +8,7 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include "devices/vsock_device.h"
 #include "vmm/activation.h"
 #include "vmm/agent_watch.h"
 #include "vmm/config.h"
@@ -209,7 +210,7 @@ static int run_vm(const struct vm_config *cfg, struct console *console,
 static int open_host_sockets(const struct vm_config *cfg, struct vm_host *host,
 			     char *err, size_t errlen)
 {
-	if (!cfg->vsock.present)
+	if (!config_count(cfg, &vsock_kind))
 		return 0;
 	host->vsock_fd = runtime_dir_listen(host->rundir, "vsock.socket", err, errlen);
 	if (host->vsock_fd < 0)
@@ -241,7 +242,7 @@ static int check_kvm(char *err, size_t errlen)
 static int open_services(const struct vm_config *cfg, const struct vm_host *host,
 			 struct services *svc, char *err, size_t errlen)
 {
-	svc->has_agent = cfg->vsock.present;
+	svc->has_agent = config_count(cfg, &vsock_kind) > 0;
 	if (control_open(&svc->control, host->rundir, cfg->name,
 			 svc->has_agent ? &svc->agent : NULL, err, errlen))
 		return -1;

@@ -13,11 +13,10 @@
 #include "boot/acpi.h"
 #include "boot/cpu_state.h"
 #include "boot/loader.h"
-#include "devices/devices.h"
+#include "devices/registry.h"
+#include "vmm/balloon_ctl_impl.h"
 #include "vmm/link_child.h"
 #include "vmm/log.h"
-#include "vmm/balloon_ctl_impl.h"
-#include "vmm/tap.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
@@ -94,29 +93,38 @@ static int write_acpi(struct vm *vm, char *err, size_t errlen)
 /* First PCI slot for virtio devices; 0 is the host bridge. */
 #define VIRTIO_FIRST_SLOT 1
 
-/* What a device process gets besides its rings: fds, maybe a directory. */
-struct device_grant {
-	const int *fds;
-	unsigned nr_fds;
-	const char *dir;	/* the runtime directory, to act in as the VM's user */
-	struct sandbox_dir_id dir_id;	/* what dir must lead to: the one we opened */
-	unsigned nofile;	/* 0: the default */
-};
-
-static int start_device(struct vm *vm, struct vm_device *d, const struct sandbox_policy *policy,
-			enum seccomp_policy seccomp, const struct device_grant *grant,
+/* The runtime directory, for a device that acts there as the VM's user. */
+static int grant_rundir(struct vm *vm, const struct vm_device *d, struct link_child_options *opt,
 			char *err, size_t errlen)
 {
+	/* The user owns the directory and may swap its name: the jail gets
+	 * the one we opened or none. */
+	int rc = sandbox_dir_id(vm->host->rundir->dir_fd, &opt->bind_dir_id);
+
+	if (rc) {
+		snprintf(err, errlen, "%s: %s: %s", d->name, vm->host->rundir->path, strerror(-rc));
+		return -1;
+	}
+	opt->bind_dir = vm->host->rundir->path;
+	opt->as_user = true;
+	opt->uid = vm->host->rundir->uid;
+	opt->gid = vm->host->rundir->gid;
+	return 0;
+}
+
+/* Forks the device's jailed process with what create() granted, and plugs it. */
+static int start_device(struct vm *vm, struct vm_device *d, const struct config_device *cd,
+			const struct device_grant *grant, char *err, size_t errlen)
+{
 	struct link_child_options opt = {
-		.sandbox = vm->cfg->sandbox.enable, .seccomp_log = seccomp == SECCOMP_LOG,
-		.policy = policy,
-		.device_fds = grant->fds, .nr_device_fds = grant->nr_fds,
-		.bind_dir = grant->dir, .bind_dir_id = grant->dir_id, .nofile = grant->nofile,
-		.as_user = grant->dir != NULL,
-		.uid = vm->host->rundir->uid, .gid = vm->host->rundir->gid,
+		.sandbox = vm->cfg->sandbox.enable, .seccomp_log = cd->seccomp == SECCOMP_LOG,
+		.policy = cd->kind->policy,
+		.device_fds = grant->fds, .nr_device_fds = grant->nr_fds, .nofile = grant->nofile,
 	};
 	int rc;
 
+	if (grant->rundir && grant_rundir(vm, d, &opt, err, errlen))
+		return -1;
 	d->link = link_child_create(&d->dev, &opt, err, errlen);
 	if (!d->link)
 		return -1;
@@ -135,167 +143,70 @@ static int start_device(struct vm *vm, struct vm_device *d, const struct sandbox
 	return 0;
 }
 
-static struct vm_device *new_device(struct vm *vm)
+static void device_env(const struct vm *vm, unsigned index, struct device_env *env)
+{
+	*env = (struct device_env){
+		.vm_name = vm->cfg->name, .index = index, .cpus = vm->cfg->cpus,
+		.mem = &vm->mem, .ram_bytes = vm->ram.size,
+		.rundir_fd = vm->host ? vm->host->rundir->dir_fd : -1,
+		.rundir_path = vm->host ? vm->host->rundir->path : NULL,
+		.command_fd = vm->host ? vm->host->command_fd : -1,
+		.vsock_fd = vm->host ? vm->host->vsock_fd : -1,
+	};
+}
+
+/* One instance: the kind's create() in the VMM, then its process. */
+static int add_device(struct vm *vm, const struct config_device *cd, char *err, size_t errlen)
 {
 	struct vm_device *d = calloc(1, sizeof(*d));
-
-	if (d)
-		vm->devices[vm->nr_devices] = d;
-	return d;
-}
-
-/* The VMM opens the image; the jailed device only ever gets the fd. */
-static int open_disk(const struct disk_config *disk, unsigned index, char *err, size_t errlen)
-{
-	int flags = (disk->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | (disk->direct ? O_DIRECT : 0);
-	int fd = open(disk->path, flags);
-
-	if (fd < 0)
-		snprintf(err, errlen, "disk[%u]: %s: %s", index, disk->path, strerror(errno));
-	return fd;
-}
-
-static int add_disk(struct vm *vm, unsigned index, char *err, size_t errlen)
-{
-	const struct disk_config *disk = &vm->cfg->disks[index];
-	struct vm_device *d = new_device(vm);
-	struct blk_options opt = {
-		.ro = disk->ro, .sparse = disk->sparse, .direct = disk->direct,
-		.block_size = disk->block_size, .id = disk->id, .nr_queues = vm->cfg->cpus,
-	};
-	int rc = -1;
-
-	if (!d)
-		return fail(err, errlen, "disk");
-	snprintf(d->name, sizeof(d->name), "blk%u", index);
-	d->essential = index == 0;	/* the root disk */
-	opt.fd = open_disk(disk, index, err, errlen);
-	if (opt.fd >= 0 && !blk_create(&d->dev, d->name, &vm->mem, &opt, err, errlen))
-		rc = start_device(vm, d, &blk_policy, disk->seccomp,
-				  &(struct device_grant){ .fds = &opt.fd, .nr_fds = 1 }, err, errlen);
-	if (opt.fd >= 0)
-		close(opt.fd);	/* the device process has its own */
-	if (!rc)
-		vm->nr_devices++;
-	return rc;
-}
-
-static int add_rng(struct vm *vm, char *err, size_t errlen)
-{
-	struct vm_device *d = new_device(vm);
-
-	if (!d)
-		return fail(err, errlen, "rng");
-	snprintf(d->name, sizeof(d->name), "rng0");
-	if (rng_create(&d->dev, d->name, &vm->mem))
-		return fail(err, errlen, "rng0");
-	if (start_device(vm, d, &rng_policy, vm->cfg->rng.seccomp, &(struct device_grant){ 0 },
-			 err, errlen))
-		return -1;
-	vm->nr_devices++;
-	return 0;
-}
-
-/* [[net]] tap, else "<vm name>-<index>" (the config checked that it fits). */
-static void net_tap_name(const struct vm_config *cfg, unsigned index, char name[IFNAMSIZ])
-{
-	if (cfg->nets[index].tap)
-		snprintf(name, IFNAMSIZ, "%s", cfg->nets[index].tap);
-	else
-		snprintf(name, IFNAMSIZ, "%s-%u", cfg->name, index);
-}
-
-static void net_mac(const struct vm_config *cfg, unsigned index, uint8_t mac[6])
-{
-	if (cfg->nets[index].mac_set)
-		memcpy(mac, cfg->nets[index].mac, 6);
-	else
-		net_derive_mac(cfg->name, cfg->nets[index].name, mac);
-}
-
-/* The TAP is opened here; the jailed device only ever gets the fd. */
-static int add_net(struct vm *vm, unsigned index, char *err, size_t errlen)
-{
-	const struct net_config *net = &vm->cfg->nets[index];
-	struct vm_device *d = new_device(vm);
-	struct net_options opt;
-	char tap[IFNAMSIZ];
-	int rc = -1;
-
-	if (!d)
-		return fail(err, errlen, "net");
-	snprintf(d->name, sizeof(d->name), "net%u", index);
-	net_tap_name(vm->cfg, index, tap);
-	net_mac(vm->cfg, index, opt.mac);
-	opt.tap_fd = tap_open(tap, err, errlen);
-	if (opt.tap_fd >= 0 && !net_create(&d->dev, d->name, &vm->mem, &opt, err, errlen))
-		rc = start_device(vm, d, &net_policy, net->seccomp,
-				  &(struct device_grant){ .fds = &opt.tap_fd, .nr_fds = 1 }, err, errlen);
-	if (opt.tap_fd >= 0)
-		close(opt.tap_fd);
-	if (!rc)
-		vm->nr_devices++;
-	return rc;
-}
-
-/*
- * The listening sockets belong to the VMM (they outlive a guest reboot);
- * the device gets them and the runtime directory, where it reaches the
- * host programs' vsock.socket_<port> listeners.
- */
-static int add_vsock(struct vm *vm, char *err, size_t errlen)
-{
-	struct vm_device *d = new_device(vm);
-	struct vsock_options opt = {
-		.guest_cid = vm->cfg->vsock.cid,
-		.listen_fd = vm->host->vsock_fd, .command_fd = vm->host->command_fd,
-	};
-	int fds[] = { opt.listen_fd, opt.command_fd };
-	struct device_grant grant = {
-		.fds = fds, .nr_fds = opt.command_fd >= 0 ? 2 : 1,
-		.dir = vm->host->rundir->path, .nofile = VSOCK_DEVICE_NOFILE,
-	};
+	struct device_grant grant = { .nr_fds = 0 };
+	struct device_env env;
 	int rc;
 
-	if (!d)
-		return fail(err, errlen, "vsock");
-	/* The user owns the directory and may swap its name: the jail gets
-	 * the one we opened or none. */
-	rc = sandbox_dir_id(vm->host->rundir->dir_fd, &grant.dir_id);
-	if (rc) {
-		snprintf(err, errlen, "vsock: %s: %s", grant.dir, strerror(-rc));
+	if (!d) {
+		snprintf(err, errlen, "%s: out of memory", cd->kind->section);
 		return -1;
 	}
-	snprintf(d->name, sizeof(d->name), "vsock0");
-	if (vsock_create(&d->dev, d->name, &vm->mem, &opt, err, errlen) ||
-	    start_device(vm, d, &vsock_policy, vm->cfg->vsock.seccomp, &grant, err, errlen))
+	vm->devices[vm->nr_devices] = d;
+	snprintf(d->name, sizeof(d->name), "%s%u", cd->kind->prefix, cd->index);
+	d->essential = cd->kind->essential_first && cd->index == 0;
+	d->essential_what = cd->kind->essential_what;
+	device_env(vm, cd->index, &env);
+	rc = cd->kind->create(&d->dev, d->name, &env, cd->cfg, &grant, err, errlen);
+	if (rc)
 		return -1;
-	vm->nr_devices++;
-	return 0;
+	rc = start_device(vm, d, cd, &grant, err, errlen);
+	for (unsigned i = 0; i < grant.nr_fds && !grant.borrowed; i++)
+		close(grant.fds[i]);	/* the device process has its own */
+	if (!rc)
+		vm->nr_devices++;
+	return rc;
 }
 
 /*
- * Each device process is forked here, before any vCPU thread exists.
- * Disks come first so the guest names them /dev/vda, /dev/vdb, ... in
- * config order; interfaces follow in config order.
+ * Each device process is forked here, before any vCPU thread exists, in
+ * the registry's order and, within a kind, in config order.
  */
 static int create_devices(struct vm *vm, char *err, size_t errlen)
 {
 	msi_routes_init(&vm->routes, &vm->kvm);
-	for (unsigned i = 0; i < vm->cfg->nr_disks; i++)
-		if (add_disk(vm, i, err, errlen))
-			return -1;
-	for (unsigned i = 0; i < vm->cfg->nr_nets; i++)
-		if (add_net(vm, i, err, errlen))
-			return -1;
-	if (vm->cfg->vsock.present && add_vsock(vm, err, errlen))
+	if (vm->cfg->nr_devices > VM_MAX_DEVICES) {
+		snprintf(err, errlen, "%zu devices: at most %d", vm->cfg->nr_devices, VM_MAX_DEVICES);
 		return -1;
-	return vm->cfg->rng.present ? add_rng(vm, err, errlen) : 0;
+	}
+	vm->devices = calloc(vm->cfg->nr_devices + 1, sizeof(*vm->devices));
+	if (!vm->devices)
+		return fail(err, errlen, "devices");
+	for (const struct device_kind *const *k = device_kinds; *k; k++)
+		for (unsigned i = 0; i < config_count(vm->cfg, *k); i++)
+			if (add_device(vm, config_instance(vm->cfg, *k, i), err, errlen))
+				return -1;
+	return 0;
 }
 
 static void destroy_devices(struct vm *vm)
 {
-	for (unsigned i = 0; i < VM_MAX_DEVICES && vm->devices[i]; i++) {
+	for (unsigned i = 0; vm->devices && vm->devices[i]; i++) {
 		struct vm_device *d = vm->devices[i];
 
 		vm_device_stop(vm, d);
@@ -303,26 +214,44 @@ static void destroy_devices(struct vm *vm)
 		free(d);
 		vm->devices[i] = NULL;
 	}
+	free(vm->devices);
+	vm->devices = NULL;
 	vm->nr_devices = 0;
 	msi_routes_destroy(&vm->routes);
 }
 
-/* The config's command line plus vmsilo.ifname=<name>,<mac> per interface. */
-static char *kernel_cmdline(const struct vm_config *cfg)
+/* Appends " param" to *line; -1 (and *line freed) when out of memory. */
+static int append_param(char **line, const char *param)
 {
-	char *base = config_kernel_cmdline(cfg), *out = base;
+	char *next;
 
-	for (unsigned i = 0; out && i < cfg->nr_nets; i++) {
-		uint8_t m[6];
-		char *next;
+	if (!*param)
+		return 0;
+	if (asprintf(&next, "%s%s%s", *line, **line ? " " : "", param) < 0)
+		next = NULL;
+	free(*line);
+	*line = next;
+	return next ? 0 : -1;
+}
 
-		net_mac(cfg, i, m);
-		if (asprintf(&next, "%s%svmsilo.ifname=%s,%02x:%02x:%02x:%02x:%02x:%02x", out,
-			     *out ? " " : "", cfg->nets[i].name, m[0], m[1], m[2], m[3], m[4],
-			     m[5]) < 0)
-			next = NULL;
-		free(out);
-		out = next;
+/* The config's command line plus each device's parameter (vmsilo.ifname=...). */
+static char *kernel_cmdline(const struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+	char *out = config_kernel_cmdline(cfg), param[256];
+	struct device_env env;
+
+	for (size_t i = 0; out && i < cfg->nr_devices; i++) {
+		const struct config_device *cd = &cfg->devices[i];
+
+		if (!cd->kind->kernel_param)
+			continue;
+		device_env(vm, cd->index, &env);
+		if (cd->kind->kernel_param(cd->cfg, &env, param, sizeof(param)) ||
+		    append_param(&out, param)) {
+			free(out);
+			return NULL;
+		}
 	}
 	return out;
 }
@@ -339,7 +268,7 @@ static int load_guest(struct vm *vm, struct boot_image *img, char *err, size_t e
 		return -1;
 	if (write_acpi(vm, err, errlen))
 		return -1;
-	cmdline = kernel_cmdline(cfg);
+	cmdline = kernel_cmdline(vm);
 	if (!cmdline)
 		return fail(err, errlen, "cmdline");
 	rc = boot_write_params(&vm->mem, img, cmdline, LAYOUT_ACPI_START, err, errlen);

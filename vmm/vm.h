@@ -34,7 +34,9 @@ enum vm_exit {
 
 struct vm;
 
-#define VM_MAX_DEVICES 12
+/* PCI slots 1..31 for virtio devices. How many a VM has comes from the
+ * registry's per-kind max (test_registry: all fit). */
+#define VM_MAX_DEVICES 31
 /* What the host side hands the VM: where its files go, activated sockets. */
 struct vm_host {
 	struct runtime_dir *rundir;
@@ -55,7 +57,7 @@ struct vm {
 	struct pci_bus pci;
 	struct i8042 kbd;
 	struct msi_routes routes;
-	struct vm_device *devices[VM_MAX_DEVICES];
+	struct vm_device **devices;	/* one per config device section, NULL-terminated */
 	unsigned nr_devices;
 	struct vcpu *vcpus;
 	struct vcpu_gate gate;

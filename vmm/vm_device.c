@@ -36,7 +36,8 @@ static void check_death(struct vm *vm, struct vm_device *d)
 	if (!d->essential || d->dead_seen || d->link->ops->status(d->link) != VDEV_LINK_DEAD)
 		return;
 	d->dead_seen = true;
-	log_err("%s: the root disk's device is dead; stopping the VM", d->name);
+	log_err("%s: %s's device is dead; stopping the VM", d->name,
+		d->essential_what ? d->essential_what : "an essential device");
 	vm_request_exit(vm, VM_EXIT_CRASH);
 }
 

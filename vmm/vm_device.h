@@ -27,6 +27,7 @@ struct vm_device {
 	struct vm_device_watch watch[VDEV_LINK_MAX_WATCHES];
 	char name[16];			/* "blk0", "rng0" */
 	bool essential;			/* its death stops the VM (the root disk) */
+	const char *essential_what;	/* "the root disk", for the message */
 	bool plugged;
 	bool dead_seen;			/* its death was acted on */
 };

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "devices/vsock_device.h"
 #include "guest-agent/protocol.h"
 #include "vmm/agent_watch.h"
 #include "vmm/log.h"
@@ -25,7 +26,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct vm vm;
 static struct vm_config cfg = {
-	.name = "fuzzvm", .cpus = 1, .vsock = { .present = true },
+	.name = "fuzzvm", .cpus = 1,
+	.devices = &(struct config_device){ .kind = &vsock_kind, .cfg = &(struct vsock_config){ .cid = 3 } },
+	.nr_devices = 1,
 	.auto_shutdown = { .enable = true, .after = 60 },
 };
 static struct agent_watch aw;

@@ -22,7 +22,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct vm vm;
+static struct vm_device *devices[VM_MAX_DEVICES + 1];
+static struct vm vm = { .devices = devices };
 static struct vm_config cfg = { .name = "fuzzvm", .cpus = 2, .memory_mib = 256 };
 static struct control ctl;
 static struct vm_device device;

@@ -21,7 +21,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 
-#include "devices/devices.h"
+#include "devices/net.h"
 #include "tests/fuzz/fuzz_driver.h"
 #include "vmm/log.h"
 

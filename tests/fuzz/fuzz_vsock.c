@@ -21,7 +21,7 @@
 #include <linux/virtio_ring.h>
 #include <linux/virtio_vsock.h>
 
-#include "devices/devices.h"
+#include "devices/vsock_device.h"
 #include "tests/fuzz/fuzz_driver.h"
 #include "vmm/log.h"
 

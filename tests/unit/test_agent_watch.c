@@ -18,6 +18,7 @@
 
 #include "check.h"
 #include "guest-agent/protocol.h"
+#include "devices/vsock_device.h"
 #include "vmm/activation.h"
 #include "vmm/agent_watch.h"
 #include "vmm/runtime_dir.h"
@@ -25,7 +26,9 @@
 
 static struct vm vm;
 static struct vm_config cfg = {
-	.name = "testvm", .cpus = 1, .vsock = { .present = true },
+	.name = "testvm", .cpus = 1,
+	.devices = &(struct config_device){ .kind = &vsock_kind, .cfg = &(struct vsock_config){ .cid = 3 } },
+	.nr_devices = 1,
 	.auto_shutdown = { .enable = true, .after = 60 },
 };
 static struct agent_watch aw;

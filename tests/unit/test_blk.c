@@ -11,7 +11,7 @@
 #include "boot/guest_mem.h"
 #include "check.h"
 #include "tests/unit/fake_driver.h"
-#include "devices/devices.h"
+#include "devices/blk.h"
 #include "devices/link_local.h"
 #include "vmm/log.h"
 

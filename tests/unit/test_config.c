@@ -1,6 +1,10 @@
 /* Unit tests for the config schema: defaults, keys, paths and every error. */
 #include "vmm/config.h"
 #include "vmm/toml.h"
+#include "devices/blk.h"
+#include "devices/net.h"
+#include "devices/rng.h"
+#include "devices/vsock_device.h"
 #include "tests/unit/check.h"
 
 #include <errno.h>
@@ -12,6 +16,28 @@
 #define MIN_DOC "name = \"banking\"\nkernel = \"/boot/vmlinuz\"\n"
 
 static int cases;
+
+/* The index'th instance of kind; a missing one fails and reads as zeros. */
+static const struct config_device *instance(const struct vm_config *cfg,
+					    const struct device_kind *kind, unsigned index)
+{
+	static const uint64_t zeros[16];
+	static const struct config_device none = { .cfg = (void *)zeros };
+	const struct config_device *d = config_instance(cfg, kind, index);
+
+	CHECK(d != NULL);
+	return d ? d : &none;
+}
+
+static const struct disk_config *disk(const struct vm_config *cfg, unsigned index)
+{
+	return instance(cfg, &blk_kind, index)->cfg;
+}
+
+static const struct net_config *net(const struct vm_config *cfg, unsigned index)
+{
+	return instance(cfg, &net_kind, index)->cfg;
+}
 
 /* Runs config_parse with stderr captured into out. */
 static int parse_quiet(const char *source, const char *doc, size_t len,
@@ -545,17 +571,17 @@ static void test_disks(void)
 	if (!parse("/etc/b.toml", MIN_DOC "[[disk]]\npath = \"root.erofs\"\nro = true\nid = \"root\"\n"
 		   "[[disk]]\npath = \"/var/home.img\"\nsparse = false\ndirect = true\nblock_size = 4096\n"
 		   "seccomp_policy = \"log\"", &cfg)) {
-		CHECK_EQ(cfg.nr_disks, 2);
-		CHECK_STR(cfg.disks[0].path, "/etc/root.erofs");
-		CHECK(cfg.disks[0].ro && cfg.disks[0].sparse && !cfg.disks[0].direct);
-		CHECK_EQ(cfg.disks[0].block_size, 512);
-		CHECK_STR(cfg.disks[0].id, "root");
-		CHECK_EQ(cfg.disks[0].seccomp, SECCOMP_ENFORCING);
-		CHECK_STR(cfg.disks[1].path, "/var/home.img");
-		CHECK(!cfg.disks[1].ro && !cfg.disks[1].sparse && cfg.disks[1].direct);
-		CHECK_EQ(cfg.disks[1].block_size, 4096);
-		CHECK(cfg.disks[1].id == NULL);
-		CHECK_EQ(cfg.disks[1].seccomp, SECCOMP_LOG);
+		CHECK_EQ(config_count(&cfg, &blk_kind), 2);
+		CHECK_STR(disk(&cfg, 0)->path, "/etc/root.erofs");
+		CHECK(disk(&cfg, 0)->ro && disk(&cfg, 0)->sparse && !disk(&cfg, 0)->direct);
+		CHECK_EQ(disk(&cfg, 0)->block_size, 512);
+		CHECK_STR(disk(&cfg, 0)->id, "root");
+		CHECK_EQ(instance(&cfg, &blk_kind, 0)->seccomp, SECCOMP_ENFORCING);
+		CHECK_STR(disk(&cfg, 1)->path, "/var/home.img");
+		CHECK(!disk(&cfg, 1)->ro && !disk(&cfg, 1)->sparse && disk(&cfg, 1)->direct);
+		CHECK_EQ(disk(&cfg, 1)->block_size, 4096);
+		CHECK(disk(&cfg, 1)->id == NULL);
+		CHECK_EQ(instance(&cfg, &blk_kind, 1)->seccomp, SECCOMP_LOG);
 	}
 	config_free(&cfg);
 	BAD(MIN_DOC "[[disk]]\nro = true", "banking.toml:3:1: disk[0]: path: required key is missing");
@@ -570,6 +596,74 @@ static void test_disks(void)
 	BAD(MIN_DOC "disk = \"a\"", "banking.toml:3:8: disk: expected [[disk]] tables, got a string");
 }
 
+/* n tables of [[section]], each with its required key, in one document. */
+static char *tables(const char *section, const char *body, unsigned n)
+{
+	size_t cap = strlen(MIN_DOC) + n * (strlen(section) + strlen(body) + 16) + 1;
+	char *doc = malloc(cap), *p = doc;
+
+	p += sprintf(p, "%s", MIN_DOC);
+	for (unsigned i = 0; i < n; i++)
+		p += sprintf(p, "[[%s]]\n%s%u\"\n", section, body, i);
+	return doc;
+}
+
+/* The cap is the registry's max: max tables parse, one more is refused at it. */
+static void check_cap(const struct device_kind *kind, const char *body, const char *plural)
+{
+	struct vm_config cfg;
+	char *doc = tables(kind->section, body, kind->max), want[128];
+
+	if (!parse("banking.toml", doc, &cfg)) {
+		CHECK_EQ(config_count(&cfg, kind), kind->max);
+		config_free(&cfg);
+	}
+	free(doc);
+	doc = tables(kind->section, body, kind->max + 1);
+	/* Two lines per table after MIN_DOC's two: the extra one is at 3 + 2 * max. */
+	snprintf(want, sizeof(want), "banking.toml:%u:1: %s: at most %u %s\n",
+		 3 + 2 * kind->max, kind->section, kind->max, plural);
+	check_errors(__LINE__, doc, want);
+	free(doc);
+}
+
+/* Device sections are parsed from the registry with the messages they always had. */
+static void test_device_sections(void)
+{
+	struct vm_config cfg;
+
+	BAD(MIN_DOC "[[disk]]\npath = 1", "banking.toml:4:8: disk[0].path: expected a string, got an integer");
+	BAD(MIN_DOC "[[disk]]\npath = \"a\"\nro = 1",
+	    "banking.toml:5:6: disk[0].ro: expected a boolean, got an integer");
+	BAD(MIN_DOC "[vsock]\ncid = \"3\"", "banking.toml:4:7: vsock.cid: expected an integer, got a string");
+	BAD(MIN_DOC "[[net]]\nname = 4", "banking.toml:4:8: net[0].name: expected a string, got an integer");
+	BAD(MIN_DOC "[[disk]]\npath = \"a\"\nsprase = true",
+	    "banking.toml:5:1: disk[0].sprase: unknown key (did you mean \"sparse\"?)");
+	BAD(MIN_DOC "[[net]]\nname = \"a\"\nmca = \"52:54:00:12:34:56\"",
+	    "banking.toml:5:1: net[0].mca: unknown key (did you mean \"mac\"?)");
+	BAD(MIN_DOC "[vsock]\ncid = 3\nSeccomp_Policy = \"log\"",
+	    "banking.toml:5:1: vsock.Seccomp_Policy: unknown key (did you mean \"seccomp_policy\"?)");
+	BAD(MIN_DOC "[vsock]\ncid = 3\nport = 1", "banking.toml:5:1: vsock.port: unknown key");
+	BAD(MIN_DOC "[[disk]]\npath = \"a\"\nblock_size = 131072",
+	    "banking.toml:5:14: disk[0].block_size: must be between 512 and 65536, got 131072");
+	BAD(MIN_DOC "[[net]]\nname = \"a\"\nseccomp_policy = \"off\"",
+	    "banking.toml:5:18: net[0].seccomp_policy: expected one of \"enforcing\", \"log\", got \"off\"");
+	BAD(MIN_DOC "[[rng]]", "banking.toml:3:1: rng: expected a table, got an array");
+	BAD(MIN_DOC "[disk]\npath = \"a\"", "banking.toml:3:1: disk: expected [[disk]] tables, got a table");
+	/* Every kind's seccomp_policy: its own, else [sandbox]'s wherever that stands. */
+	if (!parse("b.toml", MIN_DOC "[vsock]\ncid = 3\nseccomp_policy = \"log\"\n[[net]]\nname = \"a\"\n"
+		   "[[disk]]\npath = \"/d\"\n[sandbox]\nseccomp_policy = \"log\"\n"
+		   "[[net]]\nname = \"b\"\nseccomp_policy = \"enforcing\"", &cfg)) {
+		CHECK_EQ(instance(&cfg, &vsock_kind, 0)->seccomp, SECCOMP_LOG);
+		CHECK_EQ(instance(&cfg, &net_kind, 0)->seccomp, SECCOMP_LOG);
+		CHECK_EQ(instance(&cfg, &net_kind, 1)->seccomp, SECCOMP_ENFORCING);
+		CHECK_EQ(instance(&cfg, &blk_kind, 0)->seccomp, SECCOMP_LOG);
+		config_free(&cfg);
+	}
+	check_cap(&blk_kind, "path = \"/d", "disks");
+	check_cap(&net_kind, "name = \"n", "interfaces");
+}
+
 static void test_sandbox_and_rng(void)
 {
 	struct vm_config cfg;
@@ -577,18 +671,18 @@ static void test_sandbox_and_rng(void)
 	if (!parse("b.toml", MIN_DOC, &cfg)) {
 		CHECK(cfg.sandbox.enable);
 		CHECK_EQ(cfg.sandbox.seccomp, SECCOMP_ENFORCING);
-		CHECK(!cfg.rng.present);
+		CHECK(!config_count(&cfg, &rng_kind));
 	}
 	config_free(&cfg);
 	/* A device inherits [sandbox]'s policy even when [sandbox] comes later. */
 	if (!parse("b.toml", MIN_DOC "[rng]\n[sandbox]\nenable = false\nseccomp_policy = \"log\"", &cfg)) {
 		CHECK(!cfg.sandbox.enable);
-		CHECK(cfg.rng.present);
-		CHECK_EQ(cfg.rng.seccomp, SECCOMP_LOG);
+		CHECK(config_count(&cfg, &rng_kind));
+		CHECK_EQ(instance(&cfg, &rng_kind, 0)->seccomp, SECCOMP_LOG);
 	}
 	config_free(&cfg);
 	if (!parse("b.toml", MIN_DOC "[sandbox]\nseccomp_policy = \"log\"\n[rng]\nseccomp_policy = \"enforcing\"", &cfg))
-		CHECK_EQ(cfg.rng.seccomp, SECCOMP_ENFORCING);
+		CHECK_EQ(instance(&cfg, &rng_kind, 0)->seccomp, SECCOMP_ENFORCING);
 	config_free(&cfg);
 	BAD(MIN_DOC "[sandbox]\nseccomp_policy = \"strict\"",
 	    "banking.toml:4:18: sandbox.seccomp_policy: expected one of \"enforcing\", \"log\", got \"strict\"");
@@ -606,13 +700,13 @@ static void test_net(void)
 
 	if (!parse("b.toml", MIN_DOC "[[net]]\nname = \"upstream\"\ntap = \"banking-0\"\n"
 		   "mac = \"52:54:00:12:34:5f\"\n[[net]]\nname = \"lan\"", &cfg)) {
-		CHECK_EQ(cfg.nr_nets, 2);
-		CHECK_STR(cfg.nets[0].name, "upstream");
-		CHECK_STR(cfg.nets[0].tap, "banking-0");
-		CHECK(cfg.nets[0].mac_set && cfg.nets[0].mac[0] == 0x52 && cfg.nets[0].mac[5] == 0x5f);
-		CHECK_STR(cfg.nets[1].name, "lan");
-		CHECK(cfg.nets[1].tap == NULL && !cfg.nets[1].mac_set);
-		CHECK_EQ(cfg.nets[1].seccomp, SECCOMP_ENFORCING);
+		CHECK_EQ(config_count(&cfg, &net_kind), 2);
+		CHECK_STR(net(&cfg, 0)->name, "upstream");
+		CHECK_STR(net(&cfg, 0)->tap, "banking-0");
+		CHECK(net(&cfg, 0)->mac_set && net(&cfg, 0)->mac[0] == 0x52 && net(&cfg, 0)->mac[5] == 0x5f);
+		CHECK_STR(net(&cfg, 1)->name, "lan");
+		CHECK(net(&cfg, 1)->tap == NULL && !net(&cfg, 1)->mac_set);
+		CHECK_EQ(instance(&cfg, &net_kind, 1)->seccomp, SECCOMP_ENFORCING);
 	}
 	config_free(&cfg);
 	BAD(MIN_DOC "[[net]]\ntap = \"t0\"", "banking.toml:3:1: net[0]: name: required key is missing");
@@ -640,14 +734,14 @@ static void test_vsock_and_idle(void)
 	if (!parse("b.toml", MIN_DOC "user = \"david\"\n[vsock]\ncid = 3\n[auto_shutdown]\n"
 		   "enable = true\nafter = 60", &cfg)) {
 		CHECK_STR(cfg.user, "david");
-		CHECK(cfg.vsock.present);
-		CHECK_EQ(cfg.vsock.cid, 3);
+		CHECK(config_count(&cfg, &vsock_kind));
+		CHECK_EQ(((const struct vsock_config *)instance(&cfg, &vsock_kind, 0)->cfg)->cid, 3);
 		CHECK(cfg.auto_shutdown.enable);
 		CHECK_EQ(cfg.auto_shutdown.after, 60);
 	}
 	config_free(&cfg);
 	if (!parse("b.toml", MIN_DOC, &cfg)) {
-		CHECK(cfg.user == NULL && !cfg.vsock.present && !cfg.auto_shutdown.enable);
+		CHECK(cfg.user == NULL && !config_count(&cfg, &vsock_kind) && !cfg.auto_shutdown.enable);
 		CHECK_EQ(cfg.auto_shutdown.after, 120);
 	}
 	config_free(&cfg);
@@ -666,6 +760,7 @@ int main(void)
 	test_vsock_and_idle();
 	test_sandbox_and_rng();
 	test_disks();
+	test_device_sections();
 	test_defaults();
 	test_all_keys();
 	test_choices();

@@ -25,7 +25,8 @@
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
-static struct vm vm;
+static struct vm_device *devices[VM_MAX_DEVICES + 1];
+static struct vm vm = { .devices = devices };
 static struct vm_config cfg = { .name = "testvm", .cpus = 2, .memory_mib = 256 };
 static struct control ctl;
 static struct runtime_dir rd;

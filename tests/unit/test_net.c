@@ -25,10 +25,10 @@
 
 #include "boot/guest_mem.h"
 #include "check.h"
-#include "devices/devices.h"
+#include "devices/net.h"
 #include "devices/link_local.h"
 #include "vmm/log.h"
-#include "vmm/tap.h"
+#include "devices/tap.h"
 
 #define SKIP 77
 #define RAM (16 * MIB)

@@ -9,7 +9,7 @@
 
 #include "boot/guest_mem.h"
 #include "check.h"
-#include "devices/devices.h"
+#include "devices/rng.h"
 #include "devices/link_local.h"
 #include "vmm/log.h"
 #include "vmm/virtio_pci.h"

@@ -25,7 +25,7 @@
 
 #include "boot/guest_mem.h"
 #include "check.h"
-#include "devices/devices.h"
+#include "devices/vsock_device.h"
 #include "devices/link_local.h"
 #include "vmm/link_child.h"
 #include "vmm/log.h"

@@ -1,5 +1,5 @@
 /* TAP devices for virtio-net, and MAC addresses. */
-#include "vmm/tap.h"
+#include "devices/tap.h"
 
 #include <errno.h>
 #include <fcntl.h>

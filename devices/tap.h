@@ -2,8 +2,8 @@
  * Host side of a virtio-net interface: opening the TAP device that the
  * device process gets, and the interface's MAC address.
  */
-#ifndef VMSILO_TAP_H
-#define VMSILO_TAP_H
+#ifndef VMSILO_DEVICES_TAP_H
+#define VMSILO_DEVICES_TAP_H
 
 #include <stddef.h>
 #include <stdint.h>
