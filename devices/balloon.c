@@ -376,13 +376,16 @@ static int balloon_create(struct vdev *dev, const char *name, const struct devic
 }
 
 static const struct cfg_key balloon_keys[] = {
-	{ "free_page_reporting", CFG_BOOL, offsetof(struct balloon_config, free_page_reporting), 0,
-	  "true", 0, 0, NULL, "pages the guest frees go back to the host without ballooning" },
-	{ "deflate_on_oom", CFG_BOOL, offsetof(struct balloon_config, deflate_on_oom), 0,
-	  "true", 0, 0, NULL, "the guest may take ballooned pages back when it runs out of memory" },
-	{ "stats_interval", CFG_UINT, offsetof(struct balloon_config, stats_interval), 0,
-	  "2", 0, 3600, NULL, "seconds between guest memory stats updates; 0: only on request" },
-	{ 0 },
+	{ .name = "free_page_reporting", .type = CFG_BOOL,
+	  .offset = offsetof(struct balloon_config, free_page_reporting), .def = "true",
+	  .doc = "Pages the guest frees go back to the host without ballooning (`VIRTIO_BALLOON_F_REPORTING`)." },
+	{ .name = "deflate_on_oom", .type = CFG_BOOL,
+	  .offset = offsetof(struct balloon_config, deflate_on_oom), .def = "true",
+	  .doc = "The guest may take ballooned pages back when it runs out of memory." },
+	{ .name = "stats_interval", .type = CFG_UINT,
+	  .offset = offsetof(struct balloon_config, stats_interval), .def = "2", .min = 0, .max = 3600,
+	  .doc = "Seconds between guest memory stats updates; `0`: only on request." },
+	{ .name = NULL },
 };
 
 const struct device_kind balloon_kind = {

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "devices/balloon.h"
 #include "devices/blk.h"
 #include "devices/net.h"
 #include "devices/rng.h"
@@ -11,13 +12,14 @@
 /*
  * Disks first, so the guest names them /dev/vda, /dev/vdb, ... in config
  * order; then interfaces in config order, vsock, rng. A new kind is one
- * line here (balloon: &balloon_kind, before the NULL).
+ * line here.
  */
 const struct device_kind *const device_kinds[] = {
 	&blk_kind,
 	&net_kind,
 	&vsock_kind,
 	&rng_kind,
+	&balloon_kind,
 	NULL,
 };
 

@@ -16,6 +16,7 @@
 #include "vmm/balloon_ctl.h"
 #include "vmm/balloon_ctl_impl.h"
 #include "virtio/vdev_link.h"
+#include "vmm/vm_device.h"
 #include "vmm/log.h"
 #include "vmm/vm.h"
 
@@ -346,10 +347,17 @@ static void on_timer(struct vm *vm, void *ctx, short revents)
 	balloon_ctl_tick(ctx);
 }
 
-int vm_attach_balloon(struct vm *vm, struct vdev_link *link, unsigned stats_interval_s)
+static void on_device_death(void *ctx)
 {
+	balloon_ctl_device_gone(ctx);
+}
+
+int vm_attach_balloon(struct vm *vm, struct vm_device *d, const struct balloon_config *cfg)
+{
+	struct vdev_link *link = d->link;
 	struct balloon_ctl_link to_device = { child_command, link };
-	struct balloon_ctl *b = balloon_ctl_create(vm->mem.total, stats_interval_s, &to_device);
+	struct balloon_ctl *b = balloon_ctl_create(vm->mem.total, (unsigned)cfg->stats_interval,
+						   &to_device);
 
 	if (!b)
 		return -ENOMEM;
@@ -358,6 +366,8 @@ int vm_attach_balloon(struct vm *vm, struct vdev_link *link, unsigned stats_inte
 		return -ENOSPC;
 	}
 	vdev_link_on_device_event(link, on_device_event, b);
+	d->on_death = on_device_death;
+	d->death_ctx = b;
 	vm->balloon = b;
 	return 0;
 }

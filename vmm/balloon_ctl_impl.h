@@ -8,7 +8,8 @@
 
 #include "vmm/balloon_ctl.h"
 
-struct vdev_link;
+struct vm_device;
+struct balloon_config;
 
 /* A LINK_DEVICE_CMD to the balloon device (vdev_link_command's shape). */
 struct balloon_ctl_link {
@@ -29,10 +30,10 @@ void balloon_ctl_event(struct balloon_ctl *b, const void *buf, unsigned len);
 void balloon_ctl_device_gone(struct balloon_ctl *b);
 
 /*
- * The VM's balloon, for the device behind link (started): events and the timer
+ * The VM's balloon, for the started device d: events and the timer
  * are served by the VM's main loop, vm_balloon() returns it and
  * vm_destroy() frees it. 0 or -errno.
  */
-int vm_attach_balloon(struct vm *vm, struct vdev_link *link, unsigned stats_interval_s);
+int vm_attach_balloon(struct vm *vm, struct vm_device *d, const struct balloon_config *cfg);
 
 #endif

@@ -815,7 +815,7 @@ static const struct key_spec root_keys[] = {
 	{ "auto_shutdown", set_auto_shutdown },
 	{ "user", set_user },
 	/* Later features. */
-	{ "gpu", NULL }, { "sound", NULL }, { "balloon", NULL },
+	{ "gpu", NULL }, { "sound", NULL },
 	{ "shared_dir", NULL }, { "usb", NULL }, { "pci", NULL },
 	{ NULL, NULL },
 };

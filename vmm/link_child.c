@@ -224,7 +224,8 @@ int link_child_start(struct link_child *lc, struct vdev *dev,
 	int keep[MAX_KEEP], rc;
 	struct sandbox_config sc = {
 		.name = dev->name, .enable = opt->sandbox, .seccomp_log = opt->seccomp_log,
-		.keep_fds = keep, .nofile = opt->nofile ? opt->nofile : 64, .nproc = 8,
+		.keep_fds = keep, .nofile = opt->nofile ? opt->nofile : 64,
+		.nproc = opt->nproc ? opt->nproc : 8,
 		.memlock = 8 << 20, .bind_dir = opt->bind_dir, .bind_dir_id = opt->bind_dir_id,
 		.as_user = opt->as_user, .uid = opt->uid, .gid = opt->gid,
 		.pre_seccomp = device_process_prepare, .pre_seccomp_arg = &lc->proc,

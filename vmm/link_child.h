@@ -41,6 +41,7 @@ struct link_child_options {
 	const char *bind_dir;		/* host directory shared into the jail, or NULL */
 	struct sandbox_dir_id bind_dir_id;	/* what bind_dir must be (see sandbox_config) */
 	unsigned nofile;		/* RLIMIT_NOFILE; 0: 64 */
+	unsigned nproc;			/* RLIMIT_NPROC (io_uring workers, threads); 0: 8 */
 	bool as_user;			/* run as uid/gid (see sandbox_config) */
 	uid_t uid;
 	gid_t gid;

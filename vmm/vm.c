@@ -13,6 +13,7 @@
 #include "boot/acpi.h"
 #include "boot/cpu_state.h"
 #include "boot/loader.h"
+#include "devices/balloon.h"
 #include "devices/registry.h"
 #include "vmm/balloon_ctl_impl.h"
 #include "vmm/link_child.h"
@@ -120,6 +121,7 @@ static int start_device(struct vm *vm, struct vm_device *d, const struct config_
 		.sandbox = vm->cfg->sandbox.enable, .seccomp_log = cd->seccomp == SECCOMP_LOG,
 		.policy = cd->kind->policy,
 		.device_fds = grant->fds, .nr_device_fds = grant->nr_fds, .nofile = grant->nofile,
+		.nproc = grant->nproc,
 	};
 	int rc;
 
@@ -155,6 +157,36 @@ static void device_env(const struct vm *vm, unsigned index, struct device_env *e
 	};
 }
 
+/*
+ * Kinds with a side in the VMM besides their transport: the balloon's
+ * target, stats and waiters (balloon_ctl.c). One line per such kind.
+ */
+static int attach_balloon(struct vm *vm, struct vm_device *d, const void *cfg)
+{
+	return vm_attach_balloon(vm, d, cfg);
+}
+
+static const struct {
+	const struct device_kind *kind;
+	int (*attach)(struct vm *vm, struct vm_device *d, const void *cfg);
+} host_sides[] = {
+	{ &balloon_kind, attach_balloon },
+};
+
+static int attach_host_side(struct vm *vm, struct vm_device *d, const struct config_device *cd,
+			    char *err, size_t errlen)
+{
+	for (size_t i = 0; i < sizeof(host_sides) / sizeof(host_sides[0]); i++) {
+		int rc = host_sides[i].kind == cd->kind ? host_sides[i].attach(vm, d, cd->cfg) : 0;
+
+		if (rc) {
+			snprintf(err, errlen, "%s: %s", d->name, strerror(-rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* One instance: the kind's create() in the VMM, then its process. */
 static int add_device(struct vm *vm, const struct config_device *cd, char *err, size_t errlen)
 {
@@ -176,6 +208,8 @@ static int add_device(struct vm *vm, const struct config_device *cd, char *err, 
 	if (rc)
 		return -1;
 	rc = start_device(vm, d, cd, &grant, err, errlen);
+	if (!rc)
+		rc = attach_host_side(vm, d, cd, err, errlen);
 	for (unsigned i = 0; i < grant.nr_fds && !grant.borrowed; i++)
 		close(grant.fds[i]);	/* the device process has its own */
 	if (!rc)

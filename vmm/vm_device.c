@@ -33,9 +33,13 @@ static int sync_watches(struct vm *vm, struct vm_device *d)
 
 static void check_death(struct vm *vm, struct vm_device *d)
 {
-	if (!d->essential || d->dead_seen || d->link->ops->status(d->link) != VDEV_LINK_DEAD)
+	if (d->dead_seen || d->link->ops->status(d->link) != VDEV_LINK_DEAD)
 		return;
 	d->dead_seen = true;
+	if (d->on_death)
+		d->on_death(d->death_ctx);
+	if (!d->essential)
+		return;
 	log_err("%s: %s's device is dead; stopping the VM", d->name,
 		d->essential_what ? d->essential_what : "an essential device");
 	vm_request_exit(vm, VM_EXIT_CRASH);

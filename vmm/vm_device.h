@@ -30,6 +30,9 @@ struct vm_device {
 	const char *essential_what;	/* "the root disk", for the message */
 	bool plugged;
 	bool dead_seen;			/* its death was acted on */
+	/* Optional: the VMM's side of the device hears of its death once. */
+	void (*on_death)(void *ctx);
+	void *death_ctx;
 };
 
 /* Puts the link's fds in the main loop; -1 when the watch table is full. */

@@ -1,6 +1,7 @@
 /* Unit tests for the config schema: defaults, keys, paths and every error. */
 #include "vmm/config.h"
 #include "vmm/toml.h"
+#include "devices/balloon.h"
 #include "devices/blk.h"
 #include "devices/net.h"
 #include "devices/rng.h"
@@ -408,7 +409,6 @@ static void test_not_supported(void)
 {
 	BAD(MIN_DOC "[gpu]", "banking.toml:3:2: gpu: not supported yet");
 	BAD(MIN_DOC "[sound]", "banking.toml:3:2: sound: not supported yet");
-	BAD(MIN_DOC "[balloon]", "banking.toml:3:2: balloon: not supported yet");
 	BAD(MIN_DOC "[[shared_dir]]", "banking.toml:3:3: shared_dir: not supported yet");
 	BAD(MIN_DOC "[usb]", "banking.toml:3:2: usb: not supported yet");
 	BAD(MIN_DOC "[pci]", "banking.toml:3:2: pci: not supported yet");
@@ -754,8 +754,37 @@ static void test_vsock_and_idle(void)
 	BAD(MIN_DOC "user = \"-x\"", "banking.toml:3:8: user: expected a user name, got \"-x\"");
 }
 
+static void test_balloon(void)
+{
+	const struct balloon_config *b;
+	struct vm_config cfg;
+
+	if (!parse("b.toml", MIN_DOC "[balloon]", &cfg)) {
+		CHECK_EQ(config_count(&cfg, &balloon_kind), 1);
+		b = instance(&cfg, &balloon_kind, 0)->cfg;
+		CHECK(b->free_page_reporting && b->deflate_on_oom);
+		CHECK_EQ(b->stats_interval, 2);
+	}
+	config_free(&cfg);
+	if (!parse("b.toml", MIN_DOC "[balloon]\nfree_page_reporting = false\ndeflate_on_oom = false\n"
+		   "stats_interval = 0", &cfg)) {
+		b = instance(&cfg, &balloon_kind, 0)->cfg;
+		CHECK(!b->free_page_reporting && !b->deflate_on_oom);
+		CHECK_EQ(b->stats_interval, 0);
+	}
+	config_free(&cfg);
+	BAD(MIN_DOC "[balloon]\nstats_interval = 3601",
+	    "banking.toml:4:18: balloon.stats_interval: must be between 0 and 3600, got 3601");
+	BAD(MIN_DOC "[balloon]\ndeflate_on_oom = 1",
+	    "banking.toml:4:18: balloon.deflate_on_oom: expected a boolean, got an integer");
+	BAD(MIN_DOC "[balloon]\nreporting = true",
+	    "banking.toml:4:1: balloon.reporting: unknown key");
+	BAD(MIN_DOC "[[balloon]]", "banking.toml:3:1: balloon: expected a table, got an array");
+}
+
 int main(void)
 {
+	test_balloon();
 	test_net();
 	test_vsock_and_idle();
 	test_sandbox_and_rng();
