@@ -11,13 +11,12 @@
 #include "check.h"
 #include "devices/rng.h"
 #include "devices/link_local.h"
+#include "tests/unit/fake_driver.h"
 #include "vmm/log.h"
 #include "vmm/virtio_pci.h"
 
 #define RAM (4 * MIB)
-#define DESC 0x1000
-#define AVAIL 0x2000
-#define USED 0x3000
+#define RINGS 0x1000
 #define BUF 0x10000
 #define QSIZE 8
 
@@ -37,14 +36,9 @@ static uint32_t rd(unsigned off, unsigned len)
 }
 
 /* The driver side: one writable buffer per request. */
-static void post(uint8_t *ram, uint16_t *avail_idx, uint16_t slot, uint64_t addr, uint32_t len)
+static void post(struct fake_vq *vq, uint64_t addr, uint32_t len)
 {
-	struct vring_desc *desc = (struct vring_desc *)(ram + DESC);
-	struct vring_avail *avail = (struct vring_avail *)(ram + AVAIL);
-
-	desc[slot] = (struct vring_desc){ .addr = addr, .len = len, .flags = VRING_DESC_F_WRITE };
-	avail->ring[*avail_idx % QSIZE] = slot;
-	__atomic_store_n(&avail->idx, ++*avail_idx, __ATOMIC_RELEASE);
+	fake_vq_post(vq, &(struct fake_buf){ addr, len, true }, 1);
 }
 
 static bool nonzero(const uint8_t *p, size_t n)
@@ -63,8 +57,8 @@ int main(void)
 	static struct vdev dev;
 	struct guest_mem mem;
 	uint8_t *ram = calloc(1, RAM);
-	struct vring_used *used = (struct vring_used *)(ram + USED);
-	uint16_t avail_idx = 0;
+	struct fake_vq vq;
+	struct vring_used_elem e;
 	uint64_t count;
 
 	log_set_level(LOG_ERROR);
@@ -79,38 +73,40 @@ int main(void)
 	wr(VIRTIO_PCI_COMMON_GFSELECT, 4, 1);
 	wr(VIRTIO_PCI_COMMON_GF, 4, 1);
 	wr(VIRTIO_PCI_COMMON_STATUS, 1, 0x0b);
+	fake_vq_init(&vq, ram, RINGS, QSIZE);
 	wr(VIRTIO_PCI_COMMON_Q_SELECT, 2, 0);
 	wr(VIRTIO_PCI_COMMON_Q_SIZE, 2, QSIZE);
-	wr(VIRTIO_PCI_COMMON_Q_DESCLO, 4, DESC);
-	wr(VIRTIO_PCI_COMMON_Q_AVAILLO, 4, AVAIL);
-	wr(VIRTIO_PCI_COMMON_Q_USEDLO, 4, USED);
+	wr(VIRTIO_PCI_COMMON_Q_DESCLO, 4, (uint32_t)vq.desc);
+	wr(VIRTIO_PCI_COMMON_Q_AVAILLO, 4, (uint32_t)vq.avail);
+	wr(VIRTIO_PCI_COMMON_Q_USEDLO, 4, (uint32_t)vq.used);
 	wr(VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
 	wr(VIRTIO_PCI_COMMON_STATUS, 1, 0x0f);
 	CHECK_EQ(rd(VIRTIO_PCI_COMMON_STATUS, 1), 0x0f);
 
 	/* A 4 KiB request is filled entirely. */
-	post(ram, &avail_idx, 0, BUF, 4096);
+	post(&vq, BUF, 4096);
 	wr(0x3000, 2, 0);				/* notify queue 0 */
 	link_local_poll(&ll);
-	CHECK_EQ(used->idx, 1);
-	CHECK_EQ(used->ring[0].id, 0);
-	CHECK_EQ(used->ring[0].len, 4096);
+	CHECK_EQ(fake_vq_used_idx(&vq), 1);
+	e = fake_vq_take(&vq);
+	CHECK_EQ(e.id, 0);
+	CHECK_EQ(e.len, 4096);
 	CHECK(nonzero(ram + BUF, 4096));
 	CHECK_EQ(read(ll.link.call_fd[0], &count, 8), 8);	/* interrupt raised */
 
 	/* A 1 MiB request gets the per-request cap, and no byte beyond it. */
-	post(ram, &avail_idx, 1, BUF + 0x10000, 1 << 20);
+	post(&vq, BUF + 0x10000, 1 << 20);
 	wr(0x3000, 2, 0);
 	link_local_poll(&ll);
-	CHECK_EQ(used->idx, 2);
-	CHECK_EQ(used->ring[1].len, 64 * 1024);
+	CHECK_EQ(fake_vq_used_idx(&vq), 2);
+	CHECK_EQ(fake_vq_take(&vq).len, 64 * 1024);
 	CHECK(!nonzero(ram + BUF + 0x10000 + 64 * 1024, 4096));
 
 	/* A buffer outside guest RAM: the device gives up, the VMM survives. */
-	post(ram, &avail_idx, 2, RAM - 16, 4096);
+	post(&vq, RAM - 16, 4096);
 	wr(0x3000, 2, 0);
 	link_local_poll(&ll);
-	CHECK_EQ(used->idx, 2);
+	CHECK_EQ(fake_vq_used_idx(&vq), 2);
 	CHECK(!dev.active);
 
 	/* Reset brings it back. */
