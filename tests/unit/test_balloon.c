@@ -21,6 +21,7 @@
 #include "devices/balloon.h"
 #include "devices/link_local.h"
 #include "log_capture.h"
+#include "tests/unit/fake_driver.h"
 #include "virtio/link_proto.h"
 #include "vmm/log.h"
 #include "vmm/virtio_pci.h"
@@ -28,7 +29,7 @@
 #define RAM (8 * MIB)
 #define QSIZE 8
 #define NR_QUEUES 4
-#define QUEUE_AREA(q) (0x1000 + (q) * 0x3000)	/* desc, avail, used: a page each */
+#define QUEUE_AREA(q) (0x1000 + (q) * 0x3000)	/* fake_vq_bytes(QSIZE) each */
 #define PFN_BUF 0x10000
 #define STATS_BUF 0x11000
 #define VICTIM 0x200000				/* 1 MiB of pages to balloon */
@@ -43,7 +44,7 @@ enum { Q_INFLATE, Q_DEFLATE, Q_STATS, Q_REPORT };
 static struct virtio_pci vp;
 static struct link_local ll;
 static uint8_t *ram;
-static uint16_t avail_idx[NR_QUEUES];
+static struct fake_vq vqs[NR_QUEUES];
 static int ram_fd;
 
 /* What the device sent up. */
@@ -77,23 +78,16 @@ static uint32_t rd(unsigned off, unsigned len)
 	return v;
 }
 
-static struct vring_used *used_of(unsigned q)
+/* How many buffers the device has used on queue q. */
+static uint16_t used_of(unsigned q)
 {
-	return (struct vring_used *)(ram + QUEUE_AREA(q) + 0x2000);
+	return fake_vq_used_idx(&vqs[q]);
 }
 
 /* One buffer on queue q, as the driver adds it, then a kick and a poll. */
 static void post(unsigned q, uint64_t addr, uint32_t len, bool writable)
 {
-	struct vring_desc *desc = (struct vring_desc *)(ram + QUEUE_AREA(q));
-	struct vring_avail *avail = (struct vring_avail *)(ram + QUEUE_AREA(q) + 0x1000);
-	uint16_t slot = avail_idx[q] % QSIZE;
-
-	desc[slot] = (struct vring_desc){
-		.addr = addr, .len = len, .flags = writable ? VRING_DESC_F_WRITE : 0,
-	};
-	avail->ring[avail_idx[q] % QSIZE] = slot;
-	__atomic_store_n(&avail->idx, ++avail_idx[q], __ATOMIC_RELEASE);
+	fake_vq_post(&vqs[q], &(struct fake_buf){ addr, len, writable }, 1);
 	wr(BAR_NOTIFY + q * 4, 2, q);
 	link_local_poll(&ll);
 }
@@ -113,11 +107,12 @@ static void start_driver(uint64_t features)
 	wr(VIRTIO_PCI_COMMON_GF, 4, 1);		/* VERSION_1 */
 	wr(VIRTIO_PCI_COMMON_STATUS, 1, 0x0b);
 	for (unsigned q = 0; q < NR_QUEUES; q++) {
+		fake_vq_init(&vqs[q], ram, QUEUE_AREA(q), QSIZE);
 		wr(VIRTIO_PCI_COMMON_Q_SELECT, 2, q);
 		wr(VIRTIO_PCI_COMMON_Q_SIZE, 2, QSIZE);
-		wr(VIRTIO_PCI_COMMON_Q_DESCLO, 4, QUEUE_AREA(q));
-		wr(VIRTIO_PCI_COMMON_Q_AVAILLO, 4, QUEUE_AREA(q) + 0x1000);
-		wr(VIRTIO_PCI_COMMON_Q_USEDLO, 4, QUEUE_AREA(q) + 0x2000);
+		wr(VIRTIO_PCI_COMMON_Q_DESCLO, 4, (uint32_t)vqs[q].desc);
+		wr(VIRTIO_PCI_COMMON_Q_AVAILLO, 4, (uint32_t)vqs[q].avail);
+		wr(VIRTIO_PCI_COMMON_Q_USEDLO, 4, (uint32_t)vqs[q].used);
 		wr(VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
 	}
 	wr(VIRTIO_PCI_COMMON_STATUS, 1, 0x0f);
@@ -162,7 +157,7 @@ static void test_inflate(void)
 		pfns[i] = (VICTIM + VICTIM_LEN) / 4096 - 1 - i;
 	post_pfns(Q_INFLATE, pfns, 128);
 	post_pfns(Q_INFLATE, pfns + 128, 128);
-	CHECK_EQ(used_of(Q_INFLATE)->idx, 2);
+	CHECK_EQ(used_of(Q_INFLATE), 2);
 	/* Blocks first: reading a hole of a memfd allocates a page again. */
 	CHECK(before - blocks() >= (long long)(VICTIM_LEN / 512 * 8 / 10));	/* >= 80% returned */
 	CHECK(all_zero(VICTIM, VICTIM_LEN));
@@ -176,7 +171,7 @@ static void test_inflate(void)
 	log = log_capture_end(&cap);
 	CHECK(strstr(log, "outside guest RAM refused") != NULL);
 	free(log);
-	CHECK_EQ(used_of(Q_INFLATE)->idx, 3);
+	CHECK_EQ(used_of(Q_INFLATE), 3);
 	CHECK(all_zero(0x300000, 4096));
 	CHECK(ll.dev->active);
 	CHECK_EQ(rd(VIRTIO_PCI_COMMON_STATUS, 1), 0x0f);	/* no NEEDS_RESET */
@@ -211,7 +206,7 @@ static void test_deflate(void)
 
 	CHECK_EQ(command(BALLOON_CMD_SET_TARGET, 256), 0);	/* 257 inflated */
 	post_pfns(Q_DEFLATE, pfns, 1);				/* down to target: asked for */
-	CHECK_EQ(used_of(Q_DEFLATE)->idx, 1);
+	CHECK_EQ(used_of(Q_DEFLATE), 1);
 	CHECK_EQ(nr_events, events);
 	post_pfns(Q_DEFLATE, pfns + 1, 1);			/* below it: OOM */
 	CHECK_EQ(nr_events, events + 1);
@@ -241,10 +236,10 @@ static void test_stats(void)
 	CHECK_EQ(last_event.arg, 1u << 4 | 1u << 11);
 	CHECK_EQ(last_event.values[4], 111 * 4096);
 	CHECK_EQ(last_event.values[11], 5 * 4096);
-	CHECK_EQ(used_of(Q_STATS)->idx, 0);				/* held */
+	CHECK_EQ(used_of(Q_STATS), 0);				/* held */
 
 	CHECK_EQ(command(BALLOON_CMD_REQUEST_STATS, 0), 0);
-	CHECK_EQ(used_of(Q_STATS)->idx, 1);				/* returned */
+	CHECK_EQ(used_of(Q_STATS), 1);				/* returned */
 	CHECK_EQ(command(BALLOON_CMD_REQUEST_STATS, 0), -EAGAIN);	/* not refilled yet */
 	put_stat(s, VIRTIO_BALLOON_S_MEMFREE, 222 * 4096);
 	post(Q_STATS, STATS_BUF, 15, false);				/* a torn entry: logged */
@@ -260,7 +255,7 @@ static void test_report(void)
 	memset(ram + REPORTED, 0x77, REPORTED_LEN);
 	before = blocks();
 	post(Q_REPORT, REPORTED, REPORTED_LEN, true);
-	CHECK_EQ(used_of(Q_REPORT)->idx, 1);
+	CHECK_EQ(used_of(Q_REPORT), 1);
 	CHECK(before - blocks() >= (long long)(REPORTED_LEN / 512 * 8 / 10));
 	CHECK(all_zero(REPORTED, REPORTED_LEN));
 }
