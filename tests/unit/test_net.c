@@ -29,13 +29,14 @@
 #include "devices/link_local.h"
 #include "vmm/log.h"
 #include "devices/tap.h"
+#include "tests/unit/fake_driver.h"
 
 #define SKIP 77
 #define RAM (16 * MIB)
 #define QSIZE 256
 #define RXQ 0
 #define TXQ 1
-#define RINGS(q) (0x10000ull + (q) * 0x4000ull)	/* desc, avail +0x1000, used +0x2000 */
+#define RINGS(q) (0x10000ull + (q) * 0x4000ull)	/* a queue's rings: fake_vq_bytes(QSIZE) */
 #define SCRATCH 0x100000ull
 #define TAP "vmstest0"
 #define HDR 12
@@ -61,14 +62,8 @@ static const uint8_t guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 struct drv {
 	struct link_local ll;
 	struct vdev dev;
-	uint16_t avail_idx[2], next_desc[2], used_seen[2];
+	struct fake_vq vq[2];
 	uint64_t rx_gpa[QSIZE];		/* each receive chain's buffer, by head */
-};
-
-struct buf {
-	uint64_t gpa;
-	uint32_t len;
-	bool writable;
 };
 
 static uint64_t galloc(uint32_t len, uint32_t align)
@@ -83,39 +78,19 @@ static uint64_t galloc(uint32_t len, uint32_t align)
 static void setup_queues(struct drv *d, uint64_t features)
 {
 	for (unsigned q = 0; q < 2; q++) {
-		struct vdev_vring ring = {
-			.size = QSIZE, .desc = RINGS(q), .avail = RINGS(q) + 0x1000,
-			.used = RINGS(q) + 0x2000,
-		};
+		struct vdev_vring ring;
 
-		memset(ram + RINGS(q), 0, 0x4000);
-		d->avail_idx[q] = d->next_desc[q] = d->used_seen[q] = 0;
+		fake_vq_init(&d->vq[q], ram, RINGS(q), QSIZE);
+		ring = fake_vq_ring(&d->vq[q]);
 		CHECK_EQ(d->ll.link.ops->set_vring(&d->ll.link, q, &ring), 0);
 	}
 	CHECK_EQ(d->ll.link.ops->activate(&d->ll.link, features), 0);
 }
 
 /* Posts one chain of bufs on queue q; returns its head. */
-static uint16_t post(struct drv *d, unsigned q, const struct buf *b, unsigned n)
+static uint16_t post(struct drv *d, unsigned q, const struct fake_buf *b, unsigned n)
 {
-	struct vring_desc *desc = (struct vring_desc *)(ram + RINGS(q));
-	struct vring_avail *avail = (struct vring_avail *)(ram + RINGS(q) + 0x1000);
-	uint16_t head = d->next_desc[q];
-
-	for (unsigned i = 0; i < n; i++) {
-		uint16_t idx = (uint16_t)((head + i) % QSIZE);
-
-		desc[idx] = (struct vring_desc){
-			.addr = b[i].gpa, .len = b[i].len,
-			.flags = (uint16_t)((b[i].writable ? VRING_DESC_F_WRITE : 0) |
-					    (i + 1 < n ? VRING_DESC_F_NEXT : 0)),
-			.next = (uint16_t)((idx + 1) % QSIZE),
-		};
-	}
-	d->next_desc[q] = (uint16_t)((head + n) % QSIZE);
-	avail->ring[d->avail_idx[q] % QSIZE] = head;
-	__atomic_store_n(&avail->idx, ++d->avail_idx[q], __ATOMIC_RELEASE);
-	return head;
+	return fake_vq_post(&d->vq[q], b, n);
 }
 
 static void kick(struct drv *d, unsigned q)
@@ -123,20 +98,15 @@ static void kick(struct drv *d, unsigned q)
 	CHECK_EQ(write(d->ll.link.kick_fd[q], &(uint64_t){ 1 }, 8), 8);
 }
 
-static struct vring_used *used_ring(unsigned q)
-{
-	return (struct vring_used *)(ram + RINGS(q) + 0x2000);
-}
-
 static unsigned pending_used(struct drv *d, unsigned q)
 {
-	return (uint16_t)(__atomic_load_n(&used_ring(q)->idx, __ATOMIC_ACQUIRE) - d->used_seen[q]);
+	return fake_vq_pending(&d->vq[q]);
 }
 
 /* Takes the next used entry of q (there must be one). */
 static struct vring_used_elem take_used(struct drv *d, unsigned q)
 {
-	return used_ring(q)->ring[d->used_seen[q]++ % QSIZE];
+	return fake_vq_take(&d->vq[q]);
 }
 
 /*
@@ -337,7 +307,7 @@ static uint16_t guest_send(struct drv *d, const struct virtio_net_hdr *h, const 
 			   uint32_t len, uint32_t split)
 {
 	uint64_t hdr = galloc(HDR, 16), data = galloc(len, 64);
-	struct buf b[3] = { { hdr, HDR, false }, { data, split, false },
+	struct fake_buf b[3] = { { hdr, HDR, false }, { data, split, false },
 			    { data + split, len - split, false } };
 
 	memset(ram + hdr, 0, HDR);
@@ -356,7 +326,7 @@ static void guest_give(struct drv *d, unsigned n, uint32_t size)
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t gpa = galloc(size, 64);
 
-		d->rx_gpa[post(d, RXQ, &(struct buf){ gpa, size, true }, 1)] = gpa;
+		d->rx_gpa[post(d, RXQ, &(struct fake_buf){ gpa, size, true }, 1)] = gpa;
 	}
 	kick(d, RXQ);
 }
@@ -454,11 +424,11 @@ static void test_tx_dropped(struct drv *d)
 	struct virtio_net_hdr h = { .gso_type = 3 /* UDP: not offered */ }, hh;
 	uint32_t len = tcp_frame(frame, 3000, 3);
 	uint64_t small = galloc(8, 8), seg = galloc(64 * 65, 64);
-	struct buf many[65];
+	struct fake_buf many[65];
 
-	post(d, TXQ, &(struct buf){ small, 8, false }, 1);	/* no room for the header */
+	post(d, TXQ, &(struct fake_buf){ small, 8, false }, 1);	/* no room for the header */
 	for (unsigned i = 0; i < 65; i++)
-		many[i] = (struct buf){ seg + 64 * i, 64, false };
+		many[i] = (struct fake_buf){ seg + 64 * i, 64, false };
 	memset(ram + seg, 0, 64);
 	post(d, TXQ, many, 65);					/* too many buffers */
 	guest_send(d, &h, frame, len, 0);
@@ -486,7 +456,7 @@ static void test_tx_header_read_once(struct drv *d)
 	uint32_t len = tcp_frame(frame, 1000, 9);
 	uint64_t gpa = galloc(HDR + len, 64);
 	struct virtio_net_hdr *guest_h = (struct virtio_net_hdr *)(ram + gpa), hh;
-	struct buf b[3] = { { gpa, 5, false }, { gpa + 5, HDR - 5 + 100, false },
+	struct fake_buf b[3] = { { gpa, 5, false }, { gpa + 5, HDR - 5 + 100, false },
 			    { gpa + HDR + 100, len - 100, false } };
 
 	restart(d, d->ll.link.features & ~HOST_OFFLOADS);
@@ -613,7 +583,7 @@ static void test_rx_single_buffers(struct drv *d)
 	restart(d, features);
 	for (unsigned i = 0; i < 3; i++) {
 		uint64_t gpa = galloc(HDR + 1514, 64);
-		struct buf b[2] = { { gpa, HDR, true }, { gpa + HDR, 1514, true } };
+		struct fake_buf b[2] = { { gpa, HDR, true }, { gpa + HDR, 1514, true } };
 
 		d->rx_gpa[post(d, RXQ, b, 2)] = gpa;
 	}
@@ -685,32 +655,31 @@ static void expect_failed(struct drv *d, uint64_t features)
 static void test_hostile(struct drv *d)
 {
 	uint64_t f = d->ll.link.features, buf = galloc(4096, 64);
-	struct vring_desc *tx_desc = (struct vring_desc *)(ram + RINGS(TXQ));
-	struct vring_avail *tx_avail = (struct vring_avail *)(ram + RINGS(TXQ) + 0x1000);
+	struct vring_desc *loop;
+	uint16_t head;
 
 	restart(d, f);
-	post(d, RXQ, &(struct buf){ buf, 0, true }, 1);		/* zero length */
+	post(d, RXQ, &(struct fake_buf){ buf, 0, true }, 1);		/* zero length */
 	kick(d, RXQ);
 	expect_failed(d, f);
-	post(d, RXQ, &(struct buf){ buf, 8, true }, 1);		/* no room for the header */
+	post(d, RXQ, &(struct fake_buf){ buf, 8, true }, 1);		/* no room for the header */
 	kick(d, RXQ);
 	expect_failed(d, f);
-	post(d, RXQ, (struct buf[]){ { buf, 64, false }, { buf + 64, 4096, true } }, 2);
+	post(d, RXQ, (struct fake_buf[]){ { buf, 64, false }, { buf + 64, 4096, true } }, 2);
 	kick(d, RXQ);						/* device-readable part */
 	expect_failed(d, f);
-	post(d, RXQ, &(struct buf){ RAM - 64, 4096, true }, 1);	/* outside RAM */
+	post(d, RXQ, &(struct fake_buf){ RAM - 64, 4096, true }, 1);	/* outside RAM */
 	kick(d, RXQ);
 	expect_failed(d, f);
-	post(d, TXQ, &(struct buf){ ~0ull - 100, 200, false }, 1);	/* wraps around */
+	post(d, TXQ, &(struct fake_buf){ ~0ull - 100, 200, false }, 1);	/* wraps around */
 	kick(d, TXQ);
 	expect_failed(d, f);
 
 	/* A descriptor that is its own next: a loop. */
-	tx_desc[0] = (struct vring_desc){ .addr = buf, .len = 64, .flags = VRING_DESC_F_NEXT,
-					  .next = 0 };
-	tx_avail->ring[d->avail_idx[TXQ]++ % QSIZE] = 0;
-	__atomic_store_n(&tx_avail->idx, d->avail_idx[TXQ], __ATOMIC_RELEASE);
-	d->next_desc[TXQ] = 1;
+	loop = fake_vq_take_desc(&d->vq[TXQ], &head);
+	*loop = (struct vring_desc){ .addr = buf, .len = 64, .flags = VRING_DESC_F_NEXT,
+				     .next = head };
+	fake_vq_publish(&d->vq[TXQ], head);
 	kick(d, TXQ);
 	expect_failed(d, f);
 
