@@ -29,10 +29,11 @@
 #include "devices/link_local.h"
 #include "vmm/link_child.h"
 #include "vmm/log.h"
+#include "tests/unit/fake_driver.h"
 
 #define RAM (32 * MIB)
 #define QSIZE 256
-#define RINGS(q) (0x10000ull + (q) * 0x4000ull)	/* desc, avail +0x1000, used +0x2000 */
+#define RINGS(q) (0x10000ull + (q) * 0x4000ull)	/* a queue's rings: fake_vq_bytes(QSIZE) */
 #define RX_AREA 0x100000ull
 #define RX_STRIDE 0x1100u
 #define RX_BUF (4096u + HDR)			/* what Linux posts */
@@ -56,7 +57,7 @@ struct drv {
 	struct link_child lc;
 	bool jailed;
 	struct vdev dev;
-	uint16_t avail_idx[3], used_seen[3], next_tx_desc;
+	struct fake_vq vq[3];
 	uint64_t tx_next;		/* bump allocator in TX_AREA */
 	bool repost;			/* rx buffers go back after use */
 	bool rx_posted;			/* since the last kick */
@@ -97,31 +98,22 @@ static bool matches(const uint8_t *p, size_t n, uint32_t seed, size_t from)
 
 /* ---- the guest's driver ---- */
 
+/* Rx buffer i is descriptor i, posted again by its id once used. */
 static void post_rx(struct drv *d, uint16_t i, uint32_t len)
 {
-	struct vring_desc *desc = (struct vring_desc *)(ram + RINGS(RX));
-	struct vring_avail *avail = (struct vring_avail *)(ram + RINGS(RX) + 0x1000);
-
-	desc[i] = (struct vring_desc){ .addr = RX_AREA + i * RX_STRIDE, .len = len,
-				       .flags = VRING_DESC_F_WRITE };
-	avail->ring[d->avail_idx[RX] % QSIZE] = i;
-	__atomic_store_n(&avail->idx, ++d->avail_idx[RX], __ATOMIC_RELEASE);
+	fake_vq_post_at(&d->vq[RX], i, &(struct fake_buf){ RX_AREA + i * RX_STRIDE, len, true }, 1);
 	d->rx_posted = true;
 }
 
 static void setup_queues(struct drv *d, unsigned nr_rx)
 {
 	for (unsigned q = 0; q < 3; q++) {
-		struct vdev_vring ring = {
-			.size = QSIZE, .desc = RINGS(q), .avail = RINGS(q) + 0x1000,
-			.used = RINGS(q) + 0x2000,
-		};
+		struct vdev_vring ring;
 
-		memset(ram + RINGS(q), 0, 0x4000);
-		d->avail_idx[q] = d->used_seen[q] = 0;
+		fake_vq_init(&d->vq[q], ram, RINGS(q), QSIZE);
+		ring = fake_vq_ring(&d->vq[q]);
 		CHECK_EQ(d->link->ops->set_vring(d->link, q, &ring), 0);
 	}
-	d->next_tx_desc = 0;
 	CHECK_EQ(d->link->ops->activate(d->link, d->link->features), 0);
 	for (unsigned i = 0; i < nr_rx; i++)
 		post_rx(d, (uint16_t)i, RX_BUF);
@@ -167,16 +159,14 @@ static unsigned pump(struct drv *d, int wait_ms)
 /* After a tx kick, waits until the device took every packet: buffers are free again. */
 static void kick(struct drv *d, unsigned q)
 {
-	struct vring_used *u = (struct vring_used *)(ram + RINGS(TX) + 0x2000);
-
 	CHECK_EQ(write(d->link->kick_fd[q], &(uint64_t){ 1 }, 8), 8);
 	pump(d, 0);
 	for (int i = 0; q == TX && i < WAIT_ROUNDS * 10; i++) {
-		if (__atomic_load_n(&u->idx, __ATOMIC_ACQUIRE) == d->avail_idx[TX])
+		if (!fake_vq_unused(&d->vq[TX]))
 			break;
 		usleep(1000);
 	}
-	CHECK(q != TX || __atomic_load_n(&u->idx, __ATOMIC_ACQUIRE) == d->avail_idx[TX]);
+	CHECK(q != TX || !fake_vq_unused(&d->vq[TX]));
 	d->tx_next = TX_AREA;
 }
 
@@ -184,24 +174,15 @@ static void kick(struct drv *d, unsigned q)
 static void send_raw(struct drv *d, const void *hdr, uint32_t hdr_len, const void *data,
 		     uint32_t len)
 {
-	struct vring_desc *desc = (struct vring_desc *)(ram + RINGS(TX));
-	struct vring_avail *avail = (struct vring_avail *)(ram + RINGS(TX) + 0x1000);
-	uint16_t head = d->next_tx_desc, i = head;
 	uint64_t h = d->tx_next, p = h + 64;
+	struct fake_buf b[2] = { { h, hdr_len, false }, { p, len, false } };
 
 	CHECK(p + len <= TX_END);
 	memcpy(ram + h, hdr, hdr_len);
 	if (len)
 		memcpy(ram + p, data, len);
 	d->tx_next = (p + len + 63) / 64 * 64;
-	desc[i] = (struct vring_desc){ .addr = h, .len = hdr_len,
-				       .flags = len ? VRING_DESC_F_NEXT : 0,
-				       .next = (uint16_t)((i + 1) % QSIZE) };
-	if (len)
-		desc[(i + 1) % QSIZE] = (struct vring_desc){ .addr = p, .len = len };
-	d->next_tx_desc = (uint16_t)((head + (len ? 2 : 1)) % QSIZE);
-	avail->ring[d->avail_idx[TX] % QSIZE] = head;
-	__atomic_store_n(&avail->idx, ++d->avail_idx[TX], __ATOMIC_RELEASE);
+	fake_vq_post(&d->vq[TX], b, len ? 2 : 1);
 	kick(d, TX);
 }
 
@@ -241,14 +222,12 @@ static void send_gs(struct drv *d, struct gs *s, uint16_t op, uint32_t flags, co
 /* The next packet on the rx queue, if any. */
 static bool recv_pkt(struct drv *d, struct pkt *p)
 {
-	struct vring_used *u = (struct vring_used *)(ram + RINGS(RX) + 0x2000);
 	struct virtio_vsock_hdr h;
 	struct vring_used_elem e;
 	const uint8_t *buf;
 
-	if (__atomic_load_n(&u->idx, __ATOMIC_ACQUIRE) == d->used_seen[RX])
+	if (!fake_vq_used(&d->vq[RX], &e))
 		return false;
-	e = u->ring[d->used_seen[RX]++ % QSIZE];
 	CHECK(e.id < QSIZE && e.len >= HDR && e.len <= RX_BUF);
 	buf = ram + RX_AREA + (e.id % QSIZE) * RX_STRIDE;
 	memcpy(&h, buf, HDR);
@@ -1173,7 +1152,7 @@ static void test_hostile(struct drv *d)
 	while (recv_pkt(d, &p))
 		;
 	{
-		unsigned posted = (uint16_t)(d->avail_idx[RX] - d->used_seen[RX]), rsts = 0;
+		unsigned posted = fake_vq_unused(&d->vq[RX]), rsts = 0;
 
 		for (unsigned i = 0; i < posted + 200; i++)
 			send_pkt(d, 42000 + i, 5999, VIRTIO_VSOCK_OP_RW, 0, "x", 1);
