@@ -78,6 +78,9 @@ struct vm_config {
 		enum seccomp_policy seccomp;
 	} vsock;
 	struct {
+		bool crosvm_socket;	/* default false: also crosvm.socket (vmm/crosvm_socket.h) */
+	} control;
+	struct {
 		bool enable;		/* default false; needs [vsock] */
 		unsigned after;		/* seconds without a running command, default 120 */
 	} auto_shutdown;
