@@ -64,30 +64,51 @@ static int receive(struct ctl_conn *c, long long deadline)
 int ctl_request(struct ctl_conn *c, const char *command, struct json_object *reply,
 		int timeout_ms)
 {
+	char line[128];
+
+	snprintf(line, sizeof(line), "{\"version\":1,\"command\":\"%s\"}", command);
+	return ctl_request_json(c, line, reply, timeout_ms);
+}
+
+/* The first reply line, into c->line and parsed; -1 with errno. */
+static int take_reply(struct ctl_conn *c, size_t n, struct json_object *reply, bool *ok)
+{
+	char err[96];
+	int rc = -1;
+
+	if (n < sizeof(c->line)) {
+		memcpy(c->line, c->buf, n);
+		c->line[n] = '\0';
+		rc = json_parse(c->line, n, reply, err, sizeof(err));
+	}
+	memmove(c->buf, c->buf + n + 1, c->len - n - 1);
+	c->len -= n + 1;
+	if (rc || !json_get_bool(reply, "ok", ok)) {
+		errno = EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
+int ctl_request_json(struct ctl_conn *c, const char *request, struct json_object *reply,
+		     int timeout_ms)
+{
 	long long deadline = now_ms() + timeout_ms;
-	char line[128], err[96];
-	int len = snprintf(line, sizeof(line), "{\"version\":1,\"command\":\"%s\"}\n", command);
+	size_t len = strlen(request);
 	bool ok = false;
 
 	/* A VMM that refuses us writes why and closes, maybe before our
 	 * request arrives: after EPIPE its line may still be there to read. */
-	if (send(c->fd, line, (size_t)len, MSG_NOSIGNAL) != len && errno != EPIPE &&
-	    errno != ECONNRESET)
+	if ((send(c->fd, request, len, MSG_NOSIGNAL | MSG_MORE) != (ssize_t)len ||
+	     send(c->fd, "\n", 1, MSG_NOSIGNAL) != 1) && errno != EPIPE && errno != ECONNRESET)
 		return -1;
 	for (;;) {
 		char *nl = memchr(c->buf, '\n', c->len);
 		int rc;
 
 		if (nl) {
-			size_t n = (size_t)(nl - c->buf);
-
-			rc = json_parse(c->buf, n, reply, err, sizeof(err));
-			memmove(c->buf, nl + 1, c->len - n - 1);
-			c->len -= n + 1;
-			if (rc || !json_get_bool(reply, "ok", &ok)) {
-				errno = EPROTO;
+			if (take_reply(c, (size_t)(nl - c->buf), reply, &ok))
 				return -1;
-			}
 			return ok ? 1 : 0;
 		}
 		rc = receive(c, deadline);

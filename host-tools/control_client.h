@@ -18,6 +18,7 @@ struct ctl_conn {
 	char path[108];		/* <runtime dir>/<name>/control.socket */
 	char buf[JSON_MAX_LINE + 2];
 	size_t len;
+	char line[JSON_MAX_LINE + 1];	/* the last reply, as sent; nested values point here */
 };
 
 /* "<runtime_dir>/<name>/<file>" into out; -1 if it does not fit. */
@@ -36,6 +37,9 @@ int ctl_connect(struct ctl_conn *c, const char *runtime_dir, const char *name);
  */
 int ctl_request(struct ctl_conn *c, const char *command, struct json_object *reply,
 		int timeout_ms);
+/* The same for a whole request object (without its newline), e.g. one with arguments. */
+int ctl_request_json(struct ctl_conn *c, const char *request, struct json_object *reply,
+		     int timeout_ms);
 /* Reads and drops what comes until the VMM closes the connection (0) or
  * timeout_ms passes (-1). */
 int ctl_wait_closed(struct ctl_conn *c, int timeout_ms);

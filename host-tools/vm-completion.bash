@@ -1,4 +1,4 @@
-# Bash completion for vm-run, vm-start, vm-stop and vm-shell.
+# Bash completion for vm-run, vm-start, vm-stop, vm-shell and vm-balloon.
 # VM names come from the runtime directory (running VMs, and VMs whose
 # command.socket a service manager holds) and from /etc/vmsilo/*.toml.
 # shellcheck shell=bash
@@ -58,13 +58,15 @@ _vmsilo_complete() {
 	case $prev in
 	--runtime-dir) mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
 	--config | --log | --vmm) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
-	--timeout) return ;;
+	--timeout | --wait) return ;;
 	esac
 	name_at=$(_vmsilo_name_index "$2")
 	if ((name_at != 0 && name_at < COMP_CWORD)); then
-		# After the name: vm-run's command and its arguments.
-		[[ ${COMP_WORDS[0]##*/} == vm-run ]] &&
-			mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+		# After the name: vm-run's command and its arguments; vm-balloon's options.
+		case ${COMP_WORDS[0]##*/} in
+		vm-run) mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
+		vm-balloon) [[ $cur == -* ]] && mapfile -t COMPREPLY < <(compgen -W "$1" -- "$cur") ;;
+		esac
 		return
 	fi
 	if [[ $cur == -* ]]; then
@@ -88,7 +90,12 @@ _vm_shell() {
 	_vmsilo_complete "--runtime-dir --help" "--runtime-dir" running
 }
 
+_vm_balloon() {
+	_vmsilo_complete "--runtime-dir --wait --stats --json --help" "--runtime-dir --wait" running
+}
+
 complete -F _vm_run vm-run
 complete -F _vm_start vm-start
 complete -F _vm_stop vm-stop
 complete -F _vm_shell vm-shell
+complete -F _vm_balloon vm-balloon

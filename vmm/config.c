@@ -799,6 +799,23 @@ static void set_auto_shutdown(struct ctx *c, const char *key, const struct toml_
 	walk(c, e->value, key, auto_shutdown_keys);
 }
 
+static void set_control_crosvm_socket(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	if (want_type(c, key, e->value, TOML_BOOL))
+		c->cfg->control.crosvm_socket = e->value->boolean;
+}
+
+static const struct key_spec control_keys[] = {
+	{ "crosvm_socket", set_control_crosvm_socket },
+	{ NULL, NULL },
+};
+
+static void set_control(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	if (want_type(c, key, e->value, TOML_TABLE))
+		walk(c, e->value, key, control_keys);
+}
+
 static const struct key_spec root_keys[] = {
 	{ "name", set_name },
 	{ "memory", set_memory },
@@ -813,6 +830,7 @@ static const struct key_spec root_keys[] = {
 	{ "console", set_console },
 	{ "sandbox", set_sandbox },
 	{ "auto_shutdown", set_auto_shutdown },
+	{ "control", set_control },
 	{ "user", set_user },
 	/* Later features. */
 	{ "gpu", NULL }, { "sound", NULL },

@@ -55,6 +55,9 @@ struct vm_config {
 	struct config_device *devices;	/* the device sections, in file order */
 	size_t nr_devices;
 	struct {
+		bool crosvm_socket;	/* default false: also crosvm.socket (vmm/crosvm_socket.h) */
+	} control;
+	struct {
 		bool enable;		/* default false; needs [vsock] */
 		unsigned after;		/* seconds without a running command, default 120 */
 	} auto_shutdown;

@@ -268,9 +268,13 @@ static int parse_value(struct parser *ps, unsigned depth, struct json_field *f)
 	case '{':
 	case '[':
 		f->type = JSON_SKIPPED;
+		f->raw = ps->p;
 		if (depth >= JSON_MAX_DEPTH)
 			return fail(ps, "nested too deeply");
-		return skip_container(ps, depth + 1);
+		if (skip_container(ps, depth + 1))
+			return -1;
+		f->raw_len = (size_t)(ps->p - f->raw);
+		return 0;
 	case 't':
 	case 'f':
 		f->type = JSON_BOOL;
@@ -360,6 +364,23 @@ int json_parse(const char *in, size_t len, struct json_object *obj, char *err, s
 	}
 	skip_space(&ps);
 	return at_end(&ps) ? 0 : fail(&ps, "unexpected data after the object");
+}
+
+int json_parse_string(const char *in, size_t len, struct json_object *obj, const char **out,
+		      char *err, size_t errlen)
+{
+	struct parser ps = { .start = in, .p = in, .end = in + len, .obj = obj,
+			     .err = err, .errlen = errlen };
+
+	obj->nr_fields = 0;
+	obj->text_used = 0;
+	if (len > JSON_MAX_LINE)
+		return fail(&ps, "line too long");
+	skip_space(&ps);
+	if (parse_string(&ps, out))
+		return -1;
+	skip_space(&ps);
+	return at_end(&ps) ? 0 : fail(&ps, "unexpected data after the string");
 }
 
 const struct json_field *json_get(const struct json_object *obj, const char *key)

@@ -2,7 +2,8 @@
  * The little JSON the control socket speaks: one object per line. The
  * parser keeps the top-level members whose values are strings, integers,
  * booleans or null; nested objects and arrays are checked and skipped
- * (their key is kept, typed JSON_SKIPPED). Input is untrusted: everything
+ * (their key is kept, typed JSON_SKIPPED, with their text, which can be
+ * parsed again in turn). Input is untrusted: everything
  * is bounded, nothing recurses deeper than JSON_MAX_DEPTH.
  */
 #ifndef VMSILO_JSON_H
@@ -24,6 +25,8 @@ struct json_field {
 	const char *str;	/* JSON_STRING, without NULs (\u0000 is refused) */
 	int64_t num;		/* JSON_INT */
 	bool boolean;		/* JSON_BOOL */
+	const char *raw;	/* JSON_SKIPPED: the value's text, in the parsed input */
+	size_t raw_len;
 };
 
 struct json_object {
@@ -36,6 +39,10 @@ struct json_object {
 /* Parses exactly one object (surrounding whitespace allowed); -1 with a
  * short reason in err, e.g. "at byte 12: expected ':'". */
 int json_parse(const char *in, size_t len, struct json_object *obj, char *err, size_t errlen);
+/* Parses a document that is exactly one string (the top level of a bare
+ * JSON string, as a crosvm request is); *out is kept in obj's text. */
+int json_parse_string(const char *in, size_t len, struct json_object *obj, const char **out,
+		      char *err, size_t errlen);
 const struct json_field *json_get(const struct json_object *obj, const char *key);
 /* NULL / false when the key is absent or has another type. */
 const char *json_get_string(const struct json_object *obj, const char *key);

@@ -14,6 +14,7 @@
 #include "vmm/config.h"
 #include "vmm/console.h"
 #include "vmm/control.h"
+#include "vmm/crosvm_socket.h"
 #include "vmm/log.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
@@ -161,6 +162,7 @@ static int exit_status(enum vm_exit reason, const struct vm *vm)
 /* Host services that outlive a guest reboot. */
 struct services {
 	struct control control;
+	struct crosvm_socket crosvm;	/* listen_fd -1: not configured */
 	struct agent_watch agent;
 	bool has_agent;
 };
@@ -168,6 +170,8 @@ struct services {
 static void attach_services(struct services *svc, struct vm *vm)
 {
 	control_attach(&svc->control, vm);
+	if (svc->crosvm.listen_fd >= 0)
+		crosvm_socket_attach(&svc->crosvm, vm);
 	if (svc->has_agent)
 		agent_watch_attach(&svc->agent, vm);
 	else
@@ -243,10 +247,17 @@ static int open_services(const struct vm_config *cfg, const struct vm_host *host
 			 struct services *svc, char *err, size_t errlen)
 {
 	svc->has_agent = config_count(cfg, &vsock_kind) > 0;
+	svc->crosvm.listen_fd = -1;
 	if (control_open(&svc->control, host->rundir, cfg->name,
 			 svc->has_agent ? &svc->agent : NULL, err, errlen))
 		return -1;
+	if (cfg->control.crosvm_socket &&
+	    crosvm_socket_open(&svc->crosvm, host->rundir, cfg->name, err, errlen)) {
+		control_close(&svc->control);
+		return -1;
+	}
 	if (svc->has_agent && agent_watch_open(&svc->agent, cfg, host->rundir, err, errlen)) {
+		crosvm_socket_close(&svc->crosvm);
 		control_close(&svc->control);
 		return -1;
 	}
@@ -256,6 +267,7 @@ static int open_services(const struct vm_config *cfg, const struct vm_host *host
 static void close_services(struct services *svc)
 {
 	control_close(&svc->control);
+	crosvm_socket_close(&svc->crosvm);
 	if (svc->has_agent)
 		agent_watch_close(&svc->agent);
 }

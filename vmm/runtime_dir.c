@@ -313,6 +313,12 @@ static int listen_staged(const struct runtime_dir *rd, const char *stage, int fd
 
 int runtime_dir_listen(struct runtime_dir *rd, const char *name, char *err, size_t errlen)
 {
+	return runtime_dir_listen_type(rd, name, SOCK_STREAM, err, errlen);
+}
+
+int runtime_dir_listen_type(struct runtime_dir *rd, const char *name, int type,
+			    char *err, size_t errlen)
+{
 	char shown[PATH_MAX + NAME_MAX + 2], stage[NAME_MAX + 1];	/* shown: path/name */
 	int fd, handle = -1;
 
@@ -321,7 +327,7 @@ int runtime_dir_listen(struct runtime_dir *rd, const char *name, char *err, size
 		snprintf(err, errlen, "%s: name too long", shown);
 		return -1;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return fail(err, errlen, "cannot create socket", shown);
 	/* A stale one is replaced: runtime_dir_open checked it is dead. */

@@ -60,6 +60,9 @@ int runtime_dir_file(const struct runtime_dir *rd, const char *name, char *buf, 
  * removed at exit. Returns the fd or -1 with err set.
  */
 int runtime_dir_listen(struct runtime_dir *rd, const char *name, char *err, size_t errlen);
+/* The same with another socket type (SOCK_SEQPACKET for crosvm.socket). */
+int runtime_dir_listen_type(struct runtime_dir *rd, const char *name, int type,
+			    char *err, size_t errlen);
 /*
  * A non-blocking connection to the listener runtime_dir_listen made as
  * <name>, through the handle kept on its inode: whatever now has that name

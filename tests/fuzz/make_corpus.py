@@ -185,7 +185,20 @@ def vsock():
     write("fuzz_vsock", "bad_cid", driver_input(0, struct.pack("<H", 9) + b"CONNECT x", bad))
 
 
-TARGETS = {"vsock": vsock, "net": net, "ctl_ring": ctl_ring, "virtq": virtq, "config": config, "control": control, "agent": agent}
+def crosvm():
+    for name, req in [("exit", '"Exit"'), ("powerbtn", '"Powerbtn"'),
+                      ("suspend", '"SuspendVcpus"'), ("resume", ' "ResumeVcpus"\n'),
+                      ("adjust", '{"BalloonCommand":{"Adjust":{"num_bytes":268435456,'
+                                 '"wait_for_success":false}}}'),
+                      ("adjust_wait", '{"BalloonCommand":{"Adjust":{"wait_for_success":true,'
+                                      '"num_bytes":0}}}'),
+                      ("stats", '{"BalloonCommand":"Stats"}'),
+                      ("unsupported", '{"DiskCommand":{"disk_index":0,"command":"Resize"}}'),
+                      ("escaped", '"\\u0045xit"')]:
+        write("fuzz_crosvm_wire", name, req)
+
+
+TARGETS = {"crosvm": crosvm, "vsock": vsock, "net": net, "ctl_ring": ctl_ring, "virtq": virtq, "config": config, "control": control, "agent": agent}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or TARGETS:

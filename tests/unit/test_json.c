@@ -188,8 +188,41 @@ static void test_damage(void)
 	free(line);
 }
 
+/* A nested value's text parses again; a bare string is a document of its own. */
+static void test_nested_and_bare(void)
+{
+	const char *in = "{\"A\": {\"B\":{\"n\":7,\"w\":true}} , \"L\":[1,{}]}";
+	const struct json_field *f;
+	const char *s = NULL;
+	char raw[64];
+	int64_t n = 0;
+	bool w = false;
+
+	CHECK_EQ(json_parse(in, strlen(in), &obj, err, sizeof(err)), 0);
+	f = json_get(&obj, "L");
+	CHECK(f && f->type == JSON_SKIPPED && f->raw_len == 6 && !memcmp(f->raw, "[1,{}]", 6));
+	f = json_get(&obj, "A");
+	CHECK(f && f->type == JSON_SKIPPED);
+	CHECK_EQ(json_parse(f->raw, f->raw_len, &obj, err, sizeof(err)), 0);
+	f = json_get(&obj, "B");
+	CHECK(f && f->type == JSON_SKIPPED);
+	snprintf(raw, sizeof(raw), "%.*s", (int)f->raw_len, f->raw);
+	CHECK_STR(raw, "{\"n\":7,\"w\":true}");
+	CHECK_EQ(json_parse(f->raw, f->raw_len, &obj, err, sizeof(err)), 0);
+	CHECK(json_get_int(&obj, "n", &n) && n == 7);
+	CHECK(json_get_bool(&obj, "w", &w) && w);
+
+	CHECK_EQ(json_parse_string(" \"Ex\\u0069t\"\n", 13, &obj, &s, err, sizeof(err)), 0);
+	CHECK_STR(s, "Exit");
+	CHECK_EQ(json_parse_string("\"a\" \"b\"", 7, &obj, &s, err, sizeof(err)), -1);
+	CHECK_EQ(json_parse_string("{}", 2, &obj, &s, err, sizeof(err)), -1);
+	CHECK_EQ(json_parse_string("\"open", 5, &obj, &s, err, sizeof(err)), -1);
+	CHECK_EQ(json_parse_string("", 0, &obj, &s, err, sizeof(err)), -1);
+}
+
 int main(void)
 {
+	test_nested_and_bare();
 	test_values();
 	test_strings();
 	test_refused();

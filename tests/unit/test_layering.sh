@@ -21,11 +21,13 @@ sandbox: util
 agent_protocol: util
 devices: util boot virtio sandbox
 config: util boot virtio sandbox devices
-core: util boot virtio sandbox agent_protocol devices config
+crosvm_wire: util
+core: util boot virtio sandbox agent_protocol devices config crosvm_wire
 vm_dir: util
 vm_socket: util vm_dir
 vm_console: util vm_dir
 control_client: util vm_dir vm_socket
+vm_balloon_args: util vm_dir vm_socket control_client
 '
 
 # "from to" for every edge between two of our libraries (vmsilo_ left off);
