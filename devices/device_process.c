@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <liburing.h>
 #include <poll.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -25,7 +26,12 @@ struct loop {
 	struct link_limits lim;
 	uint64_t counters[VDEV_MAX_QUEUES];	/* eventfd read buffers */
 	bool stop;
+	int shm_sock;			/* the fd socket, or -1 */
+	uint32_t shm_seq;		/* under shm_lock */
 };
+
+/* A map request's fd and the request go out as a pair, whatever thread. */
+static pthread_mutex_t shm_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* One device a process: device_process_prepare sets it up for _main. */
 static struct loop the_loop;
@@ -62,6 +68,54 @@ static void post_config_changed(void *ctx, unsigned off, const void *buf, unsign
 	memcpy(c.data, buf, len);
 	link_msg_init(&m, LINK_CONFIG_CHANGED, &c, (uint32_t)(LINK_CONFIG_HDR + len));
 	ctl_ring_send(l->ctl, &m);
+}
+
+/*
+ * A request the VMM answers while this thread waits, at most
+ * VDEV_SHM_TIMEOUT_MS (below the VMM's own call limit, so when the VMM
+ * is blocked on this device for something else, this side gives up first
+ * and nobody is killed). Requests from the VMM that come meanwhile wait
+ * in the ring's pending queue for the loop.
+ */
+static int shm_call(struct loop *l, uint32_t type, const void *payload, uint32_t len)
+{
+	struct ctl_msg req, reply;
+	int status, rc;
+
+	link_msg_init(&req, type, payload, len);
+	rc = ctl_ring_call(l->ctl, &req, &reply, VDEV_SHM_TIMEOUT_MS);
+	if (rc)
+		return rc;
+	return link_dec_reply(&reply, reply.tag, &status, NULL, 0) ? -EPROTO : status;
+}
+
+static int loop_shm_map(void *ctx, uint8_t id, uint64_t offset, int fd, uint64_t fd_offset,
+			uint64_t size, uint32_t prot)
+{
+	struct loop *l = ctx;
+	struct link_shm_map p = {
+		.region = id, .prot = htole32(prot), .offset = htole64(offset),
+		.fd_offset = htole64(fd_offset), .size = htole64(size),
+	};
+	struct link_shm_fd f = { 0 };
+	int rc;
+
+	if (l->shm_sock < 0)
+		return -ENODEV;
+	pthread_mutex_lock(&shm_lock);
+	p.seq = f.seq = htole32(++l->shm_seq);
+	rc = ctl_ring_send_fds(l->shm_sock, &f, sizeof(f), &fd, 1);
+	if (!rc)
+		rc = shm_call(l, LINK_SHM_MAP, &p, sizeof(p));
+	pthread_mutex_unlock(&shm_lock);
+	return rc;
+}
+
+static int loop_shm_unmap(void *ctx, uint8_t id, uint64_t offset)
+{
+	struct link_shm_unmap p = { .region = id, .offset = htole64(offset) };
+
+	return shm_call(ctx, LINK_SHM_UNMAP, &p, sizeof(p));
 }
 
 /* Kicks: a read of the queue's eventfd completes when the guest notifies.
@@ -210,10 +264,14 @@ static int serve_control(struct loop *l)
 	int rc;
 
 	while ((rc = ctl_ring_recv(l->ctl, &m)) > 0) {
+		if (m.flags & CTL_MSG_F_REPLY)
+			continue;	/* to a map request that timed out */
+		vdev_request_begin();
 		if (m.type == LINK_DEVICE_CMD)
 			handle_device_cmd(l, &m, &reply);
 		else
 			link_reply_init(&reply, &m, handle(l, &m), NULL, 0);
+		vdev_request_end();
 		if (m.tag)
 			ctl_ring_send(l->ctl, &reply);
 	}
@@ -303,6 +361,8 @@ int device_process_prepare(void *arg)
 	p->dev->failed = report_failure;
 	p->dev->failed_ctx = l;
 	p->dev->up = (struct vdev_up){ post_event, post_config_changed, l };
+	l->shm_sock = p->shm_sock;
+	p->dev->shm = (struct vdev_shm_ops){ loop_shm_map, loop_shm_unmap, l };
 	p->dev->ring = &l->ring;
 	return init_jailed(p->dev);
 }

@@ -9,6 +9,9 @@
 #ifndef VMSILO_DEVICE_PROCESS_H
 #define VMSILO_DEVICE_PROCESS_H
 
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
 #include "boot/guest_mem.h"
 #include "sandbox/sandbox.h"
 #include "devices/vdev.h"
@@ -21,6 +24,9 @@ struct device_process {
 	int ring_fds[CTL_NR_FDS];
 	struct ctl_ring_end ctl;	/* the device's end, in the child */
 	int log_fd;			/* becomes the child's stderr: a pipe the VMM reads */
+	/* The device's end of the fd socket (SOCK_SEQPACKET) its map
+	 * requests pass fds on, or -1: a device without shm regions has none. */
+	int shm_sock;
 };
 
 /*
@@ -30,6 +36,19 @@ struct device_process {
  */
 #define DEVICE_PROCESS_RULES \
 	SANDBOX_ALLOW(getpid, "log lines name the process")
+
+/*
+ * Added by the policy of a device with shared-memory regions (and only
+ * then: link_child_start refuses such a device without it). Its only
+ * socket is the link's fd socket, so sendmsg reaches nothing else.
+ */
+#define DEVICE_PROCESS_SHM_RULES \
+	SANDBOX_ALLOW_EQ(sendmsg, 2, MSG_NOSIGNAL, \
+			 "vdev_shm_map passes the fd to map on the link's fd socket"), \
+	SANDBOX_ALLOW(poll, "a map request waits for the VMM's reply on the ring's doorbell"), \
+	SANDBOX_ALLOW_EQ(epoll_ctl, 1, EPOLL_CTL_MOD, \
+			 "the loop's poll of the ring is muted while a map request waits"), \
+	SANDBOX_ALLOW(clock_nanosleep, "a map request backs off while its ring to the VMM is full")
 
 /*
  * sandbox_config.pre_seccomp: attaches the control ring (closing

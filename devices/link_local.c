@@ -12,11 +12,20 @@ static struct vdev *device_of(struct vdev_link *link)
 	return ((struct link_local *)link->priv)->dev;
 }
 
+/*
+ * The ops run the device's handler as the device process does for a
+ * request from the VMM: inside one, its map requests are refused
+ * (vdev_shm_map), here as there.
+ */
 static int local_set_config(struct vdev_link *link, unsigned off, const void *buf, unsigned len)
 {
 	struct vdev *dev = device_of(link);
+	int rc;
 
-	return dev->ops->write_config ? dev->ops->write_config(dev, off, buf, len) : -EPERM;
+	vdev_request_begin();
+	rc = dev->ops->write_config ? dev->ops->write_config(dev, off, buf, len) : -EPERM;
+	vdev_request_end();
+	return rc;
 }
 
 static int local_set_vring(struct vdev_link *link, unsigned q, const struct vdev_vring *ring)
@@ -27,19 +36,46 @@ static int local_set_vring(struct vdev_link *link, unsigned q, const struct vdev
 static int local_features_ok(struct vdev_link *link, uint64_t features)
 {
 	struct vdev *dev = device_of(link);
+	int rc;
 
-	return dev->ops->features_ok && dev->ops->features_ok(dev, features) ? -ENOTSUP : 0;
+	vdev_request_begin();
+	rc = dev->ops->features_ok && dev->ops->features_ok(dev, features) ? -ENOTSUP : 0;
+	vdev_request_end();
+	return rc;
 }
 
 static int local_activate(struct vdev_link *link, uint64_t features)
 {
-	return vdev_activate(device_of(link), features);
+	int rc;
+
+	vdev_request_begin();
+	rc = vdev_activate(device_of(link), features);
+	vdev_request_end();
+	return rc;
 }
 
 static int local_reset(struct vdev_link *link)
 {
+	vdev_request_begin();
 	vdev_reset(device_of(link));
+	vdev_request_end();
 	return 0;
+}
+
+/* A map request straight to whoever subscribed to the link's events. */
+static int local_shm_map(void *ctx, uint8_t id, uint64_t offset, int fd, uint64_t fd_offset,
+			 uint64_t size, uint32_t prot)
+{
+	struct link_local *ll = ctx;
+
+	return vdev_link_shm_map(&ll->link, id, offset, fd, fd_offset, size, prot);
+}
+
+static int local_shm_unmap(void *ctx, uint8_t id, uint64_t offset)
+{
+	struct link_local *ll = ctx;
+
+	return vdev_link_shm_unmap(&ll->link, id, offset);
 }
 
 /* Kicks are served by link_local_poll: nothing for a main loop to watch. */
@@ -91,6 +127,7 @@ int link_local_init(struct link_local *ll, struct vdev *dev)
 		.max_queue_size = ops->queue_size, .config_size = ops->config_size,
 	};
 	ll->dev = dev;
+	dev->shm = (struct vdev_shm_ops){ local_shm_map, local_shm_unmap, ll };
 	rc = vdev_link_set_shm(link, ops);
 	if (rc)
 		return rc;
@@ -121,12 +158,16 @@ int link_local_command(struct link_local *ll, const void *req, unsigned len, voi
 		       unsigned *reply_len)
 {
 	struct vdev *dev = ll->dev;
+	int rc;
 
 	if (!len || len > LINK_DEVICE_MSG_MAX)
 		return -EINVAL;
 	if (!dev->ops->command)
 		return -ENOTSUP;
-	return dev->ops->command(dev, req, len, reply, reply_len);
+	vdev_request_begin();
+	rc = dev->ops->command(dev, req, len, reply, reply_len);
+	vdev_request_end();
+	return rc;
 }
 
 void link_local_poll(struct link_local *ll)

@@ -1,7 +1,8 @@
 /*
  * A device model in this process behind a vdev_link: for unit tests and
  * debugging. Kicks are served by calling link_local_poll(); the device's
- * own I/O goes through an io_uring of the link's (unrestricted).
+ * own I/O goes through an io_uring of the link's (unrestricted); its map
+ * requests go straight to the link's shm_map/shm_unmap events.
  */
 #ifndef VMSILO_LINK_LOCAL_H
 #define VMSILO_LINK_LOCAL_H

@@ -115,6 +115,56 @@ void vdev_destroy(struct vdev *dev)
 	dev->ops = NULL;
 }
 
+/* Requests from the VMM this thread is handling now. */
+static _Thread_local unsigned in_request;
+
+void vdev_request_begin(void)
+{
+	in_request++;
+}
+
+void vdev_request_end(void)
+{
+	in_request--;
+}
+
+static bool has_region(const struct vdev *dev, uint8_t id)
+{
+	for (unsigned i = 0; i < dev->ops->nr_shm_regions; i++)
+		if (dev->ops->shm_regions[i].id == id)
+			return true;
+	return false;
+}
+
+static int shm_request_ok(const struct vdev *dev, uint8_t id)
+{
+	if (in_request)
+		return -EDEADLK;
+	if (!has_region(dev, id))
+		return -EINVAL;
+	return dev->shm.map && dev->shm.unmap ? 0 : -ENODEV;
+}
+
+int vdev_shm_map(struct vdev *dev, uint8_t id, uint64_t offset, int fd, uint64_t fd_offset,
+		 uint64_t size, uint32_t prot)
+{
+	int rc = shm_request_ok(dev, id);
+
+	if (rc)
+		return rc;
+	if (fd < 0 || (prot != VDEV_SHM_PROT_READ &&
+		       prot != (VDEV_SHM_PROT_READ | VDEV_SHM_PROT_WRITE)))
+		return -EINVAL;
+	return dev->shm.map(dev->shm.ctx, id, offset, fd, fd_offset, size, prot);
+}
+
+int vdev_shm_unmap(struct vdev *dev, uint8_t id, uint64_t offset)
+{
+	int rc = shm_request_ok(dev, id);
+
+	return rc ? rc : dev->shm.unmap(dev->shm.ctx, id, offset);
+}
+
 struct io_uring_sqe *vdev_get_sqe(struct vdev *dev, uint64_t data)
 {
 	struct io_uring_sqe *sqe;

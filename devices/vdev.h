@@ -104,6 +104,14 @@ struct vdev_up {
 	void *ctx;
 };
 
+/* Where a device's map requests go, set by whatever runs it. */
+struct vdev_shm_ops {
+	int (*map)(void *ctx, uint8_t id, uint64_t offset, int fd, uint64_t fd_offset,
+		   uint64_t size, uint32_t prot);
+	int (*unmap)(void *ctx, uint8_t id, uint64_t offset);
+	void *ctx;
+};
+
 struct vdev_queue {
 	struct vdev_vring ring;			/* as the driver set it up */
 	struct virtq vq;			/* live after activation */
@@ -127,6 +135,7 @@ struct vdev {
 	struct vdev_watch watches[VDEV_MAX_WATCHES];
 	struct vdev_timer timers[VDEV_MAX_TIMERS];
 	struct vdev_up up;
+	struct vdev_shm_ops shm;
 };
 
 /* The link's copy of the device's regions (link_local, link_child). */
@@ -149,6 +158,30 @@ void vdev_fail(struct vdev *dev, const char *why);
 void vdev_post_event(struct vdev *dev, const void *buf, unsigned len);
 /* The device changed config bytes [off, off + len): the driver is told. */
 void vdev_config_changed(struct vdev *dev, unsigned off, unsigned len);
+
+/*
+ * Asks the VMM to map size bytes of fd, from fd_offset, at offset of the
+ * device's shared-memory region id (one of ops->shm_regions), readable or
+ * also writable (VDEV_SHM_PROT_*); the guest sees them at the region's BAR
+ * + offset. fd: a memfd sealed with F_SEAL_SHRINK (the VMM refuses what
+ * the device could shrink under the guest), holding the range; page
+ * aligned; stays the caller's. Blocks for the VMM's answer, at most
+ * VDEV_SHM_TIMEOUT_MS. 0 or -errno: -EINVAL (bad request, fd or range),
+ * -ENODEV (no such region, or no memslots), -ENOSPC (too many mappings),
+ * -EDEADLK when called while handling a request from the VMM (an op such
+ * as activate or command: the VMM may be holding the transport for it),
+ * -ETIMEDOUT (after which the mapping may still appear; unmap offset).
+ * Call it from notify, a watch or timer callback, or a thread.
+ */
+int vdev_shm_map(struct vdev *dev, uint8_t id, uint64_t offset, int fd, uint64_t fd_offset,
+		 uint64_t size, uint32_t prot);
+/* Unmaps the mapping that starts at offset: 0, -EINVAL if none, as above. */
+int vdev_shm_unmap(struct vdev *dev, uint8_t id, uint64_t offset);
+/* Below the device's map requests' wait, the VMM's limit on its own calls. */
+#define VDEV_SHM_TIMEOUT_MS 1000
+/* The runtime brackets its handling of a VMM request (this thread). */
+void vdev_request_begin(void);
+void vdev_request_end(void);
 
 /*
  * An SQE on the loop's ring tagged with data (bits 0..62), for the device

@@ -50,6 +50,9 @@ enum link_type {
 	LINK_NEEDS_RESET	= 0x101,	/* reason text */
 	LINK_REPLY		= 0x102,	/* link_reply header + data */
 	LINK_DEVICE_EVENT	= 0x103,	/* posted: device-specific bytes */
+	/* device -> VMM, tagged: the VMM replies (status only) */
+	LINK_SHM_MAP		= 0x104,	/* link_shm_map; its fd on the fd socket */
+	LINK_SHM_UNMAP		= 0x105,	/* link_shm_unmap */
 };
 
 #define LINK_MAX_QUEUES		64
@@ -97,7 +100,39 @@ struct link_reply {
 };
 #define LINK_REPLY_HDR		offsetof(struct link_reply, data)
 
+/*
+ * A shared-memory map request. Its fd travels on the link's fd socket
+ * (SOCK_SEQPACKET, SCM_RIGHTS) just before it, as one datagram of a
+ * link_shm_fd carrying the same seq and exactly one fd.
+ */
+struct link_shm_map {
+	uint32_t seq;
+	uint8_t region;		/* the device type's region id */
+	uint8_t reserved[3];
+	uint32_t prot;		/* LINK_SHM_PROT_READ, optionally | _WRITE */
+	uint32_t reserved2;
+	uint64_t offset;	/* in the region */
+	uint64_t fd_offset;
+	uint64_t size;
+};
+#define LINK_SHM_PROT_READ	1u
+#define LINK_SHM_PROT_WRITE	2u
+
+struct link_shm_unmap {
+	uint8_t region;
+	uint8_t reserved[7];
+	uint64_t offset;
+};
+
+struct link_shm_fd {
+	uint32_t seq;
+	uint32_t reserved;
+};
+
 static_assert(sizeof(struct link_u64) == 8, "link_u64");
+static_assert(sizeof(struct link_shm_map) == 40, "link_shm_map");
+static_assert(sizeof(struct link_shm_unmap) == 16, "link_shm_unmap");
+static_assert(sizeof(struct link_shm_fd) == 8, "link_shm_fd");
 static_assert(sizeof(struct link_config) == 240, "link_config");
 static_assert(sizeof(struct link_vring_state) == 8, "link_vring_state");
 static_assert(sizeof(struct link_vring_addr) == 32, "link_vring_addr");
@@ -270,6 +305,57 @@ static inline int link_dec_device_msg(const struct ctl_msg *m, uint32_t type,
 		return -EINVAL;
 	memcpy(buf, m->payload, m->len);
 	*len = m->len;
+	return 0;
+}
+
+static inline bool link_zero(const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+/*
+ * LINK_SHM_MAP (tagged): reserved bytes zero, prot READ or READ|WRITE.
+ * Ranges, the region and the fd are the VMM's to check (shm_region).
+ */
+static inline int link_dec_shm_map(const struct ctl_msg *m, struct link_shm_map *p)
+{
+	if (!m->tag || link_take(m, LINK_SHM_MAP, sizeof(*p), p))
+		return -EINVAL;
+	p->seq = le32toh(p->seq);
+	p->prot = le32toh(p->prot);
+	p->offset = le64toh(p->offset);
+	p->fd_offset = le64toh(p->fd_offset);
+	p->size = le64toh(p->size);
+	if (!link_zero(p->reserved, sizeof(p->reserved)) || p->reserved2 ||
+	    (p->prot != LINK_SHM_PROT_READ &&
+	     p->prot != (LINK_SHM_PROT_READ | LINK_SHM_PROT_WRITE)))
+		return -EINVAL;
+	return 0;
+}
+
+/* LINK_SHM_UNMAP (tagged). */
+static inline int link_dec_shm_unmap(const struct ctl_msg *m, struct link_shm_unmap *p)
+{
+	if (!m->tag || link_take(m, LINK_SHM_UNMAP, sizeof(*p), p))
+		return -EINVAL;
+	p->offset = le64toh(p->offset);
+	return link_zero(p->reserved, sizeof(p->reserved)) ? 0 : -EINVAL;
+}
+
+/* The fd socket's datagram: exactly a link_shm_fd, reserved zero. */
+static inline int link_dec_shm_fd(const void *buf, size_t len, uint32_t *seq)
+{
+	struct link_shm_fd f;
+
+	if (len != sizeof(f))
+		return -EINVAL;
+	memcpy(&f, buf, sizeof(f));
+	if (f.reserved)
+		return -EINVAL;
+	*seq = le32toh(f.seq);
 	return 0;
 }
 

@@ -83,7 +83,17 @@ struct vdev_link_events {
 	 * unless they fit in config_size. */
 	int (*config_changed)(void *ctx, unsigned offset, const void *bytes, unsigned len);
 	void (*needs_reset)(void *ctx, const char *why);
+	/* Optional: the device maps size bytes of fd (from fd_offset) at
+	 * offset of its shared-memory region id, prot VDEV_SHM_PROT_*, or
+	 * unmaps what starts at offset. 0 or -errno; fd stays the caller's.
+	 * Main-loop thread (link_child) or the device's own (link_local). */
+	int (*shm_map)(void *ctx, uint8_t id, uint64_t offset, int fd, uint64_t fd_offset,
+		       uint64_t size, uint32_t prot);
+	int (*shm_unmap)(void *ctx, uint8_t id, uint64_t offset);
 };
+
+#define VDEV_SHM_PROT_READ	1u
+#define VDEV_SHM_PROT_WRITE	2u
 
 struct vdev_link {
 	const struct vdev_link_ops *ops;
@@ -134,6 +144,21 @@ static inline void vdev_link_on_device_event(struct vdev_link *link,
 {
 	link->device_event = fn;
 	link->device_event_ctx = ctx;
+}
+
+static inline int vdev_link_shm_map(struct vdev_link *link, uint8_t id, uint64_t offset, int fd,
+				    uint64_t fd_offset, uint64_t size, uint32_t prot)
+{
+	return link->events && link->events->shm_map
+	       ? link->events->shm_map(link->events_ctx, id, offset, fd, fd_offset, size, prot)
+	       : -ENODEV;
+}
+
+static inline int vdev_link_shm_unmap(struct vdev_link *link, uint8_t id, uint64_t offset)
+{
+	return link->events && link->events->shm_unmap
+	       ? link->events->shm_unmap(link->events_ctx, id, offset)
+	       : -ENODEV;
 }
 
 static inline void vdev_link_needs_reset(struct vdev_link *link, const char *why)

@@ -199,6 +199,8 @@ static unsigned keep_list(const struct link_child *lc, const struct link_child_o
 		keep[n++] = lc->link.kick_fd[q];
 		keep[n++] = lc->link.call_fd[q];
 	}
+	if (lc->proc.shm_sock >= 0)
+		keep[n++] = lc->proc.shm_sock;
 	for (unsigned i = 0; i < opt->nr_device_fds && n < MAX_KEEP; i++)
 		keep[n++] = opt->device_fds[i];
 	return n;
@@ -218,6 +220,18 @@ static void init_link(struct link_child *lc, struct vdev *dev)
 		ops->config(dev, lc->link.config);
 }
 
+/* A device that maps needs its sendmsg on the fd socket (DEVICE_PROCESS_SHM_RULES):
+ * refused here rather than killed by SIGSYS at its first map. */
+static bool policy_lets_it_map(const struct vdev *dev, const struct link_child_options *opt)
+{
+	if (!dev->ops->nr_shm_regions || !opt->sandbox)
+		return true;
+	for (size_t i = 0; opt->policy && i < opt->policy->nr_rules; i++)
+		if (opt->policy->rules[i].nr == SYS_sendmsg)
+			return true;
+	return false;
+}
+
 int link_child_start(struct link_child *lc, struct vdev *dev,
 		     const struct link_child_options *opt, char *err, size_t errlen)
 {
@@ -232,9 +246,17 @@ int link_child_start(struct link_child *lc, struct vdev *dev,
 	};
 
 	init_link(lc, dev);
+	lc->shm_sock = lc->proc.shm_sock = lc->shm_fd = -1;
+	if (!policy_lets_it_map(dev, opt)) {
+		snprintf(err, errlen, "%s: has shared-memory regions, but its policy lacks "
+			 "DEVICE_PROCESS_SHM_RULES", dev->name);
+		return -EINVAL;
+	}
 	rc = vdev_link_set_shm(&lc->link, dev->ops);
 	if (!rc)
 		rc = make_log_pipe(lc);
+	if (!rc)
+		rc = link_child_shm_open(lc);
 	if (!rc)
 		rc = make_queue_fds(lc);
 	/*
@@ -255,6 +277,9 @@ int link_child_start(struct link_child *lc, struct vdev *dev,
 	ctl_ring_close_fds(lc->proc.ring_fds, CTL_NR_FDS);	/* the child has its own */
 	close(lc->proc.log_fd);
 	lc->proc.log_fd = -1;
+	if (lc->proc.shm_sock >= 0)
+		close(lc->proc.shm_sock);
+	lc->proc.shm_sock = -1;
 	if (rc)
 		return rc;
 	log_info("%s: device process %d", dev->name, (int)lc->child.pid);
@@ -344,6 +369,9 @@ static bool take_message(struct link_child *lc, const struct ctl_msg *m)
 		if (lc->link.device_event)
 			lc->link.device_event(lc->link.device_event_ctx, event, len);
 		return true;
+	case LINK_SHM_MAP:
+	case LINK_SHM_UNMAP:
+		return link_child_shm_request(lc, m);
 	default:
 		return false;
 	}
@@ -399,6 +427,7 @@ void link_child_stop(struct link_child *lc)
 	}
 	sandbox_release(&lc->child);
 	ctl_ring_close(&lc->ctl);
+	link_child_shm_close(lc);
 	if (lc->log_fd >= 0)
 		close(lc->log_fd);
 	lc->log_fd = -1;
@@ -441,6 +470,12 @@ static void serve_pid(struct vdev_link *link, short revents)
 	link_child_reap(of(link));
 }
 
+static void serve_shm(struct vdev_link *link, short revents)
+{
+	(void)revents;
+	link_child_shm_serve(of(link));
+}
+
 static void serve_log(struct vdev_link *link, short revents)
 {
 	(void)revents;
@@ -456,7 +491,8 @@ static unsigned child_watches(struct vdev_link *link, struct vdev_link_watch *w)
 	w[0] = (struct vdev_link_watch){ link_child_log_fd(lc), POLLIN, serve_log };
 	w[1] = (struct vdev_link_watch){ link_child_ctl_fd(lc), POLLIN, serve_ctl };
 	w[2] = (struct vdev_link_watch){ link_child_pid_fd(lc), POLLIN, serve_pid };
-	return 3;
+	w[3] = (struct vdev_link_watch){ link_child_shm_sock_fd(lc), POLLIN, serve_shm };
+	return 4;
 }
 
 static enum vdev_link_status child_status(struct vdev_link *link)

@@ -24,6 +24,12 @@ struct link_child {
 	char log_line[256];		/* a line being received */
 	unsigned log_len;
 	struct log_ratelimit log_limit;
+	/* Map requests (link_child_shm.c): the VMM's end of the fd socket,
+	 * and an fd received for a request still to come (or -1). */
+	int shm_sock;
+	int shm_fd;
+	uint32_t shm_fd_seq;
+	struct log_ratelimit shm_log;
 };
 
 /* Bytes of the device's stderr link_child_serve_log() takes per call. */
@@ -55,8 +61,9 @@ int link_child_start(struct link_child *lc, struct vdev *dev,
 struct vdev_link *link_child_create(struct vdev *dev, const struct link_child_options *opt,
 				    char *err, size_t errlen);
 /*
- * The fds the VMM's main loop watches (ops->watches gives all three) (-1 once there is nothing more to
- * hear: the link is dead, the process reaped), and what to do when they fire.
+ * The fds the VMM's main loop watches (ops->watches gives these and
+ * link_child_shm_sock_fd) (-1 once there is nothing more to hear: the
+ * link is dead, the process reaped), and what to do when they fire.
  */
 int link_child_ctl_fd(const struct link_child *lc);
 int link_child_pid_fd(const struct link_child *lc);
@@ -74,5 +81,13 @@ bool link_child_reap(struct link_child *lc);
  */
 void link_child_fail(struct link_child *lc, const char *why);
 void link_child_stop(struct link_child *lc);
+
+/* link_child_shm.c: the fd socket (only for a device with shm regions),
+ * its watch, and LINK_SHM_MAP / _UNMAP (false: malformed, fail it). */
+int link_child_shm_open(struct link_child *lc);
+void link_child_shm_close(struct link_child *lc);
+int link_child_shm_sock_fd(const struct link_child *lc);
+void link_child_shm_serve(struct link_child *lc);
+bool link_child_shm_request(struct link_child *lc, const struct ctl_msg *m);
 
 #endif

@@ -1,3 +1,4 @@
+#include <assert.h>
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
@@ -495,7 +496,24 @@ static void on_needs_reset(void *ctx, const char *why)
 	virtio_pci_needs_reset(ctx, why);
 }
 
-static const struct vdev_link_events transport_events = { on_config_changed, on_needs_reset };
+static_assert(VDEV_SHM_PROT_READ == SHM_PROT_READ && VDEV_SHM_PROT_WRITE == SHM_PROT_WRITE,
+	      "prot bits");
+
+static int on_shm_map(void *ctx, uint8_t id, uint64_t offset, int fd, uint64_t fd_offset,
+		      uint64_t size, uint32_t prot)
+{
+	return virtio_pci_shm_map(ctx, id, offset, fd, fd_offset, size, prot);
+}
+
+static int on_shm_unmap(void *ctx, uint8_t id, uint64_t offset)
+{
+	return virtio_pci_shm_unmap(ctx, id, offset);
+}
+
+static const struct vdev_link_events transport_events = {
+	.config_changed = on_config_changed, .needs_reset = on_needs_reset,
+	.shm_map = on_shm_map, .shm_unmap = on_shm_unmap,
+};
 
 int virtio_pci_init(struct virtio_pci *vp, struct vdev_link *link, struct kvm *kvm,
 		    struct msi_routes *routes)

@@ -41,6 +41,19 @@ static int create_memory(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+/* Devices' shared-memory mappings take the KVM slots guest RAM leaves. */
+static int create_memslots(struct vm *vm, char *err, size_t errlen)
+{
+	uint32_t limit = memslots_kvm_limit(vm->kvm.vm_fd);
+
+	if (memslots_init(&vm->memslots, vm->mem.nr_regions, limit, memslots_kvm_set,
+			  &vm->kvm.vm_fd)) {
+		snprintf(err, errlen, "KVM has %u memory slots, guest RAM takes them all", limit);
+		return -1;
+	}
+	return 0;
+}
+
 static void on_pm_event(void *ctx, enum acpi_pm_event event)
 {
 	vm_request_exit(ctx, event == ACPI_PM_RESET ? VM_EXIT_RESET : VM_EXIT_POWEROFF);
@@ -133,10 +146,18 @@ static int start_device(struct vm *vm, struct vm_device *d, const struct config_
 	rc = virtio_pci_init(&d->transport, d->link, &vm->kvm, &vm->routes);
 	if (!rc)
 		rc = virtio_pci_plug(&d->transport, &vm->pci, VIRTIO_FIRST_SLOT + vm->nr_devices);
+	if (rc && d->link->nr_shm) {
+		snprintf(err, errlen, "%s: its shared-memory regions do not fit in the %llu GiB "
+			 "64-bit MMIO window beside the other devices' BARs", d->dev.name,
+			 (unsigned long long)(LAYOUT_MMIO64_SIZE / GIB));
+		return -1;
+	}
 	if (rc) {
 		snprintf(err, errlen, "%s: cannot place the PCI function: %s", d->dev.name, strerror(-rc));
 		return -1;
 	}
+	if (d->link->nr_shm)
+		virtio_pci_set_memslots(&d->transport, &vm->memslots);
 	d->plugged = true;
 	if (vm_device_watch(vm, d)) {
 		snprintf(err, errlen, "%s: the main loop has no room for its fds", d->dev.name);
@@ -351,7 +372,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct console *consol
 	if (vm->wake_fd < 0 || vm->serial_space_fd < 0)
 		return fail(err, errlen, "eventfd");
 	if (kvm_open(&vm->kvm, err, errlen) || kvm_create_vm(&vm->kvm, err, errlen) ||
-	    create_memory(vm, err, errlen))
+	    create_memory(vm, err, errlen) || create_memslots(vm, err, errlen))
 		return -1;
 	if (add_devices(vm)) {
 		snprintf(err, errlen, "internal error: overlapping device ranges");
@@ -426,7 +447,9 @@ enum vm_exit vm_run(struct vm *vm)
 void vm_destroy(struct vm *vm)
 {
 	balloon_ctl_destroy(vm->balloon);
-	destroy_devices(vm);
+	destroy_devices(vm);	/* their mappings leave the memslots */
+	if (vm->memslots.set)
+		memslots_destroy(&vm->memslots);
 	if (vm->vcpus) {
 		for (unsigned i = 0; i < vm->cfg->cpus; i++)
 			if (vm->vcpus[i].vm)

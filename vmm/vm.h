@@ -55,6 +55,7 @@ struct vm {
 	struct rtc rtc;
 	struct acpi_pm pm;
 	struct pci_bus pci;
+	struct memslots memslots;	/* KVM slots after guest RAM's: shm regions */
 	struct i8042 kbd;
 	struct msi_routes routes;
 	struct vm_device **devices;	/* one per config device section, NULL-terminated */
