@@ -32,7 +32,7 @@ static void usage(FILE *f)
 		"  --stats            show (the default without SIZE)\n"
 		"  --json             show the VMM's reply as it came, one JSON line\n"
 		"Exit status: 0 done, 1 error (not running, no balloon, the wait ran out).\n",
-		DEFAULT_RUNTIME_DIR);
+		VMSILO_DEFAULT_RUNTIME_DIR);
 }
 
 static void connect_or_die(struct ctl_conn *c, const struct balloon_options *o)

@@ -114,7 +114,7 @@ int balloon_parse_args(int argc, char **argv, struct balloon_options *o, char *e
 	bool stats = false;
 	const char *v;
 
-	*o = (struct balloon_options){ .runtime_dir = DEFAULT_RUNTIME_DIR, .wait = -1 };
+	*o = (struct balloon_options){ .runtime_dir = VMSILO_DEFAULT_RUNTIME_DIR, .wait = -1 };
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
