@@ -681,7 +681,7 @@ static void set_device_section(struct ctx *c, const char *key, const struct toml
 			       const struct device_kind *kind)
 {
 	const struct toml_value *v = e->value;
-	char name[64];
+	char name[300];	/* a key (up to 255 bytes) and its index */
 
 	if (kind->max == 1) {
 		if (want_type(c, key, v, TOML_TABLE))
