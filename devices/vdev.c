@@ -61,6 +61,12 @@ int vdev_activate(struct vdev *dev, uint64_t features)
 	if (dev->ops->activate && dev->ops->activate(dev))
 		return -EIO;
 	dev->active = true;
+	/* A driver may make buffers available before DRIVER_OK (Linux's
+	 * balloon driver kicks its first stats buffer then); that kick was
+	 * taken while the device was inactive, so every queue is served once. */
+	for (unsigned q = 0; q < dev->ops->nr_queues; q++)
+		if (dev->queues[q].ring.size)
+			dev->ops->notify(dev, q);
 	return 0;
 }
 
