@@ -36,8 +36,11 @@
 #include "virtio_pci_caps.h"
 
 #define SYSFS_PCI	"/sys/bus/pci/devices"
+#define PATH_LEN	512
 #define VIRTIO_VENDOR	0x1af4
 #define PCI_CONFIG_MAX	4096
+#define PCI_COMMAND_REG	0x04
+#define PCI_COMMAND_MASTER_BIT 0x4
 #define NR_BARS		6
 #define PAGE		4096
 #define QUEUE_SIZE	8
@@ -93,12 +96,14 @@ static _Noreturn void die(const char *fmt, ...)
 
 /* --- MMIO: aligned accesses of the field's width (4.1.3.1) --- */
 
+#ifndef VIRTIO_POKE_TEST_MMIO	/* tests/unit/test_virtio_poke.c: to the transport */
 static void w8(volatile uint8_t *p, uint8_t v) { *p = v; }
 static void w16(volatile uint8_t *p, uint16_t v) { *(volatile uint16_t *)(void *)p = v; }
 static void w32(volatile uint8_t *p, uint32_t v) { *(volatile uint32_t *)(void *)p = v; }
 static uint8_t r8(volatile uint8_t *p) { return *p; }
 static uint16_t r16(volatile uint8_t *p) { return *(volatile uint16_t *)(void *)p; }
 static uint32_t r32(volatile uint8_t *p) { return *(volatile uint32_t *)(void *)p; }
+#endif
 
 static void w64_split(volatile uint8_t *lo, uint64_t v)
 {
@@ -110,7 +115,7 @@ static void w64_split(volatile uint8_t *lo, uint64_t v)
 
 static bool read_sysfs_id(const char *bdf, const char *file, unsigned long *id)
 {
-	char path[512], text[32] = "";
+	char path[PATH_LEN], text[32] = "";
 	FILE *f;
 
 	snprintf(path, sizeof(path), SYSFS_PCI "/%s/%s", bdf, file);
@@ -124,14 +129,24 @@ static bool read_sysfs_id(const char *bdf, const char *file, unsigned long *id)
 	return text[0] != 0;
 }
 
-static void write_sysfs(const char *bdf, const char *file, const char *text)
+/* The device's sysfs file; path (PATH_LEN bytes) names it for messages. */
+static int open_sysfs(const struct device *d, const char *file, int flags, char *path)
 {
-	char path[512];
 	int fd;
 
-	snprintf(path, sizeof(path), SYSFS_PCI "/%s/%s", bdf, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+	snprintf(path, PATH_LEN, SYSFS_PCI "/%s/%s", d->bdf, file);
+	fd = open(path, flags | O_CLOEXEC);
+	if (fd < 0)
+		die("%s: %s", path, strerror(errno));
+	return fd;
+}
+
+static void write_sysfs(const struct device *d, const char *file, const char *text)
+{
+	char path[PATH_LEN];
+	int fd = open_sysfs(d, file, O_WRONLY, path);
+
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
 		die("write %s: %s", path, strerror(errno));
 	close(fd);
 }
@@ -158,32 +173,50 @@ static void find_device(unsigned long want, struct device *d)
 	die("no PCI device %04x:%04lx", VIRTIO_VENDOR, want);
 }
 
+/* Bus mastering: the kernel turns it off with the driver gone, and a
+ * device that honours it would not touch the rings without it. */
+static void enable_bus_master(struct device *d)
+{
+	char path[PATH_LEN];
+	uint16_t command;
+	int fd = open_sysfs(d, "config", O_RDWR, path);
+
+	if (pread(fd, &command, 2, PCI_COMMAND_REG) != 2)
+		die("read %s: %s", path, strerror(errno));
+	command |= PCI_COMMAND_MASTER_BIT;
+	if (pwrite(fd, &command, 2, PCI_COMMAND_REG) != 2)
+		die("write %s: %s", path, strerror(errno));
+	close(fd);
+}
+
 /* Unbinds the kernel's driver, if one holds the device, and turns memory
- * decode on (the unbound device may have it off). */
+ * decode (sysfs's enable) and bus mastering on. */
 static void take_device(struct device *d)
 {
-	char path[512];
+	char path[PATH_LEN];
 
 	snprintf(path, sizeof(path), SYSFS_PCI "/%s/driver", d->bdf);
 	if (access(path, F_OK) == 0)
-		write_sysfs(d->bdf, "driver/unbind", d->bdf);
-	write_sysfs(d->bdf, "enable", "1");
+		write_sysfs(d, "driver/unbind", d->bdf);
+	write_sysfs(d, "enable", "1");
+	enable_bus_master(d);
 }
 
 static void parse_config(struct device *d)
 {
 	static uint8_t cfg[PCI_CONFIG_MAX];
-	char path[512];
+	char path[PATH_LEN];
 	const char *why;
-	ssize_t n;
-	int fd;
+	int fd = open_sysfs(d, "config", O_RDONLY, path);
+	size_t len = 0;
+	ssize_t n = 0;
 
-	snprintf(path, sizeof(path), SYSFS_PCI "/%s/config", d->bdf);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || (n = read(fd, cfg, sizeof(cfg))) < 0)
+	while (len < sizeof(cfg) && (n = read(fd, cfg + len, sizeof(cfg) - len)) > 0)
+		len += (size_t)n;
+	if (n < 0)
 		die("read %s: %s", path, strerror(errno));
 	close(fd);
-	if (virtio_pci_parse_caps(cfg, (size_t)n, &d->layout, &why))
+	if (virtio_pci_parse_caps(cfg, len, &d->layout, &why))
 		die("%s: %s", d->bdf, why);
 }
 
@@ -191,7 +224,7 @@ static void parse_config(struct device *d)
 static volatile uint8_t *in_window(struct device *d, const struct virtio_pci_window *w,
 				   uint64_t at, uint64_t len, const char *what)
 {
-	char path[512];
+	char path[PATH_LEN], file[16];
 	struct stat st;
 	void *p;
 	int fd;
@@ -200,9 +233,9 @@ static volatile uint8_t *in_window(struct device *d, const struct virtio_pci_win
 		die("%s: %s at %#" PRIx64 "+%" PRIu64 " is outside its capability's %" PRIu32 " bytes",
 		    d->bdf, what, at, len, w->length);
 	if (!d->bar[w->bar]) {
-		snprintf(path, sizeof(path), SYSFS_PCI "/%s/resource%u", d->bdf, w->bar);
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &st))
+		snprintf(file, sizeof(file), "resource%u", w->bar);
+		fd = open_sysfs(d, file, O_RDWR, path);
+		if (fstat(fd, &st))
 			die("%s: %s", path, strerror(errno));
 		p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		if (p == MAP_FAILED)
