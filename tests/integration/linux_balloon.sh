@@ -28,11 +28,13 @@ if [ "${1:-}" != --inside ]; then
 	vmm=$1 build=$2
 	agent=$build/guest-agent/vmsilo-guest-agent
 	[ -x "$agent" ] || { echo "linux_balloon: $agent is not built" >&2; exit 1; }
+	poke=$build/tests/virtio-poke
+	[ -x "$poke" ] || { echo "linux_balloon: $poke is not built" >&2; exit 1; }
 	rig_begin "$build"
 	initrd=$build/guest/balloon-initramfs.cpio
 	"$top/tests/guest/mkinitramfs.sh" "$initrd" \
 		--modules "button evdev vmw_vsock_virtio_transport virtio_balloon" \
-		--add "$agent:/bin/vmsilo-guest-agent"
+		--add "$agent:/bin/vmsilo-guest-agent" --add "$poke:/bin/virtio-poke"
 	rig_reexec "$build" "$here/linux_balloon.sh" "$vmm" "$vmlinux" "$initrd" \
 		"$build/integration-logs" "$build/host-tools"
 fi
@@ -148,6 +150,37 @@ inflate_and_stats() {
 	kill -0 $pid && ok "the VM lives" || bad "the VM died" bal
 }
 
+# A hostile driver (tests/guest/virtio_poke.c, run as root by the agent)
+# takes the balloon from the guest's kernel and inflates PFNs far outside
+# guest RAM, which Linux's driver never sends: the device answers, refuses
+# both runs with a log line each, and the device and the VM go on. Last in
+# bal's flow: the kernel's balloon driver stays unbound.
+hostile_inflate() {
+	local out rc st dev alive
+
+	out=$(guest bal virtio-poke --device 1045 inflate 0xfffff000 0x7ffffff0 2>&1)
+	rc=$?
+	[ $rc -eq 0 ] && [[ $out == *"used 1"* ]] &&
+		ok "hostile inflate: the device answered (${out//$'\n'/, })" ||
+		bad "hostile inflate: virtio-poke exit $rc: $out" bal
+	# The device's stderr reaches the VMM's through a pipe: give it time.
+	for _ in $(seq 50); do
+		grep -qF "inflate of PFNs 0x7ffffff0+1 outside guest RAM refused" "$work/bal.err" && break
+		sleep 0.2
+	done
+	grep -qF "balloon0: inflate of PFNs 0xfffff000+1 outside guest RAM refused" "$work/bal.err" &&
+		grep -qF "balloon0: inflate of PFNs 0x7ffffff0+1 outside guest RAM refused" "$work/bal.err" &&
+		ok "hostile inflate: refused with a log line per run" ||
+		bad "hostile inflate: no log line about PFNs outside guest RAM" bal
+	st=$(status bal)
+	dev=$(grep -o '"name":"balloon0","pid":[0-9]*,"state":"[a-z-]*"' <<< "$st")
+	alive=$(guest bal echo alive)
+	[[ $st == *'"name":"bal","state":"running"'* ]] && [[ $dev == *'"state":"running"' ]] &&
+		[ "$alive" = alive ] && kill -0 $pid &&
+		ok "after the hostile inflate: the VM runs commands, balloon0 runs" ||
+		bad "after the hostile inflate: status $st, guest said '$alive'" bal
+}
+
 reporting() {
 	local peak now avail0 avail1 set
 
@@ -184,6 +217,7 @@ reporting() {
 
 if boot bal $'[vsock]\ncid = 3\n[balloon]\nfree_page_reporting = false\ndeflate_on_oom = false\nstats_interval = 1\n'; then
 	inflate_and_stats
+	hostile_inflate
 else
 	bad "bal: the guest did not boot, or its agent did not answer" bal
 fi
