@@ -8,13 +8,13 @@
 #   guest-RAM size) gives back >= 80% of it; balloon 0: MemTotal comes
 #   back; balloon_stats answers fresh, and within its timeout while the
 #   VM is paused, stale, with the last values; the balloon's process
-#   passes the jail checks; the VM lives.
+#   passes the jail checks; then a hostile driver (tests/guest/virtio_poke.c,
+#   after the kernel's driver is unbound) inflates PFNs outside guest RAM:
+#   the device answers, logs the refusal, keeps running, and so does the VM.
 # - "rep" (defaults: reporting and deflate-on-oom on): a guest that fills
 #   300 MiB and frees it gives most of it back with no balloon command;
 #   a balloon of 128 MiB shows in MemAvailable instead of MemTotal.
-# PFNs outside guest RAM need a hostile driver: tests/unit/test_balloon.c
-# covers them (refused with a log line, the device goes on). The crosvm
-# socket and vm-balloon have their own tests.
+# The crosvm socket and vm-balloon have their own tests.
 # Sizes are what the checks need and no more: under nested TCG on a busy
 # machine the guest writes RAM at a few tens of MiB/s.
 #   linux_balloon.sh VMSILO_VMM BUILD_DIR
