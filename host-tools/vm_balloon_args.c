@@ -50,7 +50,7 @@ static int parse_wait(const char *s, long *out)
 
 	errno = 0;
 	*out = strtol(s, &end, 10);
-	return errno || end == s || *end || *out < 0 || *out > VM_BALLOON_MAX_WAIT_S ? -1 : 0;
+	return errno || end == s || *end || *out < 0 || *out > CONTROL_BALLOON_MAX_WAIT_S ? -1 : 0;
 }
 
 /* An option with its value, as "--opt V" or "--opt=V"; NULL if argv[*i] is not it. */
@@ -122,7 +122,8 @@ int balloon_parse_args(int argc, char **argv, struct balloon_options *o, char *e
 			o->runtime_dir = v;
 		} else if ((v = option_value(argc, argv, &i, "--wait"))) {
 			if (parse_wait(v, &o->wait))
-				return fail(err, errlen, "--wait: expected seconds (0..86400), got \"%s\"", v);
+				return fail(err, errlen, "--wait: expected seconds (0..%d), got \"%s\"",
+					    CONTROL_BALLOON_MAX_WAIT_S, v);
 		} else if (!strcmp(a, "--stats")) {
 			stats = true;
 		} else if (!strcmp(a, "--json")) {

@@ -16,6 +16,8 @@
 #define CONTROL_PROTOCOL_VERSION 1
 #define CONTROL_MAX_CLIENTS 16
 #define CONTROL_REPLY_MAX 4096
+/* The longest "wait" a balloon request may ask for (vm-balloon --wait too). */
+#define CONTROL_BALLOON_MAX_WAIT_S 600
 
 struct vm;
 struct runtime_dir;
