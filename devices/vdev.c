@@ -161,7 +161,15 @@ int vdev_shm_map(struct vdev *dev, uint8_t id, uint64_t offset, int fd, uint64_t
 	if (fd < 0 || (prot != VDEV_SHM_PROT_READ &&
 		       prot != (VDEV_SHM_PROT_READ | VDEV_SHM_PROT_WRITE)))
 		return -EINVAL;
-	return dev->shm.map(dev->shm.ctx, id, offset, fd, fd_offset, size, prot);
+	rc = dev->shm.map(dev->shm.ctx, id, offset, fd, fd_offset, size, prot);
+	if (rc == -ETIMEDOUT) {
+		/* The VMM may still map it (the request is queued): the unmap
+		 * queued behind it undoes that, in order. */
+		log_ratelimited(LOG_WARN, "%s: map at %#llx of region %u: no answer in time; "
+				"unmapping it", dev->name, (unsigned long long)offset, id);
+		dev->shm.unmap(dev->shm.ctx, id, offset);
+	}
+	return rc;
 }
 
 int vdev_shm_unmap(struct vdev *dev, uint8_t id, uint64_t offset)

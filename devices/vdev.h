@@ -170,7 +170,8 @@ void vdev_config_changed(struct vdev *dev, unsigned off, unsigned len);
  * -ENODEV (no such region, or no memslots), -ENOSPC (too many mappings),
  * -EDEADLK when called while handling a request from the VMM (an op such
  * as activate or command: the VMM may be holding the transport for it),
- * -ETIMEDOUT (after which the mapping may still appear; unmap offset).
+ * -ETIMEDOUT (then an unmap of offset is queued behind the request, so
+ * nothing stays mapped at offset: not a late map, nor what was there).
  * Call it from notify, a watch or timer callback, or a thread.
  */
 int vdev_shm_map(struct vdev *dev, uint8_t id, uint64_t offset, int fd, uint64_t fd_offset,

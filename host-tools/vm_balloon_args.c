@@ -1,6 +1,5 @@
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +7,7 @@
 #include "host-tools/control_client.h"
 #include "host-tools/vm_balloon_args.h"
 #include "host-tools/vm_socket.h"
+#include "vmm/errfmt.h"
 
 #define STATS_TIMEOUT_S 1	/* the VMM's wait for the guest; then the last stats */
 
@@ -50,7 +50,7 @@ static int parse_wait(const char *s, long *out)
 
 	errno = 0;
 	*out = strtol(s, &end, 10);
-	return errno || end == s || *end || *out < 0 || *out > VM_BALLOON_MAX_WAIT_S ? -1 : 0;
+	return errno || end == s || *end || *out < 0 || *out > CONTROL_BALLOON_MAX_WAIT_S ? -1 : 0;
 }
 
 /* An option with its value, as "--opt V" or "--opt=V"; NULL if argv[*i] is not it. */
@@ -65,18 +65,6 @@ static const char *option_value(int argc, char **argv, int *i, const char *opt)
 	return NULL;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static int positional(struct balloon_options *o, const char *a, char *err, size_t errlen)
 {
 	if (!o->name) {
@@ -84,10 +72,10 @@ static int positional(struct balloon_options *o, const char *a, char *err, size_
 		return 0;
 	}
 	if (o->set)
-		return fail(err, errlen, "unexpected argument \"%s\"", a);
+		return errfmt(err, errlen, "unexpected argument \"%s\"", a);
 	if (balloon_parse_size(a, &o->bytes))
-		return fail(err, errlen, "SIZE: expected bytes with an optional K, M or G "
-			    "(e.g. 256M), got \"%s\"", a);
+		return errfmt(err, errlen, "SIZE: expected bytes with an optional K, M or G "
+			      "(e.g. 256M), got \"%s\"", a);
 	o->set = true;
 	return 0;
 }
@@ -95,17 +83,17 @@ static int positional(struct balloon_options *o, const char *a, char *err, size_
 static int check_options(const struct balloon_options *o, bool stats, char *err, size_t errlen)
 {
 	if (!o->name)
-		return fail(err, errlen, "NAME is required");
+		return errfmt(err, errlen, "NAME is required");
 	if (!vm_name_valid(o->name))
-		return fail(err, errlen, "\"%s\" is not a VM name ([A-Za-z0-9_.-], 1..64 chars)", o->name);
+		return errfmt(err, errlen, "\"%s\" is not a VM name ([A-Za-z0-9_.-], 1..64 chars)", o->name);
 	if (!vm_runtime_dir_valid(o->runtime_dir))
-		return fail(err, errlen, "--runtime-dir must be an absolute path, got \"%s\"",
-			    o->runtime_dir);
+		return errfmt(err, errlen, "--runtime-dir must be an absolute path, got \"%s\"",
+			      o->runtime_dir);
 	if (o->set && (stats || o->json))
-		return fail(err, errlen, "SIZE sets the balloon; --stats and --json show it: "
-			    "one or the other");
+		return errfmt(err, errlen, "SIZE sets the balloon; --stats and --json show it: "
+			      "one or the other");
 	if (!o->set && o->wait >= 0)
-		return fail(err, errlen, "--wait needs a SIZE to wait for");
+		return errfmt(err, errlen, "--wait needs a SIZE to wait for");
 	return 0;
 }
 
@@ -122,7 +110,8 @@ int balloon_parse_args(int argc, char **argv, struct balloon_options *o, char *e
 			o->runtime_dir = v;
 		} else if ((v = option_value(argc, argv, &i, "--wait"))) {
 			if (parse_wait(v, &o->wait))
-				return fail(err, errlen, "--wait: expected seconds (0..86400), got \"%s\"", v);
+				return errfmt(err, errlen, "--wait: expected seconds (0..%d), got \"%s\"",
+					      CONTROL_BALLOON_MAX_WAIT_S, v);
 		} else if (!strcmp(a, "--stats")) {
 			stats = true;
 		} else if (!strcmp(a, "--json")) {
@@ -130,7 +119,7 @@ int balloon_parse_args(int argc, char **argv, struct balloon_options *o, char *e
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			return 1;
 		} else if (a[0] == '-' && a[1]) {
-			return fail(err, errlen, "unknown option \"%s\" (see --help)", a);
+			return errfmt(err, errlen, "unknown option \"%s\" (see --help)", a);
 		} else if (positional(o, a, err, errlen)) {
 			return -1;
 		}

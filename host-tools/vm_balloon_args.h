@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VM_BALLOON_MAX_WAIT_S (24 * 3600)
+#include "vmm/control.h"	/* CONTROL_BALLOON_MAX_WAIT_S: what the VMM takes */
 
 struct balloon_options {
 	const char *runtime_dir;

@@ -380,7 +380,8 @@ static inline int link_dec_reply_data(const struct ctl_msg *m, uint32_t tag,
 	*len = m->len - (uint32_t)LINK_REPLY_HDR;
 	if (*len > max || (st && *len))
 		return -EINVAL;
-	memcpy(data, r.data, *len);
+	if (*len)
+		memcpy(data, r.data, *len);
 	*status = st;
 	return 0;
 }
@@ -388,24 +389,16 @@ static inline int link_dec_reply_data(const struct ctl_msg *m, uint32_t tag,
 /*
  * A reply to the request tagged tag, with exactly want data bytes copied
  * to data. *status is 0 or a negative errno; on error no data is expected.
+ * A malformed reply (-EINVAL) may have written part of data.
  */
 static inline int link_dec_reply(const struct ctl_msg *m, uint32_t tag,
 				 int *status, void *data, uint32_t want)
 {
-	struct link_reply r;
-	int32_t st;
+	uint32_t len;
+	int st;
 
-	if (m->type != LINK_REPLY || m->flags != CTL_MSG_F_REPLY ||
-	    m->tag != tag || m->len < LINK_REPLY_HDR || m->len > sizeof(r))
+	if (link_dec_reply_data(m, tag, &st, data, want, &len) || (!st && len != want))
 		return -EINVAL;
-	memcpy(&r, m->payload, m->len);
-	st = (int32_t)le32toh(r.status);
-	if (r.reserved || st > 0 || st < -4095)
-		return -EINVAL;
-	if (m->len != LINK_REPLY_HDR + (st ? 0 : want))
-		return -EINVAL;
-	if (!st && want)
-		memcpy(data, r.data, want);
 	*status = st;
 	return 0;
 }

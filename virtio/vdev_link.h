@@ -7,9 +7,11 @@
  * the data path never passes through the transport.
  *
  * Downward: the ops. Upward: events the transport subscribes to (config
- * changed, needs reset), never a pointer into the transport. Around both,
- * the lifecycle the VMM's main loop drives: the fds to watch, stop, status
- * and pid.
+ * changed, needs reset, shared-memory map and unmap requests), and the
+ * device's own events (LINK_DEVICE_EVENT) for whoever serves its VMM side
+ * (vdev_link_on_device_event); never a pointer into the transport. Around
+ * both, the lifecycle the VMM's main loop drives: the fds to watch, stop,
+ * status and pid.
  */
 #ifndef VMSILO_VDEV_LINK_H
 #define VMSILO_VDEV_LINK_H

@@ -47,7 +47,7 @@ typedef void (*balloon_event_fn)(void *ctx, enum balloon_event ev, uint64_t actu
 struct balloon_ctl *vm_balloon(struct vm *vm);
 
 /* The balloon's size in bytes (memory taken from the guest), a multiple of
- * 4096 at most guest RAM: 0, -EINVAL. -ENOTCONN before the driver is up? no:
+ * 4096 at most guest RAM: 0, -EINVAL. Before the driver is up too:
  * the target is kept and the driver reads it when it starts. */
 int balloon_ctl_set_target(struct balloon_ctl *b, uint64_t bytes);
 uint64_t balloon_ctl_target(const struct balloon_ctl *b);

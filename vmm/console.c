@@ -14,11 +14,6 @@
 
 #define ESCAPE_CHAR 0x01	/* Ctrl-A */
 
-static int fail(char *err, size_t errlen, const char *what, const char *path)
-{
-	return errfmt_sys(err, errlen, errno, "console: %s %s", what, path);
-}
-
 static void make_raw(int fd, struct termios *saved)
 {
 	struct termios t;
@@ -49,7 +44,7 @@ static int publish_pty(struct console *con, struct runtime_dir *rd, const char *
 		       char *err, size_t errlen)
 {
 	if (con->pty_peer_fd < 0)
-		return fail(err, errlen, "cannot open", pts);
+		return errfmt_sys(err, errlen, errno, "console: cannot open %s", pts);
 	if (runtime_dir_give(rd, con->pty_peer_fd) ||
 	    runtime_dir_link(rd, "console", pts, err, errlen))
 		return -1;
@@ -67,7 +62,7 @@ static int open_pty(struct console *con, struct runtime_dir *rd, char *err, size
 	if (master < 0 || grantpt(master) || unlockpt(master) || !(pts = ptsname(master))) {
 		if (master >= 0)
 			close(master);
-		return fail(err, errlen, "cannot allocate a", "PTY");
+		return errfmt_sys(err, errlen, errno, "console: cannot allocate a PTY");
 	}
 	con->pty_peer_fd = open(pts, O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
 	if (con->pty_peer_fd >= 0)
@@ -89,7 +84,8 @@ int console_open(struct console *con, const struct vm_config *cfg, struct runtim
 		con->out_fd = open(cfg->console.path,
 				   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_APPEND | O_NOFOLLOW,
 				   0640);
-		return con->out_fd < 0 ? fail(err, errlen, "cannot open", cfg->console.path) : 0;
+		return con->out_fd < 0 ? errfmt_sys(err, errlen, errno, "console: cannot open %s",
+						     cfg->console.path) : 0;
 	case CONSOLE_PTY:
 		return open_pty(con, rd, err, errlen);
 	case CONSOLE_NONE:

@@ -375,16 +375,44 @@ int control_open(struct control *ctl, struct runtime_dir *rd, const char *name,
 	return ctl->listen_fd < 0 ? -1 : 0;
 }
 
+/*
+ * The VM c waited on or subscribed to is gone (a reboot made a new one,
+ * whose balloon knows nothing of c): what it waited for fails, its
+ * subscription ends with a last event line, and it is served on.
+ */
+static void restarted(struct control_client *c)
+{
+	char line[256];
+	struct json_writer w;
+	bool pending = c->pending, subscribed = c->subscribed;
+	size_t n;
+	int len;
+
+	c->pending = c->subscribed = false;
+	if (pending) {
+		n = control_reply_error(line, sizeof(line), "the VM restarted; "
+					"what this request waited for is gone");
+		control_client_push(c, line, n, true);
+	}
+	if (subscribed && c->fd >= 0) {
+		json_start(&w, line, sizeof(line));
+		json_add_int(&w, "version", CONTROL_PROTOCOL_VERSION);
+		json_add_string(&w, "event", "vm_restarted");
+		len = json_finish(&w);
+		if (len > 0)
+			control_client_push(c, line, (size_t)len, false);
+	}
+	if (c->fd >= 0)
+		on_client(c->ctl->vm, c, 0);
+}
+
 void control_attach(struct control *ctl, struct vm *vm)
 {
 	ctl->vm = vm;
 	vm_watch(vm, ctl->listen_fd, POLLIN, on_listen, ctl);
-	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++) {
-		struct control_client *c = &ctl->clients[i];
-
-		if (c->fd >= 0)
-			vm_watch(vm, c->fd, POLLIN | (c->out_len ? POLLOUT : 0), on_client, c);
-	}
+	for (unsigned i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (ctl->clients[i].fd >= 0)
+			restarted(&ctl->clients[i]);
 }
 
 void control_close(struct control *ctl)

@@ -16,6 +16,8 @@
 #define CONTROL_PROTOCOL_VERSION 1
 #define CONTROL_MAX_CLIENTS 16
 #define CONTROL_REPLY_MAX 4096
+/* The longest "wait" a balloon request may ask for (vm-balloon --wait too). */
+#define CONTROL_BALLOON_MAX_WAIT_S 600
 
 struct vm;
 struct runtime_dir;
@@ -50,7 +52,9 @@ struct control {
 /* Listens on <runtime dir>/control.socket (mode 0660, the user's). */
 int control_open(struct control *ctl, struct runtime_dir *rd, const char *name,
 		 const struct agent_watch *agent, char *err, size_t errlen);
-/* Serves through vm's main loop; again after each vm_create (reboot). */
+/* Serves through vm's main loop; again after each vm_create (reboot):
+ * then what clients waited for fails ("the VM restarted") and their
+ * subscriptions end with a {"event":"vm_restarted"} line. */
 void control_attach(struct control *ctl, struct vm *vm);
 void control_close(struct control *ctl);
 

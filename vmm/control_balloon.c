@@ -12,7 +12,7 @@
 #include "vmm/control_internal.h"
 #include "vmm/vm.h"
 
-#define MAX_WAIT_S 600
+#define MAX_WAIT_S CONTROL_BALLOON_MAX_WAIT_S
 #define MAX_STATS_TIMEOUT_S 60
 #define DEFAULT_STATS_TIMEOUT_S 1
 #define PAGE 4096u

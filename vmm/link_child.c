@@ -286,7 +286,7 @@ int link_child_start(struct link_child *lc, struct vdev *dev,
 	return 0;
 }
 
-int link_child_log_fd(const struct link_child *lc)
+static int log_fd_of(const struct link_child *lc)
 {
 	return lc->log_fd;
 }
@@ -331,7 +331,7 @@ int link_child_ctl_fd(const struct link_child *lc)
 	return is_dead(lc) ? -1 : ctl_ring_rx_fd(&lc->ctl);
 }
 
-int link_child_pid_fd(const struct link_child *lc)
+static int pid_fd_of(const struct link_child *lc)
 {
 	return lc->reaped ? -1 : lc->child.pidfd;
 }
@@ -488,9 +488,9 @@ static unsigned child_watches(struct vdev_link *link, struct vdev_link_watch *w)
 
 	/* Registered at start in this order, so a round serves them so: a
 	 * dying device's last lines come before the VMM's line on its death. */
-	w[0] = (struct vdev_link_watch){ link_child_log_fd(lc), POLLIN, serve_log };
+	w[0] = (struct vdev_link_watch){ log_fd_of(lc), POLLIN, serve_log };
 	w[1] = (struct vdev_link_watch){ link_child_ctl_fd(lc), POLLIN, serve_ctl };
-	w[2] = (struct vdev_link_watch){ link_child_pid_fd(lc), POLLIN, serve_pid };
+	w[2] = (struct vdev_link_watch){ pid_fd_of(lc), POLLIN, serve_pid };
 	w[3] = (struct vdev_link_watch){ link_child_shm_sock_fd(lc), POLLIN, serve_shm };
 	return 4;
 }

@@ -61,13 +61,12 @@ int link_child_start(struct link_child *lc, struct vdev *dev,
 struct vdev_link *link_child_create(struct vdev *dev, const struct link_child_options *opt,
 				    char *err, size_t errlen);
 /*
- * The fds the VMM's main loop watches (ops->watches gives these and
- * link_child_shm_sock_fd) (-1 once there is nothing more to hear: the
- * link is dead, the process reaped), and what to do when they fire.
+ * The fds the VMM's main loop watches (ops->watches gives these, the
+ * device's pidfd and stderr, and link_child_shm_sock_fd) (-1 once there
+ * is nothing more to hear: the link is dead, the process reaped), and
+ * what to do when they fire.
  */
 int link_child_ctl_fd(const struct link_child *lc);
-int link_child_pid_fd(const struct link_child *lc);
-int link_child_log_fd(const struct link_child *lc);
 void link_child_serve(struct link_child *lc);
 void link_child_serve_log(struct link_child *lc);
 /* Returns true when the device process has died (logged once, and

@@ -10,6 +10,14 @@
 #include "vmm/main_loop.h"
 #include "vmm/vm.h"
 
+static void set_slot(struct vm_watch *w, int fd, short events, vm_watch_fn fn, void *ctx)
+{
+	unsigned gen = w->gen + 1;
+
+	*w = events ? (struct vm_watch){ fd, events, fn, ctx, gen }
+		    : (struct vm_watch){ .fd = -1, .gen = gen };
+}
+
 int vm_watch(struct vm *vm, int fd, short events, vm_watch_fn fn, void *ctx)
 {
 	struct vm_watch *free_slot = NULL;
@@ -18,8 +26,7 @@ int vm_watch(struct vm *vm, int fd, short events, vm_watch_fn fn, void *ctx)
 		struct vm_watch *w = &vm->watches[i];
 
 		if (w->fd == fd) {
-			*w = events ? (struct vm_watch){ fd, events, fn, ctx }
-				    : (struct vm_watch){ .fd = -1 };
+			set_slot(w, fd, events, fn, ctx);
 			return 0;
 		}
 		if (w->fd < 0 && !free_slot)
@@ -29,24 +36,32 @@ int vm_watch(struct vm *vm, int fd, short events, vm_watch_fn fn, void *ctx)
 		return 0;
 	if (!free_slot)
 		return -1;
-	*free_slot = (struct vm_watch){ fd, events, fn, ctx };
+	set_slot(free_slot, fd, events, fn, ctx);
 	return 0;
 }
 
-/* A callback may change the watches: each slot is checked against its poll entry. */
+/*
+ * A callback may change the watches. A slot changed during the turn is
+ * skipped: its revents may belong to an fd closed meanwhile whose number
+ * a new watch took. Poll is level-triggered, so a skipped event that is
+ * still true fires in the next turn.
+ */
 int main_loop_turn(struct vm *vm, int timeout_ms)
 {
 	struct pollfd fds[VM_MAX_WATCHES];
+	unsigned gens[VM_MAX_WATCHES];
 	int fired = 0;
 
-	for (unsigned i = 0; i < VM_MAX_WATCHES; i++)
+	for (unsigned i = 0; i < VM_MAX_WATCHES; i++) {
 		fds[i] = (struct pollfd){ .fd = vm->watches[i].fd, .events = vm->watches[i].events };
+		gens[i] = vm->watches[i].gen;
+	}
 	if (poll(fds, VM_MAX_WATCHES, timeout_ms) < 0)
 		return errno == EINTR ? 0 : -1;
 	for (unsigned i = 0; i < VM_MAX_WATCHES; i++) {
 		struct vm_watch w = vm->watches[i];
 
-		if (fds[i].revents && w.fd >= 0 && w.fd == fds[i].fd) {
+		if (fds[i].revents && w.fd >= 0 && w.gen == gens[i]) {
 			w.fn(vm, w.ctx, fds[i].revents);
 			fired++;
 		}

@@ -21,6 +21,7 @@ struct vm_watch {
 	short events;
 	vm_watch_fn fn;
 	void *ctx;
+	unsigned gen;		/* bumped on each change: a turn skips a slot changed in it */
 };
 
 /*

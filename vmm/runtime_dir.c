@@ -20,11 +20,6 @@
 
 #define DIR_OPEN_FLAGS (O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
-static int fail(char *err, size_t errlen, const char *what, const char *path)
-{
-	return errfmt_sys(err, errlen, errno, "%s %s", what, path);
-}
-
 static int resolve_user(struct runtime_dir *rd, const char *user, char *err, size_t errlen)
 {
 	struct passwd *pw;
@@ -77,7 +72,7 @@ static int check_component(const struct runtime_dir *rd, int fd, const char *sho
 	struct stat st;
 
 	if (fstat(fd, &st))
-		return fail(err, errlen, "runtime_dir: cannot stat", shown);
+		return errfmt_sys(err, errlen, errno, "runtime_dir: cannot stat %s", shown);
 	if (!trusted_owner(rd, st.st_uid)) {
 		snprintf(err, errlen, "runtime_dir: %s is owned by uid %u, not root or uid %u; "
 			 "choose a runtime_dir only they can write", shown, (unsigned)st.st_uid,
@@ -139,20 +134,20 @@ static int open_vm_dir(struct runtime_dir *rd, char *err, size_t errlen)
 
 	rd->created = !mkdirat(rd->parent_fd, rd->name, 0700);
 	if (!rd->created && errno != EEXIST)
-		return fail(err, errlen, "runtime_dir: cannot create", rd->path);
+		return errfmt_sys(err, errlen, errno, "runtime_dir: cannot create %s", rd->path);
 	rd->dir_fd = dir_open_nofollow(rd->parent_fd, rd->name, O_RDONLY, "runtime_dir", rd->path,
 				       err, errlen);
 	if (rd->dir_fd < 0)
 		return -1;
 	if (fstat(rd->dir_fd, &st))
-		return fail(err, errlen, "runtime_dir: cannot stat", rd->path);
+		return errfmt_sys(err, errlen, errno, "runtime_dir: cannot stat %s", rd->path);
 	if (st.st_uid != geteuid() && st.st_uid != rd->uid) {
 		snprintf(err, errlen, "runtime_dir: %s is owned by uid %u, not by the VM's user "
 			 "(uid %u); remove it", rd->path, (unsigned)st.st_uid, (unsigned)rd->uid);
 		return -1;
 	}
 	if (fchown(rd->dir_fd, rd->uid, rd->gid) || fchmod(rd->dir_fd, 0700))
-		return fail(err, errlen, "runtime_dir: cannot hand to the user", rd->path);
+		return errfmt_sys(err, errlen, errno, "runtime_dir: cannot hand to the user %s", rd->path);
 	return 0;
 }
 
@@ -329,10 +324,10 @@ int runtime_dir_listen_type(struct runtime_dir *rd, const char *name, int type,
 	}
 	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
-		return fail(err, errlen, "cannot create socket", shown);
+		return errfmt_sys(err, errlen, errno, "cannot create socket %s", shown);
 	/* A stale one is replaced: runtime_dir_open checked it is dead. */
 	if (listen_staged(rd, stage, fd, name, &handle)) {
-		fail(err, errlen, "cannot listen on", shown);
+		errfmt_sys(err, errlen, errno, "cannot listen on %s", shown);
 		if (handle >= 0)
 			close(handle);
 		close(fd);
@@ -383,7 +378,7 @@ int runtime_dir_link(struct runtime_dir *rd, const char *name, const char *targe
 	r = symlinkat(target, rd->dir_fd, name);
 	become_self();
 	if (r)
-		return fail(err, errlen, "cannot create", shown);
+		return errfmt_sys(err, errlen, errno, "cannot create %s", shown);
 	remember(rd, name, -1);
 	return 0;
 }

@@ -41,7 +41,8 @@ struct virtio_pci {
 /* PCI BAR of shared-memory region i. */
 #define VIRTIO_PCI_SHM_BAR(i) (2 + 2 * (i))
 
-/* Subscribes to the link's events (config changed, needs reset). */
+/* Subscribes to the link's events (config changed, needs reset, map and
+ * unmap in the shared-memory regions); device events are not the transport's. */
 int virtio_pci_init(struct virtio_pci *vp, struct vdev_link *link, struct kvm *kvm,
 		    struct msi_routes *routes);
 /* Puts the function in a slot, with its BARs and ioeventfds in place. */

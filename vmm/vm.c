@@ -16,16 +16,11 @@
 #include "devices/balloon.h"
 #include "devices/registry.h"
 #include "vmm/balloon_ctl_impl.h"
+#include "vmm/errfmt.h"
 #include "vmm/link_child.h"
 #include "vmm/log.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
-
-static int fail(char *err, size_t errlen, const char *what)
-{
-	snprintf(err, errlen, "%s: %s", what, strerror(errno));
-	return -1;
-}
 
 static int create_memory(struct vm *vm, char *err, size_t errlen)
 {
@@ -36,7 +31,7 @@ static int create_memory(struct vm *vm, char *err, size_t errlen)
 		const struct guest_region *r = &vm->mem.regions[i];
 
 		if (kvm_add_memory(&vm->kvm, i, r->gpa, r->size, vm->mem.host + r->offset))
-			return fail(err, errlen, "KVM_SET_USER_MEMORY_REGION");
+			return errfmt_sys(err, errlen, errno, "KVM_SET_USER_MEMORY_REGION");
 	}
 	return 0;
 }
@@ -251,7 +246,7 @@ static int create_devices(struct vm *vm, char *err, size_t errlen)
 	}
 	vm->devices = calloc(vm->cfg->nr_devices + 1, sizeof(*vm->devices));
 	if (!vm->devices)
-		return fail(err, errlen, "devices");
+		return errfmt_sys(err, errlen, errno, "devices");
 	for (const struct device_kind *const *k = device_kinds; *k; k++)
 		for (unsigned i = 0; i < config_count(vm->cfg, *k); i++)
 			if (add_device(vm, config_instance(vm->cfg, *k, i), err, errlen))
@@ -325,7 +320,7 @@ static int load_guest(struct vm *vm, struct boot_image *img, char *err, size_t e
 		return -1;
 	cmdline = kernel_cmdline(vm);
 	if (!cmdline)
-		return fail(err, errlen, "cmdline");
+		return errfmt_sys(err, errlen, errno, "cmdline");
 	rc = boot_write_params(&vm->mem, img, cmdline, LAYOUT_ACPI_START, err, errlen);
 	free(cmdline);
 	if (!rc && cpu_state_write_tables(&vm->mem, img->kind)) {
@@ -339,14 +334,14 @@ static int create_vcpus(struct vm *vm, const struct boot_image *img, char *err, 
 {
 	vm->vcpus = calloc(vm->cfg->cpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
-		return fail(err, errlen, "vcpus");
+		return errfmt_sys(err, errlen, errno, "vcpus");
 	for (unsigned i = 0; i < vm->cfg->cpus; i++)
 		vm->vcpus[i].fd = -1;
 	for (unsigned i = 0; i < vm->cfg->cpus; i++)
 		if (vcpu_create(vm, &vm->vcpus[i], i, err, errlen))
 			return -1;
 	if (vcpu_set_boot_state(&vm->vcpus[0], img))
-		return fail(err, errlen, "vcpu0: setting boot registers");
+		return errfmt_sys(err, errlen, errno, "vcpu0: setting boot registers");
 	return 0;
 }
 
@@ -370,7 +365,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct console *consol
 	vm->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	vm->serial_space_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->wake_fd < 0 || vm->serial_space_fd < 0)
-		return fail(err, errlen, "eventfd");
+		return errfmt_sys(err, errlen, errno, "eventfd");
 	if (kvm_open(&vm->kvm, err, errlen) || kvm_create_vm(&vm->kvm, err, errlen) ||
 	    create_memory(vm, err, errlen) || create_memslots(vm, err, errlen))
 		return -1;

@@ -36,7 +36,7 @@ static int host = -1;		/* the host's end of the "tap" */
 static size_t injected;		/* of d.host */
 static uint64_t negotiated;
 
-/* A tap with IFF_VNET_HDR and a 12-byte header, as vmm/tap.c opens it. */
+/* A tap with IFF_VNET_HDR and a 12-byte header, as devices/tap.c opens it. */
 int fuzz_ioctl(int fd, unsigned long request, ...)
 {
 	va_list ap;

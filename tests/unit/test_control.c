@@ -569,6 +569,72 @@ static void test_balloon_commands(void)
 	vm.balloon = NULL;
 }
 
+/* The guest rebooted and main.c made a new VM: like vm_destroy, the old
+ * balloon goes without running its callbacks, and control_attach hands
+ * the clients to a VM with a table of its own. */
+static void restart_vm(void)
+{
+	vm_watch(&vm, balloon_ctl_timer_fd(vm.balloon), 0, NULL, NULL);
+	balloon_ctl_destroy(vm.balloon);
+	vm.balloon = NULL;
+	for (unsigned i = 0; i < VM_MAX_WATCHES; i++)
+		vm.watches[i].fd = -1;
+	control_attach(&ctl, &vm);
+}
+
+static void expect_restarted(int fd)
+{
+	const char *error;
+
+	CHECK(!parse_reply(read_line(fd)));
+	error = json_get_string(&reply, "error");
+	CHECK(error && !strncmp(error, "the VM restarted", 16));
+}
+
+static void test_restart_ends_waits(void)
+{
+	struct balloon_ctl_link link = { fake_command, NULL };
+	int waiter = client(), sub = client(), stats = client();
+
+	vm.balloon = balloon_ctl_create(256 * MIB, 0, &link);
+	CHECK(vm.balloon != NULL);
+	CHECK_EQ(vm_watch(&vm, balloon_ctl_timer_fd(vm.balloon), POLLIN, on_balloon_timer,
+			  vm.balloon), 0);
+	CHECK(parse_reply(ask(sub, "{\"version\":1,\"command\":\"subscribe\",\"events\":\"balloon\"}\n")));
+	send_str(waiter, "{\"version\":1,\"command\":\"balloon\",\"bytes\":4096,\"wait\":30}\n"
+			 "{\"version\":1,\"command\":\"status\"}\n");
+	send_str(stats, "{\"version\":1,\"command\":\"balloon_stats\",\"timeout\":30}\n");
+	CHECK(nothing_yet(waiter));
+	CHECK(nothing_yet(stats));
+
+	restart_vm();
+	expect_restarted(waiter);
+	CHECK(parse_reply(read_line(waiter)));		/* the line behind it is served */
+	CHECK_STR(json_get_string(&reply, "name"), "testvm");
+	expect_restarted(stats);
+	CHECK(strstr(read_line(sub), "\"event\":\"vm_restarted\"") != NULL);
+
+	/* The new VM's balloon: the old subscription is over, a new one works. */
+	vm.balloon = balloon_ctl_create(256 * MIB, 0, &link);
+	CHECK(vm.balloon != NULL);
+	CHECK_EQ(vm_watch(&vm, balloon_ctl_timer_fd(vm.balloon), POLLIN, on_balloon_timer,
+			  vm.balloon), 0);
+	device_sends(BALLOON_EV_DEFLATED_ON_OOM, 0, 0);
+	CHECK(nothing_yet(sub));
+	CHECK(parse_reply(ask(sub, "{\"version\":1,\"command\":\"subscribe\",\"events\":\"balloon\"}\n")));
+	device_sends(BALLOON_EV_DEFLATED_ON_OOM, 0, 0);
+	CHECK(strstr(read_line(sub), "\"event\":\"balloon_deflated_on_oom\"") != NULL);
+
+	close(waiter);
+	close(sub);
+	close(stats);
+	for (int i = 0; i < 5; i++)
+		pump(1);
+	vm_watch(&vm, balloon_ctl_timer_fd(vm.balloon), 0, NULL, NULL);
+	balloon_ctl_destroy(vm.balloon);
+	vm.balloon = NULL;
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -583,6 +649,7 @@ int main(void)
 	test_powerbutton_and_stop();
 	test_powerbutton_flood();
 	test_balloon_commands();
+	test_restart_ends_waits();
 	control_close(&ctl);
 	runtime_dir_close(&rd);
 	return check_report("test_control");

@@ -44,7 +44,8 @@ int vm_watch(struct vm *v, int fd, short events, vm_watch_fn fn, void *ctx)
 		struct vm_watch *w = &v->watches[i];
 
 		if (w->fd == fd) {
-			*w = events ? (struct vm_watch){ fd, events, fn, ctx } : (struct vm_watch){ .fd = -1 };
+			*w = events ? (struct vm_watch){ .fd = fd, .events = events, .fn = fn, .ctx = ctx }
+				    : (struct vm_watch){ .fd = -1 };
 			return 0;
 		}
 		if (w->fd < 0 && !free_slot)
@@ -54,7 +55,7 @@ int vm_watch(struct vm *v, int fd, short events, vm_watch_fn fn, void *ctx)
 		return 0;
 	if (!free_slot)
 		return -1;
-	*free_slot = (struct vm_watch){ fd, events, fn, ctx };
+	*free_slot = (struct vm_watch){ .fd = fd, .events = events, .fn = fn, .ctx = ctx };
 	return 0;
 }
 

@@ -68,6 +68,58 @@ static void test_watches(void)
 	}
 }
 
+/* --- an fd number reused inside a turn --- */
+
+static int pipe_old[2], spare_fd, fired_new;
+
+static void on_new(struct vm *v, void *ctx, short revents)
+{
+	(void)v, (void)ctx, (void)revents;
+	fired_new++;
+}
+
+static void on_old(struct vm *v, void *ctx, short revents)
+{
+	(void)v, (void)ctx, (void)revents;
+}
+
+/* Closes the readable pipe end, whose number an idle eventfd then takes,
+ * watched in the slot the pipe's watch left. */
+static void on_closer(struct vm *v, void *ctx, short revents)
+{
+	int fd = pipe_old[0];
+
+	(void)ctx, (void)revents;
+	vm_watch(v, fd, 0, NULL, NULL);
+	close(fd);
+	CHECK_EQ(dup2(spare_fd, fd), fd);
+	CHECK_EQ(vm_watch(v, fd, POLLIN, on_new, NULL), 0);
+}
+
+static void test_reused_fd_number(void)
+{
+	int closer[2];
+
+	CHECK_EQ(pipe2(closer, O_CLOEXEC), 0);
+	CHECK_EQ(pipe2(pipe_old, O_CLOEXEC), 0);
+	spare_fd = eventfd(0, EFD_CLOEXEC);	/* never readable */
+	CHECK_EQ(vm_watch(&vm, closer[0], POLLIN, on_closer, NULL), 0);	/* slot 0 */
+	CHECK_EQ(vm_watch(&vm, pipe_old[0], POLLIN, on_old, NULL), 0);	/* slot 1 */
+	CHECK_EQ(write(closer[1], "x", 1), 1);
+	CHECK_EQ(write(pipe_old[1], "x", 1), 1);
+	CHECK_EQ(main_loop_turn(&vm, 0), 1);
+	CHECK_EQ(fired_new, 0);		/* the old pipe's POLLIN is not the eventfd's */
+	vm_watch(&vm, closer[0], 0, NULL, NULL);
+	CHECK_EQ(main_loop_turn(&vm, 0), 0);
+	CHECK_EQ(fired_new, 0);
+	vm_watch(&vm, pipe_old[0], 0, NULL, NULL);
+	close(pipe_old[0]);
+	close(pipe_old[1]);
+	close(closer[0]);
+	close(closer[1]);
+	close(spare_fd);
+}
+
 static void test_full_table(void)
 {
 	int fd = eventfd(0, EFD_CLOEXEC);
@@ -201,6 +253,7 @@ int main(void)
 	vm.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	atomic_init(&vm.exit_reason, VM_EXIT_NONE);
 	test_watches();
+	test_reused_fd_number();
 	test_full_table();
 	test_device_watches();
 	return check_report("test_main_loop");

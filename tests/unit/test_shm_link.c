@@ -5,7 +5,9 @@
  * shared-memory region. The VMM (link_child over the ring and the fd
  * socket, the virtio-pci transport, memslots recorded by a fake KVM)
  * maps it: the data reads back at BAR base + offset. Then the device
- * unmaps it and the guest address reads nothing. A map asked from inside
+ * unmaps it and the guest address reads nothing. A map the VMM serves
+ * only after the device timed out is undone by the unmap the device
+ * queued behind it. A map asked from inside
  * a request of the VMM's (activate) is refused with -EDEADLK, not hung.
  * Needs root or unprivileged user namespaces; prints SKIP otherwise.
  */
@@ -62,15 +64,19 @@ static int map_in_activate(struct vdev *dev)
 	return 0;
 }
 
-/* Kick 1 maps the memfd's second page at 2 pages into the region; kick 2 unmaps it. */
+/* Kick 1 maps the memfd's second page at 2 pages into the region; kick 2
+ * unmaps it; kick 3 maps it at 4 pages, which the VMM answers too late. */
 static void probe_notify(struct vdev *dev, unsigned q)
 {
 	(void)q;
 	if (++kicks == 1)
 		report(dev, 1, vdev_shm_map(dev, REGION_ID, 2 * PAGE, memfd, PAGE, PAGE,
 					    VDEV_SHM_PROT_READ));
-	else
+	else if (kicks == 2)
 		report(dev, 2, vdev_shm_unmap(dev, REGION_ID, 2 * PAGE));
+	else
+		report(dev, 3, vdev_shm_map(dev, REGION_ID, 4 * PAGE, memfd, PAGE, PAGE,
+					    VDEV_SHM_PROT_READ));
 }
 
 static const struct vdev_ops probe_ops = {
@@ -144,6 +150,29 @@ static void serve_until(struct vdev_link *link, unsigned n)
 	}
 }
 
+/* Reads the device's stderr (not serving its ring) until needle shows. */
+static bool device_logged(struct link_child *lc, const char *needle)
+{
+	static char text[8192];
+	size_t have = 0;
+	ssize_t n;
+
+	while (have < sizeof(text) - 1) {
+		struct pollfd p = { lc->log_fd, POLLIN, 0 };
+
+		if (poll(&p, 1, WAIT_MS) <= 0)
+			return false;
+		n = read(lc->log_fd, text + have, sizeof(text) - 1 - have);
+		if (n <= 0)
+			return false;
+		have += (size_t)n;
+		text[have] = '\0';
+		if (strstr(text, needle))
+			return true;
+	}
+	return false;
+}
+
 static unsigned open_fds(void)
 {
 	unsigned n = 0;
@@ -210,6 +239,16 @@ static void test_map_read_unmap(void)
 	CHECK_EQ(got[2].step, 2);
 	CHECK_EQ(got[2].rc, 0);
 	CHECK(guest_ptr(base + 2 * PAGE) == NULL);
+	CHECK(!lc.dead);
+
+	/* A map the VMM serves only after the device gave up on it (as after
+	 * a long stall): the late mapping must not stay in the guest. */
+	CHECK_EQ(write(lc.link.kick_fd[0], &(uint64_t){ 1 }, 8), 8);
+	CHECK(device_logged(&lc, "no answer in time"));
+	serve_until(&lc.link, 4);
+	CHECK_EQ(got[3].step, 3);
+	CHECK_EQ(got[3].rc, -ETIMEDOUT);
+	CHECK(guest_ptr(base + 4 * PAGE) == NULL);
 	CHECK(!lc.dead);
 
 	virtio_pci_destroy(&vp);

@@ -98,6 +98,11 @@ static void test_args(void)
 	CHECK_STR(err, "--wait needs a SIZE to wait for");
 	CHECK_EQ(parse(&o, err, "vm", "1G", "--wait", "-1", NULL), -1);
 	CHECK_EQ(parse(&o, err, "vm", "1G", "--wait", "86401", NULL), -1);
+	/* What the VMM takes (control_balloon.c), no more: it would refuse the request. */
+	CHECK_EQ(parse(&o, err, "vm", "1G", "--wait", "600", NULL), 0);
+	CHECK(o.wait == CONTROL_BALLOON_MAX_WAIT_S);
+	CHECK_EQ(parse(&o, err, "vm", "1G", "--wait", "601", NULL), -1);
+	CHECK_STR(err, "--wait: expected seconds (0..600), got \"601\"");
 	CHECK_EQ(parse(&o, err, "vm", "1G", "--wait", NULL), -1);
 	CHECK_EQ(parse(&o, err, "vm", "1T", NULL), -1);
 	CHECK_EQ(parse(&o, err, "vm", "1G", "2G", NULL), -1);
