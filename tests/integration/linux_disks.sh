@@ -162,7 +162,7 @@ finish
 [ $seen -eq 0 ] && [ $((status & 0x40)) -ne 0 ] && [ $running -eq 1 ] &&
 	ok "a killed data-disk process: the VM runs on, the guest sees NEEDS_RESET ($status)" ||
 	bad "data disk kill: seen=$seen status=$status running=$running" sup
-[ $rc -ne 0 ] && grep -q "blk0: the root disk's device process died; stopping the VM" "$work/sup.err" &&
+[ $rc -ne 0 ] && grep -q "blk0: the root disk's device is dead; stopping the VM" "$work/sup.err" &&
 	ok "a killed root-disk process stops the VM with status $rc and says why" ||
 	bad "root disk kill: rc=$rc" sup
 
