@@ -30,6 +30,13 @@
 #define STAT_SIZE 10			/* struct virtio_balloon_stat: le16 tag, le64 val */
 #define QUEUE_NONE -1
 
+/* The spec's tags 0..9 are enum balloon_stat's first indices, whatever
+ * VIRTIO_BALLOON_S_NR the system's headers have (16 in newer ones). */
+static_assert(VIRTIO_BALLOON_S_SWAP_IN == BALLOON_SWAP_IN &&
+	      VIRTIO_BALLOON_S_MEMFREE == BALLOON_FREE_MEMORY &&
+	      VIRTIO_BALLOON_S_AVAIL == BALLOON_AVAILABLE_MEMORY &&
+	      VIRTIO_BALLOON_S_HTLB_PGFAIL + 1 == BALLOON_NR_SPEC_TAGS, "stat tags");
+
 struct balloon {
 	struct vdev_ops ops;		/* features depend on the config */
 	struct balloon_config cfg;
@@ -169,16 +176,6 @@ static void serve_report(struct vdev *dev, struct balloon *b, unsigned q)
 	vdev_signal(dev, q);
 }
 
-/* virtio 1.2 5.5.6.3 tags 0..9, then crosvm's shmem and unevictable. */
-static int stat_index(uint16_t tag)
-{
-	if (tag < VIRTIO_BALLOON_S_NR)
-		return tag;
-	if (tag == 65534 || tag == 65535)
-		return tag - 65534 + VIRTIO_BALLOON_S_NR;
-	return -1;
-}
-
 static void post_stats(struct vdev *dev, struct balloon *b)
 {
 	struct virtq_chain *c = &b->chain;
@@ -198,9 +195,9 @@ static void post_stats(struct vdev *dev, struct balloon *b)
 			break;
 		memcpy(&tag, stat, 2);
 		memcpy(&val, stat + 2, 8);
-		i = stat_index(le16toh(tag));
+		i = balloon_stat_index(le16toh(tag));
 		if (i < 0)
-			continue;	/* a tag from a newer spec */
+			continue;	/* a tag from a newer spec, or junk */
 		e.values[i] = val;	/* already little-endian */
 		present |= 1u << i;
 	}

@@ -255,6 +255,33 @@ static void test_stats(void)
 	CHECK_EQ(last_event.values[4], 222 * 4096);
 }
 
+/*
+ * Linux 6.12 sends tags 10..15 (newer uapi headers, VIRTIO_BALLOON_S_NR
+ * 16): ignored, and nothing lands past the table; crosvm's 65534/65535
+ * land in their own slots.
+ */
+static void test_stats_newer_tags(void)
+{
+	static const uint16_t tags[] = { 10, 11, 12, 13, 14, 15, 16, 65533, 65534, 65535, 4 };
+	uint8_t *s = ram + STATS_BUF;
+	unsigned n = sizeof(tags) / sizeof(tags[0]);
+
+	CHECK_EQ(command(BALLOON_CMD_REQUEST_STATS, 0), 0);	/* give the held one back */
+	for (unsigned i = 0; i < n; i++)
+		put_stat(s + 10 * i, tags[i], 1000 + i);
+	post(Q_STATS, STATS_BUF, 10 * n, false);
+	CHECK_EQ(last_event.kind, BALLOON_EV_STATS);
+	CHECK_EQ(last_event.arg, 1u << BALLOON_FREE_MEMORY | 1u << BALLOON_SHARED_MEMORY |
+				 1u << BALLOON_UNEVICTABLE_MEMORY);
+	CHECK_EQ(last_event.values[BALLOON_SHARED_MEMORY], 1008);
+	CHECK_EQ(last_event.values[BALLOON_UNEVICTABLE_MEMORY], 1009);
+	CHECK_EQ(last_event.values[BALLOON_FREE_MEMORY], 1010);
+	for (unsigned i = 0; i < BALLOON_NR_SPEC_TAGS; i++)
+		if (i != BALLOON_FREE_MEMORY)
+			CHECK_EQ(last_event.values[i], 0);
+	CHECK(ll.dev->active);
+}
+
 /* Free page reporting: each writable buffer is a free range; it is punched. */
 static void test_report(void)
 {
@@ -323,6 +350,7 @@ int main(void)
 	test_target_and_actual();
 	test_deflate();
 	test_stats();
+	test_stats_newer_tags();
 	test_report();
 	test_hostile_commands();
 
