@@ -130,12 +130,30 @@ static void count_deflate(struct vdev *dev, struct balloon *b, uint32_t pages)
 		post_pages(dev, BALLOON_EV_DEFLATED_ON_OOM, b->inflated);
 }
 
+/*
+ * Each notify serves at most a queue's worth of chains: a guest that keeps
+ * its avail index ahead would hold the loop, and the control messages
+ * behind it, for ever. The rest is served from a kick of our own.
+ */
+static int pop_budgeted(struct vdev *dev, struct balloon *b, unsigned q, unsigned *served)
+{
+	struct vdev_queue *vq = &dev->queues[q];
+
+	if (*served == vq->vq.size) {
+		vdev_requeue(dev, q);
+		return 0;
+	}
+	(*served)++;
+	return virtq_pop(&vq->vq, dev->mem, &b->chain);
+}
+
 static void serve_pfns(struct vdev *dev, struct balloon *b, unsigned q, bool inflate)
 {
 	struct vdev_queue *vq = &dev->queues[q];
+	unsigned served = 0;
 	int rc;
 
-	while ((rc = virtq_pop(&vq->vq, dev->mem, &b->chain)) > 0) {
+	while ((rc = pop_budgeted(dev, b, q, &served)) > 0) {
 		uint32_t pages = take_pfns(dev, b, read_pfns(dev, b), inflate);
 
 		if (inflate)
@@ -154,9 +172,10 @@ static void serve_pfns(struct vdev *dev, struct balloon *b, unsigned q, bool inf
 static void serve_report(struct vdev *dev, struct balloon *b, unsigned q)
 {
 	struct vdev_queue *vq = &dev->queues[q];
+	unsigned served = 0;
 	int rc;
 
-	while ((rc = virtq_pop(&vq->vq, dev->mem, &b->chain)) > 0) {
+	while ((rc = pop_budgeted(dev, b, q, &served)) > 0) {
 		struct iovec *iov = virtq_chain_in(&b->chain);
 
 		for (unsigned i = 0; i < b->chain.nr_in; i++) {
@@ -209,9 +228,10 @@ static void post_stats(struct vdev *dev, struct balloon *b)
 static void serve_stats(struct vdev *dev, struct balloon *b, unsigned q)
 {
 	struct vdev_queue *vq = &dev->queues[q];
+	unsigned served = 0;
 	int rc;
 
-	while ((rc = virtq_pop(&vq->vq, dev->mem, &b->chain)) > 0) {
+	while ((rc = pop_budgeted(dev, b, q, &served)) > 0) {
 		if (b->stats_held)	/* a second one: give the older back */
 			virtq_push(&vq->vq, b->stats_head, 0);
 		b->stats_head = b->chain.head;
