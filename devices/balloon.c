@@ -272,10 +272,13 @@ static void balloon_reset(struct vdev *dev)
 {
 	struct balloon *b = of(dev);
 
-	/* A reset driver owns all its RAM again; the target stays. */
+	/* A reset driver owns all its RAM again; the target stays. The VMM
+	 * (balloon_ctl) and the transport's cached config hear of it. */
 	b->actual = b->inflated = 0;
 	b->stats_held = false;
 	b->q_inflate = b->q_deflate = b->q_stats = b->q_report = QUEUE_NONE;
+	post_pages(dev, BALLOON_EV_ACTUAL, 0);
+	vdev_config_changed(dev, 4, 4);
 }
 
 static void balloon_config(struct vdev *dev, uint8_t *buf)

@@ -216,9 +216,10 @@ static void test_inflate(void)
 static void test_target_and_actual(void)
 {
 	uint32_t actual = htole32(257);
+	unsigned changes = config_changes;
 
 	CHECK_EQ(command(BALLOON_CMD_SET_TARGET, 300), 0);
-	CHECK_EQ(config_changes, 1);
+	CHECK_EQ(config_changes, changes + 1);
 	CHECK_EQ(rd(BAR_DEVICE, 4), 300);		/* num_pages, as the guest reads it */
 	CHECK_EQ(command(BALLOON_CMD_SET_TARGET, RAM / 4096 + 1), -EINVAL);
 	CHECK_EQ(rd(BAR_DEVICE, 4), 300);
@@ -374,6 +375,21 @@ static void test_flood(void)
 	flood(Q_STATS);		/* each: a STATS event */
 }
 
+/* A reset gives the guest its RAM back: "actual" is 0 for the VMM and in
+ * the config the transport serves; the host's target stays. */
+static void test_reset(void)
+{
+	unsigned changes = config_changes;
+
+	CHECK(rd(BAR_DEVICE + 4, 4) != 0);
+	wr(VIRTIO_PCI_COMMON_STATUS, 1, 0);
+	CHECK_EQ(last_event.kind, BALLOON_EV_ACTUAL);
+	CHECK_EQ(last_event.arg, 0);
+	CHECK(config_changes > changes);
+	CHECK_EQ(rd(BAR_DEVICE + 4, 4), 0);
+	CHECK_EQ(rd(BAR_DEVICE, 4), 256);
+}
+
 int main(void)
 {
 	static struct kvm kvm = { .vm_fd = -1, .sys_fd = -1 };
@@ -411,6 +427,7 @@ int main(void)
 	test_report();
 	test_hostile_commands();
 	test_flood();
+	test_reset();
 
 	virtio_pci_destroy(&vp);
 	link_local_destroy(&ll);
