@@ -30,6 +30,13 @@
 #define STAT_SIZE 10			/* struct virtio_balloon_stat: le16 tag, le64 val */
 #define QUEUE_NONE -1
 
+/* The spec's tags 0..9 are enum balloon_stat's first indices, whatever
+ * VIRTIO_BALLOON_S_NR the system's headers have (16 in newer ones). */
+static_assert(VIRTIO_BALLOON_S_SWAP_IN == BALLOON_SWAP_IN &&
+	      VIRTIO_BALLOON_S_MEMFREE == BALLOON_FREE_MEMORY &&
+	      VIRTIO_BALLOON_S_AVAIL == BALLOON_AVAILABLE_MEMORY &&
+	      VIRTIO_BALLOON_S_HTLB_PGFAIL + 1 == BALLOON_NR_SPEC_TAGS, "stat tags");
+
 struct balloon {
 	struct vdev_ops ops;		/* features depend on the config */
 	struct balloon_config cfg;
@@ -123,12 +130,30 @@ static void count_deflate(struct vdev *dev, struct balloon *b, uint32_t pages)
 		post_pages(dev, BALLOON_EV_DEFLATED_ON_OOM, b->inflated);
 }
 
+/*
+ * Each notify serves at most a queue's worth of chains: a guest that keeps
+ * its avail index ahead would hold the loop, and the control messages
+ * behind it, for ever. The rest is served from a kick of our own.
+ */
+static int pop_budgeted(struct vdev *dev, struct balloon *b, unsigned q, unsigned *served)
+{
+	struct vdev_queue *vq = &dev->queues[q];
+
+	if (*served == vq->vq.size) {
+		vdev_requeue(dev, q);
+		return 0;
+	}
+	(*served)++;
+	return virtq_pop(&vq->vq, dev->mem, &b->chain);
+}
+
 static void serve_pfns(struct vdev *dev, struct balloon *b, unsigned q, bool inflate)
 {
 	struct vdev_queue *vq = &dev->queues[q];
+	unsigned served = 0;
 	int rc;
 
-	while ((rc = virtq_pop(&vq->vq, dev->mem, &b->chain)) > 0) {
+	while ((rc = pop_budgeted(dev, b, q, &served)) > 0) {
 		uint32_t pages = take_pfns(dev, b, read_pfns(dev, b), inflate);
 
 		if (inflate)
@@ -147,9 +172,10 @@ static void serve_pfns(struct vdev *dev, struct balloon *b, unsigned q, bool inf
 static void serve_report(struct vdev *dev, struct balloon *b, unsigned q)
 {
 	struct vdev_queue *vq = &dev->queues[q];
+	unsigned served = 0;
 	int rc;
 
-	while ((rc = virtq_pop(&vq->vq, dev->mem, &b->chain)) > 0) {
+	while ((rc = pop_budgeted(dev, b, q, &served)) > 0) {
 		struct iovec *iov = virtq_chain_in(&b->chain);
 
 		for (unsigned i = 0; i < b->chain.nr_in; i++) {
@@ -167,16 +193,6 @@ static void serve_report(struct vdev *dev, struct balloon *b, unsigned q)
 	if (rc < 0)
 		vdev_fail(dev, "malformed free page report");
 	vdev_signal(dev, q);
-}
-
-/* virtio 1.2 5.5.6.3 tags 0..9, then crosvm's shmem and unevictable. */
-static int stat_index(uint16_t tag)
-{
-	if (tag < VIRTIO_BALLOON_S_NR)
-		return tag;
-	if (tag == 65534 || tag == 65535)
-		return tag - 65534 + VIRTIO_BALLOON_S_NR;
-	return -1;
 }
 
 static void post_stats(struct vdev *dev, struct balloon *b)
@@ -198,9 +214,9 @@ static void post_stats(struct vdev *dev, struct balloon *b)
 			break;
 		memcpy(&tag, stat, 2);
 		memcpy(&val, stat + 2, 8);
-		i = stat_index(le16toh(tag));
+		i = balloon_stat_index(le16toh(tag));
 		if (i < 0)
-			continue;	/* a tag from a newer spec */
+			continue;	/* a tag from a newer spec, or junk */
 		e.values[i] = val;	/* already little-endian */
 		present |= 1u << i;
 	}
@@ -212,9 +228,10 @@ static void post_stats(struct vdev *dev, struct balloon *b)
 static void serve_stats(struct vdev *dev, struct balloon *b, unsigned q)
 {
 	struct vdev_queue *vq = &dev->queues[q];
+	unsigned served = 0;
 	int rc;
 
-	while ((rc = virtq_pop(&vq->vq, dev->mem, &b->chain)) > 0) {
+	while ((rc = pop_budgeted(dev, b, q, &served)) > 0) {
 		if (b->stats_held)	/* a second one: give the older back */
 			virtq_push(&vq->vq, b->stats_head, 0);
 		b->stats_head = b->chain.head;
@@ -255,10 +272,13 @@ static void balloon_reset(struct vdev *dev)
 {
 	struct balloon *b = of(dev);
 
-	/* A reset driver owns all its RAM again; the target stays. */
+	/* A reset driver owns all its RAM again; the target stays. The VMM
+	 * (balloon_ctl) and the transport's cached config hear of it. */
 	b->actual = b->inflated = 0;
 	b->stats_held = false;
 	b->q_inflate = b->q_deflate = b->q_stats = b->q_report = QUEUE_NONE;
+	post_pages(dev, BALLOON_EV_ACTUAL, 0);
+	vdev_config_changed(dev, 4, 4);
 }
 
 static void balloon_config(struct vdev *dev, uint8_t *buf)

@@ -7,6 +7,7 @@
 #ifndef VMSILO_BALLOON_H
 #define VMSILO_BALLOON_H
 
+#include <assert.h>
 #include <endian.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -16,7 +17,47 @@
 #include "devices/registry.h"
 
 #define BALLOON_PAGE_SIZE 4096u
-#define BALLOON_NR_TAGS 12	/* enum balloon_stat in vmm/balloon_ctl.h */
+
+/*
+ * The stats the device passes on: virtio 1.2 5.5.6.3 tags 0..9 (their own
+ * index), then crosvm's shmem (65534) and unevictable (65535). Newer specs
+ * add tags from 10 (Linux 6.12 sends them): not ours, ignored.
+ */
+enum balloon_stat {
+	BALLOON_SWAP_IN, BALLOON_SWAP_OUT, BALLOON_MAJOR_FAULTS, BALLOON_MINOR_FAULTS,
+	BALLOON_FREE_MEMORY, BALLOON_TOTAL_MEMORY, BALLOON_AVAILABLE_MEMORY,
+	BALLOON_DISK_CACHES, BALLOON_HUGETLB_ALLOCATIONS, BALLOON_HUGETLB_FAILURES,
+	BALLOON_NR_SPEC_TAGS,		/* tags 0..9 */
+	BALLOON_SHARED_MEMORY = BALLOON_NR_SPEC_TAGS, BALLOON_UNEVICTABLE_MEMORY,
+	BALLOON_NR_STATS
+};
+#define BALLOON_TAG_SHMEM 65534
+#define BALLOON_TAG_UNEVICTABLE 65535
+
+/* A stat's name as crosvm spells it (vmsilo reads these), NULL past the end. */
+static inline const char *balloon_stat_name(unsigned stat)
+{
+	static const char *const names[] = {
+		"swap_in", "swap_out", "major_faults", "minor_faults", "free_memory",
+		"total_memory", "available_memory", "disk_caches", "hugetlb_allocations",
+		"hugetlb_failures", "shared_memory", "unevictable_memory",
+	};
+	static_assert(sizeof(names) / sizeof(names[0]) == BALLOON_NR_STATS, "a name per stat");
+
+	return stat < BALLOON_NR_STATS ? names[stat] : NULL;
+}
+
+/* A guest's stat tag: its index in enum balloon_stat, or -1 to ignore it. */
+static inline int balloon_stat_index(uint16_t tag)
+{
+	if (tag < BALLOON_NR_SPEC_TAGS)
+		return tag;
+	if (tag == BALLOON_TAG_SHMEM)
+		return BALLOON_SHARED_MEMORY;
+	if (tag == BALLOON_TAG_UNEVICTABLE)
+		return BALLOON_UNEVICTABLE_MEMORY;
+	return -1;
+}
 
 struct balloon_config {
 	bool free_page_reporting;
@@ -47,7 +88,7 @@ enum balloon_event_kind {
 struct balloon_event_msg {
 	uint32_t kind;
 	uint32_t arg;			/* pages, or the STATS present mask */
-	uint64_t values[BALLOON_NR_TAGS];
+	uint64_t values[BALLOON_NR_STATS];
 };
 #define BALLOON_EVENT_HDR 8u
 
@@ -72,11 +113,11 @@ static inline int balloon_dec_event(const void *buf, unsigned len, uint32_t max_
 	memcpy(e, buf, len);
 	e->kind = le32toh(e->kind);
 	e->arg = le32toh(e->arg);
-	for (unsigned i = 0; i < BALLOON_NR_TAGS; i++)
+	for (unsigned i = 0; i < BALLOON_NR_STATS; i++)
 		e->values[i] = le64toh(e->values[i]);
 	switch (e->kind) {
 	case BALLOON_EV_STATS:
-		return len == sizeof(*e) && !(e->arg >> BALLOON_NR_TAGS) ? 0 : -EINVAL;
+		return len == sizeof(*e) && !(e->arg >> BALLOON_NR_STATS) ? 0 : -EINVAL;
 	case BALLOON_EV_ACTUAL:
 	case BALLOON_EV_DEFLATED_ON_OOM:
 		return len == BALLOON_EVENT_HDR && e->arg <= max_pages ? 0 : -EINVAL;

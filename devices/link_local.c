@@ -108,11 +108,23 @@ static int local_command(struct vdev_link *link, const void *req, unsigned len, 
 	return link_local_command(link->priv, req, len, reply, reply_len);
 }
 
+/* Posted: the device's command op, its reply and status dropped. */
+static int local_post(struct vdev_link *link, const void *msg, unsigned len)
+{
+	uint8_t reply[LINK_DEVICE_REPLY_MAX];
+	unsigned reply_len = sizeof(reply);
+
+	if (!len || len > LINK_DEVICE_MSG_MAX)
+		return -EINVAL;
+	(void)link_local_command(link->priv, msg, len, reply, &reply_len);
+	return 0;
+}
+
 static const struct vdev_link_ops local_ops = {
 	.set_config = local_set_config, .set_vring = local_set_vring,
 	.features_ok = local_features_ok, .activate = local_activate, .reset = local_reset,
 	.watches = local_watches, .status = local_status, .pid = local_pid, .stop = local_stop,
-	.command = local_command,
+	.command = local_command, .post = local_post,
 };
 
 int link_local_init(struct link_local *ll, struct vdev *dev)

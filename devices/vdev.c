@@ -90,6 +90,12 @@ void vdev_signal(struct vdev *dev, unsigned q)
 		(void)!write(vq->call_fd, &(uint64_t){ 1 }, sizeof(uint64_t));
 }
 
+void vdev_requeue(struct vdev *dev, unsigned q)
+{
+	if (dev->queues[q].kick_fd >= 0)
+		(void)!write(dev->queues[q].kick_fd, &(uint64_t){ 1 }, sizeof(uint64_t));
+}
+
 void vdev_fail(struct vdev *dev, const char *why)
 {
 	dev->active = false;

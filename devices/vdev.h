@@ -150,6 +150,12 @@ void vdev_reset(struct vdev *dev);
 void vdev_destroy(struct vdev *dev);
 /* After pushing a batch: interrupts the driver if it asked for it. */
 void vdev_signal(struct vdev *dev, unsigned q);
+/*
+ * A device that stopped serving queue q with buffers left (its budget per
+ * notify ran out) kicks it itself: the loop serves the rest after what
+ * else is waiting (control messages, other queues).
+ */
+void vdev_requeue(struct vdev *dev, unsigned q);
 /* The driver broke the protocol: the device needs a reset. */
 void vdev_fail(struct vdev *dev, const char *why);
 

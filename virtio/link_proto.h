@@ -36,7 +36,7 @@
  * across the fork), 15 SHUTDOWN (the VMM SIGKILLs), 16 ADD_FDS.
  */
 enum link_type {
-	/* VMM -> device, all tagged */
+	/* VMM -> device, tagged (LINK_DEVICE_CMD may be posted) */
 	LINK_SET_FEATURES	= 2,	/* link_u64: the driver's subset at FEATURES_OK */
 	LINK_SET_CONFIG		= 4,	/* link_config */
 	LINK_SET_VRING_NUM	= 6,	/* link_vring_state: size */
@@ -44,7 +44,7 @@ enum link_type {
 	LINK_SET_VRING_ENABLE	= 12,	/* link_vring_state: 1 */
 	LINK_ACTIVATE		= 13,	/* link_u64: features at DRIVER_OK */
 	LINK_RESET		= 14,	/* reply once the queues are stopped */
-	LINK_DEVICE_CMD		= 17,	/* tagged: device-specific bytes; reply: bytes */
+	LINK_DEVICE_CMD		= 17,	/* device-specific bytes; tagged: reply bytes, or posted */
 	/* device -> VMM, posted */
 	LINK_CONFIG_CHANGED	= 0x100,	/* link_config: new bytes */
 	LINK_NEEDS_RESET	= 0x101,	/* reason text */
@@ -292,16 +292,17 @@ static inline int link_dec_needs_reset(const struct ctl_msg *m, char *buf,
 }
 
 /*
- * LINK_DEVICE_CMD (tagged: it always gets a reply) and LINK_DEVICE_EVENT
- * (posted): 1..LINK_DEVICE_MSG_MAX opaque bytes copied to buf, whose
- * meaning only the device's own decoder knows (and checks again).
+ * LINK_DEVICE_CMD (tagged: it gets a reply; or posted, tag 0: none) and
+ * LINK_DEVICE_EVENT (posted): 1..LINK_DEVICE_MSG_MAX opaque bytes copied
+ * to buf, whose meaning only the device's own decoder knows (and checks
+ * again).
  */
 static inline int link_dec_device_msg(const struct ctl_msg *m, uint32_t type,
 				      void *buf, uint32_t *len)
 {
 	if ((type != LINK_DEVICE_CMD && type != LINK_DEVICE_EVENT) ||
 	    m->type != type || m->flags || !m->len || m->len > LINK_DEVICE_MSG_MAX ||
-	    (type == LINK_DEVICE_CMD) != (m->tag != 0))
+	    (type == LINK_DEVICE_EVENT && m->tag))
 		return -EINVAL;
 	memcpy(buf, m->payload, m->len);
 	*len = m->len;

@@ -67,6 +67,10 @@ struct vdev_link_ops {
 	 * is broken. NULL: -EOPNOTSUPP. */
 	int (*command)(struct vdev_link *link, const void *req, unsigned len, void *reply,
 		       unsigned *reply_len);
+	/* Optional: a device-specific request sent without waiting (no reply,
+	 * the device's status is not seen): never blocks. 0, -EAGAIN when the
+	 * link has no room now, -EPIPE once it is broken. NULL: -EOPNOTSUPP. */
+	int (*post)(struct vdev_link *link, const void *msg, unsigned len);
 
 	/* Lifecycle, main-loop thread only. watches fills at most
 	 * VDEV_LINK_MAX_WATCHES slots and returns how many; a slot keeps its
@@ -138,6 +142,11 @@ static inline int vdev_link_command(struct vdev_link *link, const void *req, uns
 {
 	return link->ops->command ? link->ops->command(link, req, len, reply, reply_len)
 				  : -EOPNOTSUPP;
+}
+
+static inline int vdev_link_post(struct vdev_link *link, const void *msg, unsigned len)
+{
+	return link->ops->post ? link->ops->post(link, msg, len) : -EOPNOTSUPP;
 }
 
 static inline void vdev_link_on_device_event(struct vdev_link *link,

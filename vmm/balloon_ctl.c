@@ -41,7 +41,7 @@ struct subscriber {
 };
 
 struct balloon_ctl {
-	struct balloon_ctl_link link;
+	struct vdev_link *link;
 	uint64_t ram_bytes;
 	uint64_t target, actual;
 	unsigned stats_interval_ms;	/* 0: only on request */
@@ -94,24 +94,22 @@ static void arm(struct balloon_ctl *b)
 	timerfd_settime(b->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
+/* Posted: the main loop never waits for the device. */
 static int send_cmd(struct balloon_ctl *b, uint32_t op, uint32_t pages)
 {
 	struct balloon_cmd c = { htole32(op), htole32(pages) };
-	uint8_t reply[8];
-	unsigned reply_len = sizeof(reply);
-
 	int rc;
 
 	if (b->gone)
 		return -ENODEV;
-	rc = b->link.command(b->link.ctx, &c, sizeof(c), reply, &reply_len);
+	rc = vdev_link_post(b->link, &c, sizeof(c));
 	if (rc == -EPIPE)	/* the device is broken, and killed */
 		balloon_ctl_device_gone(b);
 	return rc;
 }
 
 struct balloon_ctl *balloon_ctl_create(uint64_t ram_bytes, unsigned stats_interval_s,
-				       const struct balloon_ctl_link *link)
+				       struct vdev_link *link)
 {
 	struct balloon_ctl *b = calloc(1, sizeof(*b));
 
@@ -122,7 +120,7 @@ struct balloon_ctl *balloon_ctl_create(uint64_t ram_bytes, unsigned stats_interv
 		free(b);
 		return NULL;
 	}
-	b->link = *link;
+	b->link = link;
 	b->ram_bytes = ram_bytes;
 	b->stats_interval_ms = stats_interval_s * 1000u;
 	b->next_stats_ms = now_ms() + b->stats_interval_ms;
@@ -174,8 +172,9 @@ int balloon_ctl_stats(struct balloon_ctl *b, unsigned timeout_ms, balloon_stats_
 		if (b->stats_waiters[i].cb)
 			continue;
 		b->stats_waiters[i] = (struct stats_waiter){ cb, ctx, now_ms() + timeout_ms };
-		/* -EAGAIN: the guest has not given its buffer back yet; it may
-		 * still, before the deadline. */
+		/* Without the guest's buffer the device does nothing: the
+		 * buffer the guest sends next brings fresh stats, before the
+		 * deadline or not. */
 		send_cmd(b, BALLOON_CMD_REQUEST_STATS, 0);
 		arm(b);
 		return 0;
@@ -329,12 +328,6 @@ void balloon_ctl_device_gone(struct balloon_ctl *b)
 	arm(b);
 }
 
-static int child_command(void *ctx, const void *req, unsigned len, void *reply,
-			 unsigned *reply_len)
-{
-	return vdev_link_command(ctx, req, len, reply, reply_len);
-}
-
 static void on_device_event(void *ctx, const void *buf, unsigned len)
 {
 	balloon_ctl_event(ctx, buf, len);
@@ -355,9 +348,8 @@ static void on_device_death(void *ctx)
 int vm_attach_balloon(struct vm *vm, struct vm_device *d, const struct balloon_config *cfg)
 {
 	struct vdev_link *link = d->link;
-	struct balloon_ctl_link to_device = { child_command, link };
 	struct balloon_ctl *b = balloon_ctl_create(vm->mem.total, (unsigned)cfg->stats_interval,
-						   &to_device);
+						   link);
 
 	if (!b)
 		return -ENOMEM;

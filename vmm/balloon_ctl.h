@@ -13,17 +13,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "devices/balloon.h"	/* enum balloon_stat, BALLOON_NR_STATS, balloon_stat_name */
+
 struct vm;
 struct balloon_ctl;
-
-/* virtio 1.2 5.5.6.3 tags 0..9, then crosvm's shmem (65534) and unevictable (65535). */
-enum balloon_stat {
-	BALLOON_SWAP_IN, BALLOON_SWAP_OUT, BALLOON_MAJOR_FAULTS, BALLOON_MINOR_FAULTS,
-	BALLOON_FREE_MEMORY, BALLOON_TOTAL_MEMORY, BALLOON_AVAILABLE_MEMORY,
-	BALLOON_DISK_CACHES, BALLOON_HUGETLB_ALLOCATIONS, BALLOON_HUGETLB_FAILURES,
-	BALLOON_SHARED_MEMORY, BALLOON_UNEVICTABLE_MEMORY,
-	BALLOON_NR_STATS
-};
 
 struct balloon_stats {
 	uint64_t value[BALLOON_NR_STATS];	/* memory stats in bytes, as virtio sends them */

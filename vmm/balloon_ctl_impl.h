@@ -1,6 +1,6 @@
 /*
  * How the VMM builds and feeds a balloon_ctl (balloon_ctl.h is what its
- * users see): the device is reached through a command function, its
+ * users see): the device is reached through its link, posted; its
  * events and the timerfd are fed in from the main loop.
  */
 #ifndef VMSILO_BALLOON_CTL_IMPL_H
@@ -11,15 +11,15 @@
 struct vm_device;
 struct balloon_config;
 
-/* A LINK_DEVICE_CMD to the balloon device (vdev_link_command's shape). */
-struct balloon_ctl_link {
-	int (*command)(void *ctx, const void *req, unsigned len, void *reply, unsigned *reply_len);
-	void *ctx;
-};
+struct vdev_link;
 
-/* Stats are requested every stats_interval_s seconds (0: only on request). */
+/*
+ * Stats are requested every stats_interval_s seconds (0: only on request).
+ * Commands go to the device over link posted (vdev_link_post), never
+ * waited for: this runs on the main loop, and the device may be hostile.
+ */
 struct balloon_ctl *balloon_ctl_create(uint64_t ram_bytes, unsigned stats_interval_s,
-				       const struct balloon_ctl_link *link);
+				       struct vdev_link *link);
 void balloon_ctl_destroy(struct balloon_ctl *b);
 /* Readable when a deadline passed or a callback is due: call balloon_ctl_tick. */
 int balloon_ctl_timer_fd(const struct balloon_ctl *b);

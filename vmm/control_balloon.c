@@ -17,13 +17,6 @@
 #define DEFAULT_STATS_TIMEOUT_S 1
 #define PAGE 4096u
 
-/* In enum balloon_stat order; crosvm's names, which vmsilo reads. */
-static const char *const stat_names[BALLOON_NR_STATS] = {
-	"swap_in", "swap_out", "major_faults", "minor_faults", "free_memory", "total_memory",
-	"available_memory", "disk_caches", "hugetlb_allocations", "hugetlb_failures",
-	"shared_memory", "unevictable_memory",
-};
-
 static size_t finish(struct json_writer *w, char *buf, size_t size)
 {
 	int len = json_finish(w);
@@ -111,9 +104,9 @@ static void on_stats(void *ctx, const struct balloon_stats *st)
 	json_open(&w, "stats", '{');
 	for (unsigned i = 0; i < BALLOON_NR_STATS; i++) {
 		if (st->present & (1u << i))
-			json_add_int(&w, stat_names[i], (int64_t)st->value[i]);
+			json_add_int(&w, balloon_stat_name(i), (int64_t)st->value[i]);
 		else
-			json_add_null(&w, stat_names[i]);
+			json_add_null(&w, balloon_stat_name(i));
 	}
 	json_close(&w, '}');
 	control_client_push(c, line, finish(&w, line, sizeof(line)), true);

@@ -122,18 +122,13 @@ size_t crosvm_reply_err(char *buf, size_t size, int err)
 size_t crosvm_reply_stats(char *buf, size_t size, const struct balloon_stats *st)
 {
 	/* crosvm's BalloonStats, in its order: that of enum balloon_stat. */
-	static const char *const names[BALLOON_NR_STATS] = {
-		"swap_in", "swap_out", "major_faults", "minor_faults", "free_memory",
-		"total_memory", "available_memory", "disk_caches", "hugetlb_allocations",
-		"hugetlb_failures", "shared_memory", "unevictable_memory",
-	};
 	size_t len = fitted(snprintf(buf, size, "{\"BalloonStats\":{\"stats\":{"), size);
 
 	for (unsigned i = 0; i < BALLOON_NR_STATS && len; i++) {
 		const char *sep = i ? "," : "";
 		int n = st->present & (1u << i) ?
-			snprintf(buf + len, size - len, "%s\"%s\":%" PRIu64, sep, names[i], st->value[i]) :
-			snprintf(buf + len, size - len, "%s\"%s\":null", sep, names[i]);
+			snprintf(buf + len, size - len, "%s\"%s\":%" PRIu64, sep, balloon_stat_name(i), st->value[i]) :
+			snprintf(buf + len, size - len, "%s\"%s\":null", sep, balloon_stat_name(i));
 		size_t added = fitted(n, size - len);
 
 		len = added ? len + added : 0;

@@ -93,6 +93,34 @@ static int child_command(struct vdev_link *link, const void *req, unsigned len, 
 	return status;
 }
 
+/*
+ * LINK_DEVICE_CMD posted (tag 0): the device does not answer, and nothing
+ * waits for it, so a slow or hostile device cannot hold the caller. A full
+ * SQ is the device's (it is not draining): -EAGAIN, and the caller may try
+ * again later.
+ */
+static int child_post(struct vdev_link *link, const void *msg, unsigned len)
+{
+	struct link_child *lc = of(link);
+	struct ctl_msg m;
+	int rc;
+
+	if (!len || len > LINK_DEVICE_MSG_MAX)
+		return -EINVAL;
+	if (is_dead(lc))
+		return -EPIPE;
+	link_msg_init(&m, LINK_DEVICE_CMD, msg, len);
+	rc = ctl_ring_send(&lc->ctl, &m);
+	if (rc == -EAGAIN)
+		log_ratelimited(LOG_WARN, "%s: control ring full; device command dropped",
+				lc->link.name);
+	if (rc && rc != -EAGAIN) {
+		link_child_fail(lc, "corrupt control ring");
+		return -EPIPE;
+	}
+	return rc;
+}
+
 static int child_set_config(struct vdev_link *link, unsigned off, const void *buf, unsigned len)
 {
 	struct link_config c = { .offset = htole32(off), .len = htole32(len) };
@@ -149,7 +177,7 @@ static void child_stop(struct vdev_link *link);
 static const struct vdev_link_ops child_ops = {
 	.set_config = child_set_config, .set_vring = child_set_vring,
 	.features_ok = child_features_ok, .activate = child_activate, .reset = child_reset,
-	.command = child_command,
+	.command = child_command, .post = child_post,
 	.watches = child_watches, .status = child_status, .pid = child_pid, .stop = child_stop,
 };
 

@@ -441,8 +441,11 @@ enum vm_exit vm_run(struct vm *vm)
 
 void vm_destroy(struct vm *vm)
 {
-	balloon_ctl_destroy(vm->balloon);
 	destroy_devices(vm);	/* their mappings leave the memslots */
+	/* After the devices: the balloon device's callbacks (events, on_death)
+	 * hold this balloon_ctl until its link is stopped. */
+	balloon_ctl_destroy(vm->balloon);
+	vm->balloon = NULL;
 	if (vm->memslots.set)
 		memslots_destroy(&vm->memslots);
 	if (vm->vcpus) {

@@ -53,6 +53,13 @@ static unsigned nr_events, config_changes;
 
 static struct balloon_event_msg first_stats;
 
+/* A hostile guest that adds a buffer each time the device answers one:
+ * its avail index stays ahead of the device for FLOOD_REFILLS buffers. */
+#define FLOOD_REFILLS (10 * QSIZE)
+static int flood_q = -1;
+static unsigned flood_refills;
+static void refill(unsigned q);
+
 static void on_event(void *ctx, const void *buf, unsigned len)
 {
 	(void)ctx;
@@ -60,6 +67,10 @@ static void on_event(void *ctx, const void *buf, unsigned len)
 	if (last_event.kind == BALLOON_EV_STATS && !first_stats.kind)
 		first_stats = last_event;
 	nr_events++;
+	if (flood_q >= 0 && flood_refills < FLOOD_REFILLS) {
+		flood_refills++;
+		refill((unsigned)flood_q);
+	}
 }
 
 static void put_stat(uint8_t *p, uint16_t tag, uint64_t val)
@@ -103,6 +114,12 @@ static void post(unsigned q, uint64_t addr, uint32_t len, bool writable)
 	fake_vq_post(&vqs[q], &(struct fake_buf){ addr, len, writable }, 1);
 	wr(BAR_NOTIFY + q * 4, 2, q);
 	link_local_poll(&ll);
+}
+
+static void refill(unsigned q)
+{
+	fake_vq_post(&vqs[q], &(struct fake_buf){ q == Q_STATS ? STATS_BUF : PFN_BUF,
+						  q == Q_STATS ? 10 : 4, false }, 1);
 }
 
 static void post_pfns(unsigned q, const uint32_t *pfns, unsigned n)
@@ -199,9 +216,10 @@ static void test_inflate(void)
 static void test_target_and_actual(void)
 {
 	uint32_t actual = htole32(257);
+	unsigned changes = config_changes;
 
 	CHECK_EQ(command(BALLOON_CMD_SET_TARGET, 300), 0);
-	CHECK_EQ(config_changes, 1);
+	CHECK_EQ(config_changes, changes + 1);
 	CHECK_EQ(rd(BAR_DEVICE, 4), 300);		/* num_pages, as the guest reads it */
 	CHECK_EQ(command(BALLOON_CMD_SET_TARGET, RAM / 4096 + 1), -EINVAL);
 	CHECK_EQ(rd(BAR_DEVICE, 4), 300);
@@ -255,6 +273,33 @@ static void test_stats(void)
 	CHECK_EQ(last_event.values[4], 222 * 4096);
 }
 
+/*
+ * Linux 6.12 sends tags 10..15 (newer uapi headers, VIRTIO_BALLOON_S_NR
+ * 16): ignored, and nothing lands past the table; crosvm's 65534/65535
+ * land in their own slots.
+ */
+static void test_stats_newer_tags(void)
+{
+	static const uint16_t tags[] = { 10, 11, 12, 13, 14, 15, 16, 65533, 65534, 65535, 4 };
+	uint8_t *s = ram + STATS_BUF;
+	unsigned n = sizeof(tags) / sizeof(tags[0]);
+
+	CHECK_EQ(command(BALLOON_CMD_REQUEST_STATS, 0), 0);	/* give the held one back */
+	for (unsigned i = 0; i < n; i++)
+		put_stat(s + 10 * i, tags[i], 1000 + i);
+	post(Q_STATS, STATS_BUF, 10 * n, false);
+	CHECK_EQ(last_event.kind, BALLOON_EV_STATS);
+	CHECK_EQ(last_event.arg, 1u << BALLOON_FREE_MEMORY | 1u << BALLOON_SHARED_MEMORY |
+				 1u << BALLOON_UNEVICTABLE_MEMORY);
+	CHECK_EQ(last_event.values[BALLOON_SHARED_MEMORY], 1008);
+	CHECK_EQ(last_event.values[BALLOON_UNEVICTABLE_MEMORY], 1009);
+	CHECK_EQ(last_event.values[BALLOON_FREE_MEMORY], 1010);
+	for (unsigned i = 0; i < BALLOON_NR_SPEC_TAGS; i++)
+		if (i != BALLOON_FREE_MEMORY)
+			CHECK_EQ(last_event.values[i], 0);
+	CHECK(ll.dev->active);
+}
+
 /* Free page reporting: each writable buffer is a free range; it is punched. */
 static void test_report(void)
 {
@@ -290,6 +335,61 @@ static void test_hostile_commands(void)
 	CHECK_EQ(balloon_dec_event(bad, 8, RAM / 4096, &e), -EINVAL);
 }
 
+/*
+ * One notify serves at most a queue's worth of a self-refilling ring, and
+ * the device kicks the queue itself for the rest: the loop gets back to
+ * its control ring in between, and every buffer is still served.
+ */
+static void flood(unsigned q)
+{
+	uint16_t before = used_of(q);
+	uint64_t kicked = 0;
+	unsigned rounds = 0;
+
+	flood_q = (int)q;
+	flood_refills = 0;
+	refill(q);
+	ll.dev->ops->notify(ll.dev, q);		/* one notify, as the loop makes it */
+	CHECK((uint16_t)(used_of(q) - before) <= QSIZE);
+	/* Nobody else kicked: the device did, for the rest. */
+	CHECK_EQ(read(ll.link.kick_fd[q], &kicked, sizeof(kicked)), sizeof(kicked));
+	CHECK(kicked >= 1);
+	for (; rounds < 4 * FLOOD_REFILLS && flood_refills < FLOOD_REFILLS; rounds++) {
+		CHECK_EQ(write(ll.link.kick_fd[q], &(uint64_t){ 1 }, 8), 8);
+		link_local_poll(&ll);
+	}
+	link_local_poll(&ll);
+	flood_q = -1;
+	CHECK_EQ(flood_refills, FLOOD_REFILLS);
+	CHECK(ll.dev->active);
+	CHECK_EQ(rd(VIRTIO_PCI_COMMON_STATUS, 1), 0x0f);
+}
+
+static void test_flood(void)
+{
+	uint32_t pfn = htole32(VICTIM / 4096);
+
+	memcpy(ram + PFN_BUF, &pfn, 4);
+	flood(Q_DEFLATE);	/* each below the target: a DEFLATED_ON_OOM event */
+	put_stat(ram + STATS_BUF, VIRTIO_BALLOON_S_MEMFREE, 4096);
+	flood(Q_STATS);		/* each: a STATS event */
+}
+
+/* A reset gives the guest its RAM back: "actual" is 0 for the VMM and in
+ * the config the transport serves; the host's target stays. */
+static void test_reset(void)
+{
+	unsigned changes = config_changes;
+
+	CHECK(rd(BAR_DEVICE + 4, 4) != 0);
+	wr(VIRTIO_PCI_COMMON_STATUS, 1, 0);
+	CHECK_EQ(last_event.kind, BALLOON_EV_ACTUAL);
+	CHECK_EQ(last_event.arg, 0);
+	CHECK(config_changes > changes);
+	CHECK_EQ(rd(BAR_DEVICE + 4, 4), 0);
+	CHECK_EQ(rd(BAR_DEVICE, 4), 256);
+}
+
 int main(void)
 {
 	static struct kvm kvm = { .vm_fd = -1, .sys_fd = -1 };
@@ -323,8 +423,11 @@ int main(void)
 	test_target_and_actual();
 	test_deflate();
 	test_stats();
+	test_stats_newer_tags();
 	test_report();
 	test_hostile_commands();
+	test_flood();
+	test_reset();
 
 	virtio_pci_destroy(&vp);
 	link_local_destroy(&ll);

@@ -439,16 +439,33 @@ static void test_powerbutton_flood(void)
 	close(fd);
 }
 
-/* A fake balloon device: records commands; the test plays its events. */
+/*
+ * A fake balloon device: records posted commands; the test plays its
+ * events. Its synchronous command op must never be used: the main loop
+ * would wait for the device.
+ */
 static struct balloon_cmd last_cmd;
+static unsigned sync_commands;
 
-static int fake_command(void *ctx, const void *req, unsigned len, void *out, unsigned *reply_len)
+static int fake_post(struct vdev_link *link, const void *msg, unsigned len)
 {
-	(void)ctx;
-	(void)out;
-	*reply_len = 0;
-	return balloon_dec_cmd(req, len, &last_cmd);
+	(void)link;
+	return balloon_dec_cmd(msg, len, &last_cmd);
 }
+
+static int fake_sync_command(struct vdev_link *link, const void *req, unsigned len, void *out,
+			     unsigned *reply_len)
+{
+	(void)link, (void)req, (void)len, (void)out;
+	*reply_len = 0;
+	sync_commands++;
+	return -EIO;
+}
+
+static const struct vdev_link_ops fake_balloon_ops = {
+	.command = fake_sync_command, .post = fake_post,
+};
+static struct vdev_link fake_balloon_link = { .ops = &fake_balloon_ops, .name = "balloon0" };
 
 static void on_balloon_timer(struct vm *v, void *ctx, short revents)
 {
@@ -485,14 +502,13 @@ static bool nothing_yet(int fd)
 
 static void test_balloon_commands(void)
 {
-	struct balloon_ctl_link link = { fake_command, NULL };
 	int fd = client(), sub;
 	bool stale = false;
 	char *line;
 
 	expect_error(fd, "{\"version\":1,\"command\":\"balloon\",\"bytes\":0}\n",
 		     "this VM has no balloon");
-	vm.balloon = balloon_ctl_create(256 * MIB, 0, &link);
+	vm.balloon = balloon_ctl_create(256 * MIB, 0, &fake_balloon_link);
 	CHECK(vm.balloon != NULL);
 	CHECK_EQ(vm_watch(&vm, balloon_ctl_timer_fd(vm.balloon), POLLIN, on_balloon_timer,
 			  vm.balloon), 0);
@@ -564,6 +580,7 @@ static void test_balloon_commands(void)
 	close(fd);
 	for (int i = 0; i < 5; i++)
 		pump(1);
+	CHECK_EQ(sync_commands, 0);	/* all posted */
 	vm_watch(&vm, balloon_ctl_timer_fd(vm.balloon), 0, NULL, NULL);
 	balloon_ctl_destroy(vm.balloon);
 	vm.balloon = NULL;
