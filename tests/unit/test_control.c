@@ -610,10 +610,9 @@ static void expect_restarted(int fd)
 
 static void test_restart_ends_waits(void)
 {
-	struct balloon_ctl_link link = { fake_command, NULL };
 	int waiter = client(), sub = client(), stats = client();
 
-	vm.balloon = balloon_ctl_create(256 * MIB, 0, &link);
+	vm.balloon = balloon_ctl_create(256 * MIB, 0, &fake_balloon_link);
 	CHECK(vm.balloon != NULL);
 	CHECK_EQ(vm_watch(&vm, balloon_ctl_timer_fd(vm.balloon), POLLIN, on_balloon_timer,
 			  vm.balloon), 0);
@@ -632,7 +631,7 @@ static void test_restart_ends_waits(void)
 	CHECK(strstr(read_line(sub), "\"event\":\"vm_restarted\"") != NULL);
 
 	/* The new VM's balloon: the old subscription is over, a new one works. */
-	vm.balloon = balloon_ctl_create(256 * MIB, 0, &link);
+	vm.balloon = balloon_ctl_create(256 * MIB, 0, &fake_balloon_link);
 	CHECK(vm.balloon != NULL);
 	CHECK_EQ(vm_watch(&vm, balloon_ctl_timer_fd(vm.balloon), POLLIN, on_balloon_timer,
 			  vm.balloon), 0);
