@@ -22,6 +22,7 @@
 #include "vmm/activation.h"
 #include "vmm/agent_watch.h"
 #include "vmm/runtime_dir.h"
+#include "vmm/main_loop.h"
 #include "vmm/vm.h"
 
 static struct vm vm;
@@ -37,18 +38,7 @@ static int device, decoy, notify_fd;
 
 static void pump(int timeout_ms)
 {
-	struct pollfd fds[VM_MAX_WATCHES];
-
-	for (unsigned i = 0; i < VM_MAX_WATCHES; i++)
-		fds[i] = (struct pollfd){ .fd = vm.watches[i].fd, .events = vm.watches[i].events };
-	if (poll(fds, VM_MAX_WATCHES, timeout_ms) <= 0)
-		return;
-	for (unsigned i = 0; i < VM_MAX_WATCHES; i++) {
-		struct vm_watch w = vm.watches[i];
-
-		if (fds[i].revents && w.fd >= 0 && w.fd == fds[i].fd)
-			w.fn(&vm, w.ctx, fds[i].revents);
-	}
+	(void)main_loop_turn(&vm, timeout_ms);
 }
 
 /* The fake device takes the watch's next connection (it retries every 500 ms). */

@@ -23,6 +23,7 @@
 #include "vmm/log.h"
 #include "vmm/runtime_dir.h"
 #include "vmm/vcpu.h"
+#include "vmm/main_loop.h"
 #include "vmm/vm.h"
 
 static struct vm_device *devices[VM_MAX_DEVICES + 1];
@@ -35,18 +36,7 @@ static char sock_path[PATH_MAX];
 /* One round of the main loop's watch handling. */
 static void pump(int timeout_ms)
 {
-	struct pollfd fds[VM_MAX_WATCHES];
-
-	for (unsigned i = 0; i < VM_MAX_WATCHES; i++)
-		fds[i] = (struct pollfd){ .fd = vm.watches[i].fd, .events = vm.watches[i].events };
-	if (poll(fds, VM_MAX_WATCHES, timeout_ms) <= 0)
-		return;
-	for (unsigned i = 0; i < VM_MAX_WATCHES; i++) {
-		struct vm_watch w = vm.watches[i];
-
-		if (fds[i].revents && w.fd >= 0 && w.fd == fds[i].fd)
-			w.fn(&vm, w.ctx, fds[i].revents);
-	}
+	(void)main_loop_turn(&vm, timeout_ms);
 }
 
 static int client(void)
