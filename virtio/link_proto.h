@@ -381,7 +381,7 @@ static inline int link_dec_reply_data(const struct ctl_msg *m, uint32_t tag,
 	*len = m->len - (uint32_t)LINK_REPLY_HDR;
 	if (*len > max || (st && *len))
 		return -EINVAL;
-	if (*len)
+	if (data && *len)	/* max 0 lets callers pass no buffer */
 		memcpy(data, r.data, *len);
 	*status = st;
 	return 0;
