@@ -14,7 +14,9 @@
 # - "rep" (defaults: reporting and deflate-on-oom on): a guest that fills
 #   300 MiB and frees it gives most of it back with no balloon command;
 #   a balloon of 128 MiB shows in MemAvailable instead of MemTotal.
-# The crosvm socket and vm-balloon have their own tests.
+# - "bal" also has [control] crosvm_socket: Adjust (wait_for_success) and
+#   Stats answer in crosvm's shapes, an unknown request gets {"Err":N}.
+# vm-balloon has its own test (tests/unit/test_vm_balloon.c).
 # Sizes are what the checks need and no more: under nested TCG on a busy
 # machine the guest writes RAM at a few tens of MiB/s.
 #   linux_balloon.sh VMSILO_VMM BUILD_DIR
@@ -47,6 +49,7 @@ command -v socat > /dev/null || { echo "FAIL: socat is missing (tests/deps.sh)";
 
 MIB=$((1024 * 1024))
 GUEST_MIB=640
+THP_KNOB=/sys/kernel/mm/transparent_hugepage/shmem_enabled
 
 ctl() {
 	local name=$1
@@ -105,10 +108,25 @@ boot() { # NAME TOML
 	return 1
 }
 
+# What backs guest RAM, from that fd's target.
+ram_backing() {
+	local f size
+	for f in /proc/$pid/fd/*; do
+		size=$(stat -L -c %s "$f" 2> /dev/null)
+		[ "$size" = $((GUEST_MIB * MIB)) ] || continue
+		case $(readlink "$f") in
+		/memfd:*) echo "a memfd, shmem THP $(sed 's/.*\[\(.*\)\].*/\1/' $THP_KNOB)" ;;
+		*) echo "the huge-page tmpfs" ;;
+		esac
+		return
+	done
+}
+
 inflate_and_stats() {
 	local total0 total1 total2 held0 held1 set back fresh paused t0 t1 bpid problems
 
 	total0=$(meminfo bal MemTotal)
+	total0_bal=$total0
 	# Freed last, these pages are what the guest's allocator hands the
 	# balloon first.
 	touch_all_ram bal
@@ -121,7 +139,7 @@ inflate_and_stats() {
 		ok "balloon 256M: reached, MemTotal $total0 -> $total1 KiB" ||
 		bad "balloon 256M: $set, MemTotal $total0 -> $total1" bal
 	kill -0 $pid && [ "$held1" -gt 0 ] && [ $((held0 - held1)) -ge $((256 * 1024 * 8 / 10)) ] &&
-		ok "balloon 256M: the host got $(((held0 - held1) / 1024)) MiB back ($((held0 / 1024)) -> $((held1 / 1024)) MiB resident)" ||
+		ok "balloon 256M: the host got $(((held0 - held1) / 1024)) MiB back ($((held0 / 1024)) -> $((held1 / 1024)) MiB resident, $(ram_backing))" ||
 		bad "balloon 256M: guest RAM resident $held0 -> $held1 KiB" bal
 
 	back=$(ctl bal '{"version":1,"command":"balloon","bytes":0,"wait":120}')
@@ -155,6 +173,39 @@ inflate_and_stats() {
 # guest RAM, which Linux's driver never sends: the device answers, refuses
 # both runs with a log line each, and the device and the VM go on. Last in
 # bal's flow: the kernel's balloon driver stays unbound.
+# crosvm.socket as vmsilo's memory daemon speaks it: one JSON datagram
+# each way on a SOCK_SEQPACKET socket (socat's socktype=5).
+crosvm() { # NAME REQUEST
+	printf '%s' "$2" | timeout 90 socat -t 80 - "UNIX-CONNECT:$work/run/$1/crosvm.socket,socktype=5"
+}
+
+crosvm_checks() {
+	local adjust stats total back bogus keys k
+
+	adjust=$(crosvm bal '{"BalloonCommand":{"Adjust":{"num_bytes":134217728,"wait_for_success":true}}}')
+	total=$(meminfo bal MemTotal)
+	[ "$adjust" = '"Ok"' ] && [ "$total" = $((total0_bal - 128 * 1024)) ] &&
+		ok "crosvm.socket Adjust 128M: \"Ok\", MemTotal $total0_bal -> $total KiB" ||
+		bad "crosvm.socket Adjust: $adjust, MemTotal $total0_bal -> $total" bal
+	stats=$(crosvm bal '{"BalloonCommand":"Stats"}')
+	keys=1
+	for k in swap_in swap_out major_faults minor_faults free_memory total_memory \
+		available_memory disk_caches hugetlb_allocations hugetlb_failures shared_memory \
+		unevictable_memory; do
+		[[ $stats == *"\"$k\":"[0-9n]* ]] || keys=0
+	done
+	[[ $stats == '{"BalloonStats":{"stats":{"swap_in":'* ]] &&
+		[[ $stats == *'},"balloon_actual":134217728}}' ]] && [ $keys = 1 ] &&
+		[[ $stats == *'"free_memory":'[0-9]* ]] &&
+		ok "crosvm.socket Stats: the documented shape, balloon_actual 134217728" ||
+		bad "crosvm.socket Stats: $stats" bal
+	back=$(crosvm bal '{"BalloonCommand":{"Adjust":{"num_bytes":0,"wait_for_success":true}}}')
+	bogus=$(crosvm bal '"Bogus"')
+	[ "$back" = '"Ok"' ] && [[ $bogus == '{"Err":'[0-9]*'}' ]] && kill -0 $pid &&
+		ok "crosvm.socket: Adjust 0 \"Ok\", an unknown request $bogus, the VM lives" ||
+		bad "crosvm.socket: Adjust 0 $back, unknown request $bogus" bal
+}
+
 hostile_inflate() {
 	local out rc st dev alive
 
@@ -215,8 +266,9 @@ reporting() {
 	kill -0 $pid && ok "the VM lives" || bad "the VM died" rep
 }
 
-if boot bal $'[vsock]\ncid = 3\n[balloon]\nfree_page_reporting = false\ndeflate_on_oom = false\nstats_interval = 1\n'; then
+if boot bal $'[vsock]\ncid = 3\n[control]\ncrosvm_socket = true\n[balloon]\nfree_page_reporting = false\ndeflate_on_oom = false\nstats_interval = 1\n'; then
 	inflate_and_stats
+	crosvm_checks
 	hostile_inflate
 else
 	bad "bal: the guest did not boot, or its agent did not answer" bal
@@ -231,6 +283,36 @@ else
 fi
 kill -INT $pid 2> /dev/null	# stops at once: the guest's init ignores the power button
 finish
+
+# The other backing: a memfd with transparent huge pages, which the VMM
+# takes when the host's shmem THP knob allows it (L1's default, "never",
+# gives a root VMM the huge-page tmpfs that "bal" used). Only in L1: the
+# knob is the host kernel's.
+thp_inflate() {
+	local held0 held1 set
+	touch_all_ram thp
+	held0=$(ram_kib)
+	set=$(ctl thp '{"version":1,"command":"balloon","bytes":268435456,"wait":120}')
+	held1=$(ram_kib)
+	[[ $set == *'"balloon_actual":268435456}' ]] && kill -0 $pid && [ "$held1" -gt 0 ] &&
+		[ $((held0 - held1)) -ge $((256 * 1024 * 8 / 10)) ] &&
+		ok "balloon 256M on $(ram_backing): the host got $(((held0 - held1) / 1024)) MiB back" ||
+		bad "balloon 256M on a THP memfd: $set, resident $held0 -> $held1 KiB" thp
+}
+if [ "${VMSILO_RIG_L1:-}" = 1 ] && [ -w $THP_KNOB ]; then
+	knob=$(sed 's/.*\[\(.*\)\].*/\1/' $THP_KNOB)
+	echo advise > $THP_KNOB
+	if boot thp $'[vsock]\ncid = 3\n[balloon]\nfree_page_reporting = false\n'; then
+		thp_inflate
+	else
+		bad "thp: the guest did not boot, or its agent did not answer" thp
+	fi
+	kill -INT $pid 2> /dev/null
+	finish
+	echo "$knob" > $THP_KNOB
+else
+	echo "NOTE: not in the rig's L1: the THP memfd backing is not tried"
+fi
 
 echo "linux_balloon: $passed passed, $failed failed"
 [ $failed -eq 0 ]
