@@ -46,6 +46,14 @@ say "echo '{\"version\":1,\"command\":\"status\"}' | socat - UNIX-CONNECT:$run_d
 status=$(echo '{"version":1,"command":"status"}' | socat -t 2 - UNIX-CONNECT:$run_dir/banking/control.socket)
 echo "$status"
 check "control status" grep -q '"state":"running"' <<< "$status"
+say vm-balloon banking 128M --wait 60
+check "vm-balloon 128M" vm-balloon banking 128M --wait 60
+say vm-balloon banking
+stats=$(vm-balloon banking)
+echo "$stats"
+check "vm-balloon stats" grep -q '^balloon .*(134217728)$' <<< "$stats"
+say vm-balloon banking 0 --wait 60
+check "vm-balloon 0" vm-balloon banking 0 --wait 60
 say vm-stop banking
 check "vm-stop" vm-stop banking
 say cat banking-console.log

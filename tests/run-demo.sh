@@ -3,8 +3,9 @@
 # the daily vmsilo loop on the example VM (examples/banking.toml, with
 # Debian's kernel and a small busybox guest with the guest agent):
 # vm-start, vm-run (output, stdin, exit status, the network), the control
-# socket's status, vm-stop. On hosts whose KVM cannot run Linux guests it
-# runs inside the nested rig (tests/rig/rig.sh).
+# socket's status, vm-balloon (set, stats, back to 0), vm-stop. On hosts
+# whose KVM cannot run Linux guests it runs inside the nested rig
+# (tests/rig/rig.sh).
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$top/tests/deps.sh"
@@ -13,13 +14,13 @@ vmsilo_install_deps
 build=$top/build-demo
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release > /dev/null
 cmake --build "$build" -j "$(nproc)" --target vmsilo-vmm vmsilo-guest-agent \
-	vm-run vm-start vm-stop vm-shell > /dev/null
+	vm-run vm-start vm-stop vm-shell vm-balloon > /dev/null
 
 rig=$top/tests/rig/rig.sh
 mkdir -p "$build/images"
 ln -sf "$("$rig" --print-vmlinux)" "$build/images/vmlinux"
 "$top/tests/guest/mkinitramfs.sh" "$build/images/initramfs.img" --init "$top/tests/guest/demo-init.sh" \
-	--modules "virtio_net vmw_vsock_virtio_transport button evdev" \
+	--modules "virtio_net vmw_vsock_virtio_transport virtio_balloon button evdev" \
 	--add "$build/guest-agent/vmsilo-guest-agent:/bin/vmsilo-guest-agent"
 
 # The example, with this build's images.
