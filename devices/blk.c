@@ -546,7 +546,7 @@ static int disk_create(struct vdev *dev, const char *name, const struct device_e
 	int flags = (disk->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | (disk->direct ? O_DIRECT : 0);
 	struct blk_options opt = {
 		.ro = disk->ro, .sparse = disk->sparse, .direct = disk->direct,
-		.block_size = (uint32_t)disk->block_size, .id = disk->id, .nr_queues = env->cpus,
+		.block_size = (uint32_t)disk->block_size, .id = disk->id, .nr_queues = env->cpus < VDEV_MAX_QUEUES ? env->cpus : VDEV_MAX_QUEUES,
 	};
 	int rc;
 

@@ -139,12 +139,14 @@ int link_local_init(struct link_local *ll, struct vdev *dev)
 		.max_queue_size = ops->queue_size, .config_size = ops->config_size,
 	};
 	ll->dev = dev;
+	ll->has_ring = false;
+	/* Before anything can fail: link_local_destroy closes what is >= 0. */
+	for (unsigned q = 0; q < ops->nr_queues; q++)
+		link->kick_fd[q] = link->call_fd[q] = -1;
 	dev->shm = (struct vdev_shm_ops){ local_shm_map, local_shm_unmap, ll };
 	rc = vdev_link_set_shm(link, ops);
 	if (rc)
 		return rc;
-	for (unsigned q = 0; q < ops->nr_queues; q++)
-		link->kick_fd[q] = link->call_fd[q] = -1;
 	rc = io_uring_queue_init(LINK_LOCAL_RING_ENTRIES, &ll->ring, 0);
 	if (rc)
 		return rc;

@@ -63,10 +63,12 @@ int vdev_activate(struct vdev *dev, uint64_t features)
 	dev->active = true;
 	/* A driver may make buffers available before DRIVER_OK (Linux's
 	 * balloon driver kicks its first stats buffer then); that kick was
-	 * taken while the device was inactive, so every queue is served once. */
+	 * taken while the device was inactive, so every queue gets one more.
+	 * A kick, not a call: the loop serves it after the activation's reply,
+	 * outside the VMM's request, and only if the device is still live. */
 	for (unsigned q = 0; q < dev->ops->nr_queues; q++)
 		if (dev->queues[q].ring.size)
-			dev->ops->notify(dev, q);
+			vdev_requeue(dev, q);
 	return 0;
 }
 

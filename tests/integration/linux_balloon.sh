@@ -54,7 +54,8 @@ THP_KNOB=/sys/kernel/mm/transparent_hugepage/shmem_enabled
 ctl() {
 	local name=$1
 	shift
-	printf '%s\n' "$@" | timeout 90 socat -t 80 - "UNIX-CONNECT:$work/run/$name/control.socket"
+	# Longer than any request's own wait (120 s at most here).
+	printf '%s\n' "$@" | timeout 160 socat -t 150 - "UNIX-CONNECT:$work/run/$name/control.socket"
 }
 status() { ctl "$1" '{"version":1,"command":"status"}'; }
 guest() { timeout 240 "$tools/vm-run" --runtime-dir "$work/run" "$@"; }
@@ -72,7 +73,7 @@ ram_kib() {
 			return
 		fi
 	done
-	echo 0
+	# Nothing: the VMM is gone (0 would read as memory given back).
 }
 
 # One buffer of MIB MiB that read(2) from /dev/zero writes all through,
@@ -99,9 +100,10 @@ boot() { # NAME TOML
 		"$work/$1.toml"
 	start_until "$1" "VMSILO" || return 1
 	kill $watchdog 2> /dev/null
-	(sleep 900; kill -KILL $pid) > /dev/null 2>&1 &
+	(exec sleep 900) > /dev/null 2>&1 && kill -KILL $pid 2> /dev/null &
 	watchdog=$!
 	for _ in $(seq 480); do
+		kill -0 $pid 2> /dev/null || return 1
 		[[ $(status "$1") == *'"agent":"ready"'* ]] && return 0
 		sleep 0.5
 	done
@@ -176,7 +178,8 @@ inflate_and_stats() {
 # crosvm.socket as vmsilo's memory daemon speaks it: one JSON datagram
 # each way on a SOCK_SEQPACKET socket (socat's socktype=5).
 crosvm() { # NAME REQUEST
-	printf '%s' "$2" | timeout 90 socat -t 80 - "UNIX-CONNECT:$work/run/$1/crosvm.socket,socktype=5"
+	# wait_for_success gives up after 30 s: well within these.
+	printf '%s' "$2" | timeout 160 socat -t 150 - "UNIX-CONNECT:$work/run/$1/crosvm.socket,socktype=5"
 }
 
 crosvm_checks() {
@@ -237,22 +240,24 @@ reporting() {
 
 	touch_ram rep 300 &
 	local filler=$!
-	# The peak: while the file exists (the guest removes it right after).
+	# The peak: while dd holds its buffer (the memory is free once it exits).
 	peak=0
 	while kill -0 $filler 2> /dev/null; do
 		now=$(ram_kib)
-		[ "$now" -gt "$peak" ] && peak=$now
+		[ "${now:-0}" -gt "$peak" ] && peak=$now
 		sleep 0.2
 	done
 	now=$(ram_kib)
-	[ "$now" -gt "$peak" ] && peak=$now
-	# Linux reports free 2 MiB blocks about 2 s after they are freed.
+	[ "${now:-0}" -gt "$peak" ] && peak=$now
+	# Linux reports free 2 MiB blocks about 2 s after they are freed. An
+	# empty reading is a dead VMM, never memory given back.
 	for _ in $(seq 60); do
 		now=$(ram_kib)
+		[ -n "$now" ] || break
 		[ $((peak - now)) -ge $((300 * 1024 / 2)) ] && break
 		sleep 1
 	done
-	[ $((peak - now)) -ge $((300 * 1024 / 2)) ] &&
+	[ -n "$now" ] && kill -0 $pid && [ $((peak - now)) -ge $((300 * 1024 / 2)) ] &&
 		ok "free page reporting: $(((peak - now) / 1024)) MiB went back after freeing 300 MiB" ||
 		bad "free page reporting: resident peak $peak, then $now KiB" rep
 
