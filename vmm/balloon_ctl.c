@@ -278,7 +278,9 @@ static void take_stats(struct balloon_ctl *b, const struct balloon_event_msg *e)
 {
 	uint64_t now = now_ms();
 
-	memcpy(b->stats.value, e->values, sizeof(b->stats.value));
+	/* The device's bytes for a tag it did not mark present are not stats. */
+	for (unsigned i = 0; i < BALLOON_NR_STATS; i++)
+		b->stats.value[i] = e->arg & 1u << i ? e->values[i] : 0;
 	b->stats.present = e->arg;
 	b->stats_at_ms = now ? now : 1;
 	for (unsigned i = 0; i < MAX_WAITERS; i++)

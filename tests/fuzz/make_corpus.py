@@ -198,7 +198,68 @@ def crosvm():
         write("fuzz_crosvm_wire", name, req)
 
 
-TARGETS = {"crosvm": crosvm, "vsock": vsock, "net": net, "ctl_ring": ctl_ring, "virtq": virtq, "config": config, "control": control, "agent": agent}
+# fuzz_balloon: header (features, cfg, 4 queue size logs), then steps.
+B_WRITE, B_DESC, B_AVAIL, B_KICK, B_CONFIG, B_CMD, B_RAW_CMD, B_RESET = range(8)
+B_FIRST_FREE = 6 * 4096
+
+
+def b_write(gpa, data):
+    return struct.pack("<BHB", B_WRITE, (gpa - B_FIRST_FREE) // 2, len(data)) + data
+
+
+def b_buffer(q, head, gpa, length, flags=0):
+    """A one-descriptor buffer made available and kicked."""
+    return (struct.pack("<BBBIHBB", B_DESC, q, head, gpa, length, flags, 0) +
+            struct.pack("<BBB", B_AVAIL, q, head) + struct.pack("<BB", B_KICK, q))
+
+
+def b_stat(tag, val):
+    return struct.pack("<HQ", tag, val)
+
+
+def balloon():
+    hdr = bytes([0x3f, 3, 3, 3, 3, 3])	# every feature, reporting + deflate_on_oom, 8 entries
+    inflate = b_write(0x8000, struct.pack("<4I", 10, 11, 12, 20)) + b_buffer(0, 0, 0x8000, 16)
+    deflate = b_write(0x8800, struct.pack("<I", 11)) + b_buffer(1, 0, 0x8800, 4)
+    stats = (b_write(0x9000, b_stat(4, 1 << 20) + b_stat(5, 8 << 20) + b_stat(65535, 4096)) +
+             b_buffer(2, 0, 0x9000, 30) + struct.pack("<BBI", B_CMD, 2, 0) +
+             b_buffer(2, 1, 0x9000, 30))
+    target = struct.pack("<BBI", B_CMD, 1, 16) + struct.pack("<BBBI", B_CONFIG, 4, 4, 16)
+    report = b_buffer(3, 0, 0xc000, 0x2000, 2)
+    write("fuzz_balloon", "inflate", hdr + target + inflate + deflate)
+    write("fuzz_balloon", "stats", hdr + stats)
+    write("fuzz_balloon", "report", hdr + report + struct.pack("<BB", B_RESET, 0x3f) + report)
+    write("fuzz_balloon", "outside_ram", hdr + b_write(0x8000, struct.pack("<2I", 0xffffff, 31)) +
+          b_buffer(0, 0, 0x8000, 8))
+    write("fuzz_balloon", "no_reporting", bytes([0x03, 2, 2, 2, 2, 2]) + inflate + stats)
+
+
+# fuzz_balloon_ctl: le32 RAM pages, stats interval, then steps.
+C_EVENT, C_GOOD_EVENT, C_SET_TARGET, C_STATS, C_WAIT, C_SUB, C_CANCEL, C_TICK, C_POST_RC, C_GONE = range(10)
+
+
+def c_event(kind, arg, values=()):
+    v = list(values) + [0] * (12 - len(values))
+    return struct.pack("<BBI", C_GOOD_EVENT, kind, arg) + b"".join(struct.pack("<BB", x, 0) for x in v)
+
+
+def balloon_ctl():
+    hdr = struct.pack("<IB", 512, 2)
+    reach = (bytes([C_SUB]) + struct.pack("<BIB", C_SET_TARGET, 16, 0) + struct.pack("<BH", C_WAIT, 1000) +
+             c_event(1, 16) + struct.pack("<BH", C_TICK, 10))
+    stats = (struct.pack("<BH", C_STATS, 500) + c_event(0, 0x31, [1, 0, 0, 0, 5, 6]) +
+             struct.pack("<BH", C_STATS, 500) + struct.pack("<BH", C_TICK, 600))
+    hostile = (struct.pack("<BB", C_EVENT, 8) + struct.pack("<II", 2, 1 << 30) +
+               struct.pack("<BH", C_WAIT, 100) + struct.pack("<BB", C_CANCEL, 0) +
+               struct.pack("<BB", C_POST_RC, 2) + struct.pack("<BIB", C_SET_TARGET, 1, 0) +
+               bytes([C_GONE]) + struct.pack("<BH", C_TICK, 1))
+    write("fuzz_balloon_ctl", "reach", hdr + reach)
+    write("fuzz_balloon_ctl", "stats", hdr + stats)
+    write("fuzz_balloon_ctl", "oom", hdr + bytes([C_SUB]) + c_event(2, 3))
+    write("fuzz_balloon_ctl", "hostile", hdr + hostile)
+
+
+TARGETS = {"balloon": balloon, "balloon_ctl": balloon_ctl, "crosvm": crosvm, "vsock": vsock, "net": net, "ctl_ring": ctl_ring, "virtq": virtq, "config": config, "control": control, "agent": agent}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or TARGETS:
