@@ -107,6 +107,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		}
 		if (option(a, "--runtime-dir", &i, argc, argv, &o->runtime_dir) ||
 		    option(a, "--config", &i, argc, argv, &o->config) ||
 		    option(a, "--log", &i, argc, argv, &o->log) ||

@@ -274,6 +274,10 @@ static void set_name(struct ctx *c, const char *key, const struct toml_entry *e)
 			      quote(v->string, q));
 	case VM_NAME_DOTS:
 		return report(c, v->line, v->col, key, "must not be \".\" or \"..\"");
+	case VM_NAME_LEADING_DASH:
+		return report(c, v->line, v->col, key,
+			      "must not start with '-' (host tools would take it for an option), "
+			      "got %s", quote(v->string, q));
 	}
 }
 
