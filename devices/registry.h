@@ -39,6 +39,8 @@ enum cfg_type {
  * A string-like key that is absent stays NULL (a MAC: untouched); its def
  * is then only what docs/config.md says happens ("none", "derived").
  */
+#define CFG_MAX_KEYS 63	/* keys of one kind, the registry's seccomp_policy aside */
+
 struct cfg_key {
 	const char *name;
 	enum cfg_type type;
@@ -48,8 +50,9 @@ struct cfg_key {
 	uint64_t min, max;		/* CFG_UINT; CFG_STRING max: bytes */
 	const char *const *choices;	/* CFG_CHOICE, NULL-terminated */
 	const char *doc;		/* the docs/config.md "Meaning" cell */
-	/* Optional, after the type and range: value points at the uint64_t or
-	 * the const char *; -1 with the message (after "key: ") in why. */
+	/* Optional, for every type, after the type and range: value points at
+	 * the value as stored (uint64_t, char * of STRING/PATH/IFNAME, bool,
+	 * int choice, uint8_t[6] MAC); -1 with the message (after "key: ") in why. */
 	int (*check)(const void *value, char *why, size_t len);
 };
 

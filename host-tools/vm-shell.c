@@ -68,6 +68,10 @@ static const char *parse_options(int argc, char **argv, const char **runtime_dir
 
 	*runtime_dir = VMSILO_DEFAULT_RUNTIME_DIR;
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--")) {
+			i++;
+			break;
+		}
 		if (!strcmp(argv[i], "--runtime-dir") && i + 1 < argc)
 			*runtime_dir = argv[++i];
 		else if (!strncmp(argv[i], "--runtime-dir=", 14))

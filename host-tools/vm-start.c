@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +107,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		}
 		if (option(a, "--runtime-dir", &i, argc, argv, &o->runtime_dir) ||
 		    option(a, "--config", &i, argc, argv, &o->config) ||
 		    option(a, "--log", &i, argc, argv, &o->log) ||
@@ -175,9 +180,9 @@ static void check_not_running(const struct options *o, const char *runtime_dir)
  * (O_NONBLOCK: opening one does not wait for a reader) or another user's
  * file, any of which someone may plant to have us write elsewhere.
  */
-static int open_log(const char *path)
+static int open_log(int at, const char *name, const char *path)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
+	int fd = openat(at, name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
 		      O_NONBLOCK, 0640);
 	struct stat st;
 
@@ -301,16 +306,50 @@ static void wait_ready(const struct options *o, const char *runtime_dir, pid_t p
 	       want_agent ? "ready" : "running", (int)pid, log_path);
 }
 
-/* The log's directory, made as the VMM makes it: every missing component,
- * never through a symlink. */
-static void make_runtime_dir(const char *runtime_dir)
+/* The uid the VMM will hand its runtime directory to: the config's user, or ours. */
+static uid_t vm_user_uid(const struct vm_config *cfg)
 {
+	struct passwd *pw;
+
+	if (!cfg->user)
+		return getuid();
+	pw = getpwnam(cfg->user);
+	if (!pw)
+		die("user: no such user \"%s\" on this host", cfg->user);
+	return pw->pw_uid;
+}
+
+/*
+ * The log's directory, made and checked as the VMM makes runtime_dir:
+ * every missing component, never through a symlink, each one trusted.
+ * The log is opened relative to the fd returned, so a component swapped
+ * for a link after the walk does not move it.
+ */
+static int make_runtime_dir(const char *runtime_dir, const struct vm_config *cfg)
+{
+	struct mkdir_p_trust trust = { .uid = vm_user_uid(cfg), .what = "runtime_dir" };
 	char err[PATH_MAX + 128];
-	int fd = mkdir_p(runtime_dir, 0755, "runtime_dir", NULL, NULL, err, sizeof(err));
+	int fd = mkdir_p(runtime_dir, 0755, "runtime_dir", mkdir_p_trusted, &trust, err,
+			 sizeof(err));
 
 	if (fd < 0)
 		die("%s", err);
-	close(fd);
+	return fd;
+}
+
+/* <runtime_dir>/<name>.log, opened in the directory the walk ended on. */
+static int open_default_log(const char *runtime_dir, const struct vm_config *cfg,
+			    const char *name, char *path, size_t len)
+{
+	char file[NAME_MAX + 1];
+	int dir_fd = make_runtime_dir(runtime_dir, cfg), fd;
+
+	if ((size_t)snprintf(file, sizeof(file), "%s.log", name) >= sizeof(file) ||
+	    (size_t)snprintf(path, len, "%s/%s", runtime_dir, file) >= len)
+		die("the log name %s/%s.log is too long", runtime_dir, name);
+	fd = open_log(dir_fd, file, path);
+	close(dir_fd);
+	return fd;
 }
 
 int main(int argc, char **argv)
@@ -336,12 +375,13 @@ int main(int argc, char **argv)
 		die("%s describes the VM \"%s\", not \"%s\"", o.config, cfg.name, o.name);
 	runtime_dir = o.runtime_dir ? o.runtime_dir : cfg.runtime_dir;
 	check_not_running(&o, runtime_dir);
-	if (!o.log) {
-		make_runtime_dir(runtime_dir);
-		snprintf(default_log, sizeof(default_log), "%s/%s.log", runtime_dir, o.name);
+	if (o.log) {
+		log_fd = open_log(AT_FDCWD, o.log, o.log);
+	} else {
+		log_fd = open_default_log(runtime_dir, &cfg, o.name, default_log,
+					  sizeof(default_log));
 		o.log = default_log;
 	}
-	log_fd = open_log(o.log);
 	vmm = find_vmm(&o);
 	pid = spawn_vmm(vmm, &o, runtime_dir, log_fd);
 	close(log_fd);

@@ -61,6 +61,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		}
 		if (!strcmp(a, "--runtime-dir") && i + 1 < argc)
 			o->runtime_dir = argv[++i];
 		else if (!strncmp(a, "--runtime-dir=", 14))

@@ -99,14 +99,19 @@ static int check_options(const struct balloon_options *o, bool stats, char *err,
 
 int balloon_parse_args(int argc, char **argv, struct balloon_options *o, char *err, size_t errlen)
 {
-	bool stats = false;
+	bool stats = false, operands = false;
 	const char *v;
 
 	*o = (struct balloon_options){ .runtime_dir = VMSILO_DEFAULT_RUNTIME_DIR, .wait = -1 };
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
-		if ((v = option_value(argc, argv, &i, "--runtime-dir"))) {
+		if (operands) {
+			if (positional(o, a, err, errlen))
+				return -1;
+		} else if (!strcmp(a, "--")) {
+			operands = true;	/* NAME and SIZE only from here */
+		} else if ((v = option_value(argc, argv, &i, "--runtime-dir"))) {
 			o->runtime_dir = v;
 		} else if ((v = option_value(argc, argv, &i, "--wait"))) {
 			if (parse_wait(v, &o->wait))

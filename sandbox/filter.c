@@ -108,6 +108,56 @@ static int add_rules(scmp_filter_ctx ctx, const struct sandbox_policy *p,
 	return 0;
 }
 
+/* Same syscall, same action and argument test: a harmless repeat. */
+static bool same_rule(const struct sandbox_syscall *a, const struct sandbox_syscall *b)
+{
+	return a->op == b->op && a->fail_errno == b->fail_errno &&
+	       (a->op == SANDBOX_ARG_ANY ||
+		(a->arg == b->arg && a->value == b->value &&
+		 (a->op != SANDBOX_ARG_MASKED_EQ || a->mask == b->mask)));
+}
+
+/*
+ * Why two rules for one syscall cannot stand together, or NULL. libseccomp
+ * keeps the first of two conflicting rules without a word, so a policy
+ * made of rule sets could lose a restriction (ERRNO after ALLOW; a
+ * conditional ALLOW after an unconditional one) unless refused here.
+ */
+static const char *conflict(const struct sandbox_syscall *a, const struct sandbox_syscall *b)
+{
+	if (a->nr != b->nr || same_rule(a, b))
+		return NULL;
+	if (a->fail_errno != b->fail_errno)
+		return "has rules with different actions";
+	if (a->op == SANDBOX_ARG_ANY || b->op == SANDBOX_ARG_ANY)
+		return "has an unconditional rule and another rule";
+	return NULL;
+}
+
+/* The first rule of p that conflicts with an earlier one of the base or p. */
+static int check_conflicts(const struct sandbox_policy *p, char *err, size_t errlen)
+{
+	const struct sandbox_policy *sets[] = { &sandbox_base_policy, p };
+
+	for (size_t i = 0; i < p->nr_rules; i++)
+		for (size_t s = 0; s < 2; s++)
+			for (size_t j = 0; j < (sets[s] == p ? i : sets[s]->nr_rules); j++) {
+				const char *why = conflict(&sets[s]->rules[j], &p->rules[i]);
+				char *name;
+
+				if (!why)
+					continue;
+				name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE,
+									p->rules[i].nr);
+				snprintf(err, errlen, "sandbox: policy %s: rule %zu (%s) %s "
+					 "(rule %zu of %s)", p->name, i, name ? name : "?", why,
+					 j, sets[s]->name);
+				free(name);
+				return -1;
+			}
+	return 0;
+}
+
 scmp_filter_ctx filter_build(const struct sandbox_policy *policy, bool log_only,
 			     char *err, size_t errlen)
 {
@@ -119,6 +169,8 @@ scmp_filter_ctx filter_build(const struct sandbox_policy *policy, bool log_only,
 	}
 	/* A syscall of another ABI (i386, x32) must not slip past the list. */
 	if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS) ||
+	    check_conflicts(&sandbox_base_policy, err, errlen) ||
+	    (policy && check_conflicts(policy, err, errlen)) ||
 	    add_rules(ctx, &sandbox_base_policy, err, errlen) ||
 	    (policy && add_rules(ctx, policy, err, errlen))) {
 		if (!err[0])

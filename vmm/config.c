@@ -26,7 +26,7 @@
 #define MAX_NAME_LEN	64
 #define QUOTE_CHARS	40	/* longest string quoted back in a message */
 #define QUOTE_LEN	(QUOTE_CHARS * 4 + 8)
-#define MAX_KEYS	64	/* in one table, for suggestions and required keys */
+#define MAX_KEYS	(CFG_MAX_KEYS + 1)	/* in one table (seccomp_policy too), for suggestions */
 #define MAX_INSTANCES	64	/* of one kind, for its check() */
 #define IFNAME_MAX	15	/* a Linux interface name, IFNAMSIZ - 1 */
 
@@ -183,29 +183,37 @@ static bool want_type(struct ctx *c, const char *key, const struct toml_value *v
 	return false;
 }
 
-static void set_str(struct ctx *c, const char *key, char **dst, const char *s)
+static bool set_str(struct ctx *c, const char *key, char **dst, const char *s)
 {
 	char *copy = strdup(s);
 
-	if (!copy)
-		return out_of_memory(c, key);
+	if (!copy) {
+		out_of_memory(c, key);
+		return false;
+	}
 	free(*dst);
 	*dst = copy;
+	return true;
 }
 
 /* A file name; relative ones are taken from the config file's directory. */
-static void set_path(struct ctx *c, const char *key, const struct toml_value *v, char **dst)
+static bool set_path(struct ctx *c, const char *key, const struct toml_value *v, char **dst)
 {
 	char *path;
 
 	if (!want_type(c, key, v, TOML_STRING))
-		return;
-	if (!v->string[0])
-		return report(c, v->line, v->col, key, "must not be empty");
-	if (asprintf(&path, "%s%s", v->string[0] == '/' ? "" : c->dir, v->string) < 0)
-		return out_of_memory(c, key);
+		return false;
+	if (!v->string[0]) {
+		report(c, v->line, v->col, key, "must not be empty");
+		return false;
+	}
+	if (asprintf(&path, "%s%s", v->string[0] == '/' ? "" : c->dir, v->string) < 0) {
+		out_of_memory(c, key);
+		return false;
+	}
 	free(*dst);
 	*dst = path;
+	return true;
 }
 
 static bool get_int(struct ctx *c, const char *key, const struct toml_value *v,
@@ -255,7 +263,8 @@ static void set_name(struct ctx *c, const char *key, const struct toml_entry *e)
 		return;
 	switch (vm_name_check(v->string)) {
 	case VM_NAME_OK:
-		return set_str(c, key, &c->cfg->name, v->string);
+		set_str(c, key, &c->cfg->name, v->string);
+		return;
 	case VM_NAME_BAD_LENGTH:
 		return report(c, v->line, v->col, key, "must be 1 to %d characters long, got %zu",
 			      VM_NAME_MAX_LEN, strlen(v->string));
@@ -265,6 +274,10 @@ static void set_name(struct ctx *c, const char *key, const struct toml_entry *e)
 			      quote(v->string, q));
 	case VM_NAME_DOTS:
 		return report(c, v->line, v->col, key, "must not be \".\" or \"..\"");
+	case VM_NAME_LEADING_DASH:
+		return report(c, v->line, v->col, key,
+			      "must not start with '-' (host tools would take it for an option), "
+			      "got %s", quote(v->string, q));
 	}
 }
 
@@ -474,17 +487,19 @@ static bool is_ifname(const char *s)
 		      "0123456789_.-") == len;
 }
 
-static void set_ifname(struct ctx *c, const char *key, const struct toml_value *v, char **dst)
+static bool set_ifname(struct ctx *c, const char *key, const struct toml_value *v, char **dst)
 {
 	char q[QUOTE_LEN];
 
 	if (!want_type(c, key, v, TOML_STRING))
-		return;
-	if (!is_ifname(v->string))
-		return report(c, v->line, v->col, key,
-			      "expected an interface name (1 to %d of A-Z a-z 0-9 _ . -), got %s",
-			      IFNAME_MAX, quote(v->string, q));
-	set_str(c, key, dst, v->string);
+		return false;
+	if (!is_ifname(v->string)) {
+		report(c, v->line, v->col, key,
+		       "expected an interface name (1 to %d of A-Z a-z 0-9 _ . -), got %s",
+		       IFNAME_MAX, quote(v->string, q));
+		return false;
+	}
+	return set_str(c, key, dst, v->string);
 }
 
 static bool set_mac(struct ctx *c, const char *key, const struct toml_value *v, uint8_t *mac)
@@ -510,7 +525,7 @@ static bool set_mac(struct ctx *c, const char *key, const struct toml_value *v, 
 	return false;
 }
 
-/* The key's own check() on a value of the right type and range. */
+/* The key's own check() on a value of the right type and range, as stored. */
 static bool key_check(struct ctx *c, const char *key, const struct toml_value *v,
 		      const struct cfg_key *k, const void *value)
 {
@@ -531,8 +546,6 @@ static bool set_uint_key(struct ctx *c, const char *key, const struct toml_value
 	if (!get_int(c, key, v, (int64_t)k->min, max, &n))
 		return false;
 	u = (uint64_t)n;
-	if (!key_check(c, key, v, k, &u))
-		return false;
 	*dst = u;
 	return true;
 }
@@ -546,10 +559,7 @@ static bool set_string_key(struct ctx *c, const char *key, const struct toml_val
 		report(c, v->line, v->col, key, "at most %llu bytes", (unsigned long long)k->max);
 		return false;
 	}
-	if (!key_check(c, key, v, k, &v->string))
-		return false;
-	set_str(c, key, dst, v->string);
-	return true;
+	return set_str(c, key, dst, v->string);
 }
 
 /* One key of a device section, by its type in the registry. */
@@ -572,8 +582,7 @@ static void set_device_key(struct ctx *c, const char *key, const struct toml_val
 		ok = set_string_key(c, key, v, k, dst);
 		break;
 	case CFG_PATH:
-		set_path(c, key, v, dst);
-		ok = true;
+		ok = set_path(c, key, v, dst);
 		break;
 	case CFG_CHOICE:
 		if ((ok = (i = get_choice(c, key, v, k->choices)) >= 0))
@@ -583,10 +592,10 @@ static void set_device_key(struct ctx *c, const char *key, const struct toml_val
 		ok = set_mac(c, key, v, dst);
 		break;
 	case CFG_IFNAME:
-		set_ifname(c, key, v, dst);
-		ok = true;
+		ok = set_ifname(c, key, v, dst);
 		break;
 	}
+	ok = ok && key_check(c, key, v, k, dst);
 	if (ok && k->set_offset)
 		*(bool *)((char *)obj + k->set_offset) = true;
 }
@@ -617,7 +626,7 @@ static void walk_device(struct ctx *c, const struct toml_value *t, const char *n
 {
 	const struct cfg_key *keys = dev->kind->keys, *k;
 	const char *names[MAX_KEYS];
-	uint64_t given = 0;
+	bool given[CFG_MAX_KEYS] = { false };
 	size_t n = 0;
 	char key[256];
 
@@ -631,7 +640,8 @@ static void walk_device(struct ctx *c, const struct toml_value *t, const char *n
 		for (k = keys; k->name && strcmp(k->name, e->key); k++)
 			;
 		if (k->name) {
-			given |= 1ull << (k - keys);
+			if (k - keys < CFG_MAX_KEYS)
+				given[k - keys] = true;
 			set_device_key(c, key, e->value, k, dev->cfg);
 		} else if (!strcmp(e->key, seccomp_key)) {
 			set_seccomp(c, key, e->value, &dev->seccomp);
@@ -641,7 +651,7 @@ static void walk_device(struct ctx *c, const struct toml_value *t, const char *n
 		}
 	}
 	for (k = keys; k->name; k++)
-		if (!k->def && !(given & (1ull << (k - keys))))
+		if (!k->def && k - keys < CFG_MAX_KEYS && !given[k - keys])
 			report(c, t->line, t->col, name, "%s: required key is missing", k->name);
 }
 

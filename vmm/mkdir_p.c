@@ -75,3 +75,27 @@ int mkdir_p(const char *path, mode_t mode, const char *what, mkdir_p_check check
 	}
 	return fd;
 }
+
+/* Root, we and the directory's user may own a directory on the way. */
+static int trusted_owner(uid_t owner, uid_t user)
+{
+	return owner == 0 || owner == geteuid() || owner == user;
+}
+
+int mkdir_p_trusted(int fd, const char *shown, void *trust, char *err, size_t errlen)
+{
+	const struct mkdir_p_trust *t = trust;
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return errfmt_sys(err, errlen, errno, "%s: cannot stat %s", t->what, shown);
+	if (!trusted_owner(st.st_uid, t->uid))
+		return errfmt(err, errlen, "%s: %s is owned by uid %u, not root or uid %u; "
+			      "choose a %s only they can write", t->what, shown,
+			      (unsigned)st.st_uid, (unsigned)t->uid, t->what);
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+		return errfmt(err, errlen, "%s: %s is writable by group or others (mode %04o); "
+			      "chmod go-w it or choose another %s", t->what, shown,
+			      (unsigned)(st.st_mode & 07777), t->what);
+	return 0;
+}

@@ -29,4 +29,15 @@ int dir_open_nofollow(int at, const char *name, int flags, const char *what,
 int mkdir_p(const char *path, mode_t mode, const char *what, mkdir_p_check check, void *ctx,
 	    char *err, size_t errlen);
 
+/*
+ * The check for a directory root will use for a user: owned by root, us
+ * or that user, and not writable by group or others unless sticky, so
+ * nobody else can swap what is under it. ctx is a struct mkdir_p_trust.
+ */
+struct mkdir_p_trust {
+	uid_t uid;		/* the user the directory is for */
+	const char *what;	/* the config key or option, for messages */
+};
+int mkdir_p_trusted(int fd, const char *shown, void *trust, char *err, size_t errlen);
+
 #endif

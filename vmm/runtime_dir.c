@@ -60,43 +60,13 @@ static void become_self(void)
 	setfsgid(getegid());
 }
 
-/* Root, we and the VM's user may own a directory on the way. */
-static bool trusted_owner(const struct runtime_dir *rd, uid_t uid)
-{
-	return uid == 0 || uid == geteuid() || uid == rd->uid;
-}
-
-static int check_component(const struct runtime_dir *rd, int fd, const char *shown,
-			   char *err, size_t errlen)
-{
-	struct stat st;
-
-	if (fstat(fd, &st))
-		return errfmt_sys(err, errlen, errno, "runtime_dir: cannot stat %s", shown);
-	if (!trusted_owner(rd, st.st_uid)) {
-		snprintf(err, errlen, "runtime_dir: %s is owned by uid %u, not root or uid %u; "
-			 "choose a runtime_dir only they can write", shown, (unsigned)st.st_uid,
-			 (unsigned)rd->uid);
-		return -1;
-	}
-	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
-		snprintf(err, errlen, "runtime_dir: %s is writable by group or others "
-			 "(mode %04o); chmod go-w it or choose another runtime_dir", shown,
-			 (unsigned)(st.st_mode & 07777));
-		return -1;
-	}
-	return 0;
-}
-
-static int check_component_cb(int fd, const char *shown, void *rd, char *err, size_t errlen)
-{
-	return check_component(rd, fd, shown, err, errlen);
-}
-
-/* <runtime_dir> from /, never following a link; missing components 0755. */
+/* <runtime_dir> from /, never following a link, every component trusted;
+ * missing components 0755. */
 static int open_parent(const struct runtime_dir *rd, const char *path, char *err, size_t errlen)
 {
-	return mkdir_p(path, 0755, "runtime_dir", check_component_cb, (void *)rd, err, errlen);
+	struct mkdir_p_trust trust = { .uid = rd->uid, .what = "runtime_dir" };
+
+	return mkdir_p(path, 0755, "runtime_dir", mkdir_p_trusted, &trust, err, errlen);
 }
 
 /*

@@ -12,6 +12,8 @@ enum vm_name_error vm_name_check(const char *name)
 		return VM_NAME_BAD_CHAR;
 	if (!strcmp(name, ".") || !strcmp(name, ".."))
 		return VM_NAME_DOTS;
+	if (name[0] == '-')
+		return VM_NAME_LEADING_DASH;
 	return VM_NAME_OK;
 }
 

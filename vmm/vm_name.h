@@ -18,6 +18,7 @@ enum vm_name_error {
 	VM_NAME_BAD_LENGTH,	/* not 1..VM_NAME_MAX_LEN characters */
 	VM_NAME_BAD_CHAR,	/* not all of [A-Za-z0-9_.-] */
 	VM_NAME_DOTS,		/* "." or "..": not a directory of its own */
+	VM_NAME_LEADING_DASH,	/* "-x": every host tool would take it for an option */
 };
 
 enum vm_name_error vm_name_check(const char *name);

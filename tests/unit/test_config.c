@@ -334,6 +334,8 @@ static void test_value_errors(void)
 	    "got \"tab\\x09\\\"q\\\"\xc3\xa9\"");
 	BAD("name = \"..\"\nkernel = \"k\"", "banking.toml:1:8: name: must not be \".\" or \"..\"");
 	BAD("name = \".\"\nkernel = \"k\"", "banking.toml:1:8: name: must not be \".\" or \"..\"");
+	BAD("name = \"-rf\"\nkernel = \"k\"", "banking.toml:1:8: name: must not start with '-' "
+	    "(host tools would take it for an option), got \"-rf\"");
 	BAD("name = \"x\"\nkernel = \"\"", "banking.toml:2:10: kernel: must not be empty");
 	BAD(MIN_DOC "initramfs = ''", "banking.toml:3:13: initramfs: must not be empty");
 	BAD(MIN_DOC "runtime_dir = \"run/vmsilo\"",

@@ -47,6 +47,12 @@ static bool default_readable(const struct cfg_key *k)
 
 static void check_keys(const struct device_kind *kind)
 {
+	size_t n = 0;
+
+	/* The parser tracks given keys in an array of CFG_MAX_KEYS. */
+	for (const struct cfg_key *k = kind->keys; k->name; k++)
+		n++;
+	CHECK(n <= CFG_MAX_KEYS);
 	for (const struct cfg_key *k = kind->keys; k->name; k++) {
 		CHECK(strcmp(k->name, "seccomp_policy"));	/* the registry adds it */
 		CHECK(k->doc && *k->doc);

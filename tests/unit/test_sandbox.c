@@ -630,6 +630,69 @@ static void test_errors(void)
 	CHECK_STR(err, "sandbox: policy bad: rule 0 (io_uring_register) can never be allowed");
 }
 
+/*
+ * Rule sets combined into one policy must not contradict each other:
+ * libseccomp would keep the first rule and drop the restriction silently.
+ */
+static void test_conflicting_rules(void)
+{
+	static const struct sandbox_syscall allow_then_fail[] = {
+		SANDBOX_ALLOW(getppid, "a rule set allows it"),
+		SANDBOX_FAIL(getppid, ENOSYS, "another refuses it"),
+	};
+	static const struct sandbox_syscall any_then_eq[] = {
+		SANDBOX_ALLOW(getppid, "a rule set allows it"),
+		SANDBOX_ALLOW_EQ(getppid, 0, 1, "another allows one argument only"),
+	};
+	static const struct sandbox_syscall eq_then_any[] = {
+		SANDBOX_ALLOW_EQ(getppid, 0, 1, "one argument only"),
+		SANDBOX_ALLOW(getppid, "any argument"),
+	};
+	static const struct sandbox_syscall against_base[] = {
+		SANDBOX_ALLOW_EQ(read, 0, 3, "read only fd 3"),
+	};
+	struct sandbox_policy p = { "mixed", allow_then_fail, 2 };
+	struct sandbox_config cfg = config("conflicts", (const int[]){ 2 }, 1);
+	struct sandbox_child c;
+	char err[256];
+
+	CHECK_EQ(sandbox_spawn(&cfg, &p, exit_3, NULL, &c, err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "sandbox: policy mixed: rule 1 (getppid) has rules with different "
+		  "actions (rule 0 of mixed)");
+	p.rules = any_then_eq;
+	CHECK_EQ(sandbox_spawn(&cfg, &p, exit_3, NULL, &c, err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "sandbox: policy mixed: rule 1 (getppid) has an unconditional rule and "
+		  "another rule (rule 0 of mixed)");
+	p.rules = eq_then_any;
+	CHECK_EQ(sandbox_spawn(&cfg, &p, exit_3, NULL, &c, err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "sandbox: policy mixed: rule 1 (getppid) has an unconditional rule and "
+		  "another rule (rule 0 of mixed)");
+	p.rules = against_base;
+	p.nr_rules = 1;
+	CHECK_EQ(sandbox_spawn(&cfg, &p, exit_3, NULL, &c, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "rule 0 (read) has an unconditional rule and another rule (rule ") &&
+	      strstr(err, " of base)"));
+}
+
+/* Conditional rules of one action on different arguments, and exact repeats, stand. */
+static void test_compatible_rules(void)
+{
+	static const struct sandbox_syscall compatible[] = {
+		SANDBOX_ALLOW_EQ(getppid, 0, 1, "one argument"),
+		SANDBOX_ALLOW_EQ(getppid, 0, 2, "or another"),
+		SANDBOX_ALLOW(getpid, "repeated"),
+		SANDBOX_ALLOW(getpid, "repeated"),
+	};
+	struct sandbox_policy p = { "compatible", compatible, 4 };
+	struct sandbox_config cfg = config("compatible", (const int[]){ 2 }, 1);
+	struct sandbox_child c;
+	siginfo_t info;
+	char err[256];
+
+	CHECK_EQ(sandbox_spawn(&cfg, &p, exit_3, NULL, &c, err, sizeof(err)), 0);
+	CHECK_STR(reap(&c, &info), "compatible: exited with status 3");
+}
+
 /* A step of the child's setup fails: the parent gets the step and errno. */
 static void test_setup_failure(void)
 {
@@ -683,6 +746,7 @@ int main(void)
 
 	test_disabled();
 	test_errors();
+	test_conflicting_rules();
 	if (sandbox_spawn(&cfg, &test_policy, exit_3, NULL, &c, err, sizeof(err))) {
 		printf("SKIP: jailed tests: %s\n", err);
 		return check_report("test_sandbox");
@@ -690,6 +754,7 @@ int main(void)
 	sandbox_wait(&c, 0, &info);
 	sandbox_release(&c);
 	test_setup_failure();
+	test_compatible_rules();
 	test_pre_seccomp();
 	test_sigsys_and_log();
 	test_proc_status();

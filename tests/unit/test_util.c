@@ -45,6 +45,11 @@ static void test_vm_name(void)
 	CHECK_EQ(vm_name_check("a:b"), VM_NAME_BAD_CHAR);
 	CHECK_EQ(vm_name_check("."), VM_NAME_DOTS);
 	CHECK_EQ(vm_name_check(".."), VM_NAME_DOTS);
+	/* Host tools would take these for options. */
+	CHECK_EQ(vm_name_check("-rf"), VM_NAME_LEADING_DASH);
+	CHECK_EQ(vm_name_check("--help"), VM_NAME_LEADING_DASH);
+	CHECK_EQ(vm_name_check("-"), VM_NAME_LEADING_DASH);
+	CHECK(vm_name_valid("a-"));
 	memset(long_name, 'a', VM_NAME_MAX_LEN);
 	long_name[VM_NAME_MAX_LEN] = '\0';
 	CHECK(vm_name_valid(long_name));

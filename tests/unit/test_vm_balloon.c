@@ -90,6 +90,12 @@ static void test_args(void)
 	CHECK_EQ(parse(&o, err, NULL), -1);
 	CHECK_STR(err, "NAME is required");
 	CHECK_EQ(parse(&o, err, "../x", NULL), -1);
+	/* "--" ends the options: what follows is NAME and SIZE, and a name
+	 * that looks like an option is refused by the name rule. */
+	CHECK_EQ(parse(&o, err, "--runtime-dir", "/r", "--", "vm", "256M", NULL), 0);
+	CHECK(!strcmp(o.name, "vm") && o.set && o.bytes == 256ull << 20);
+	CHECK_EQ(parse(&o, err, "--", "-vm", NULL), -1);
+	CHECK_STR(err, "\"-vm\" is not a VM name ([A-Za-z0-9_.-], 1..64 chars)");
 	CHECK_EQ(parse(&o, err, "--runtime-dir", "run", "vm", NULL), -1);
 	CHECK_STR(err, "--runtime-dir must be an absolute path, got \"run\"");
 	CHECK_EQ(parse(&o, err, "vm", "1G", "--stats", NULL), -1);

@@ -4,10 +4,10 @@
 # another user may write) is refused, not followed into a root file, and
 # does not block vm-start.
 #
-#   test_vm_start_log.sh VM_START
+#   test_vm_start_log.sh VM_START SWAP_ON_OPEN_SO
 set -uo pipefail
 
-vm_start=$1
+vm_start=$1 swap_shim=$2
 dir=$(mktemp -d)
 failures=0
 trap 'rm -rf "$dir"' EXIT
@@ -72,6 +72,37 @@ ln -s "$dir/elsewhere" "$dir/linked"
 out=$("$vm_start" --config "$dir/t.toml" --runtime-dir "$dir/linked" --vmm "$dir/vmm" t 2>&1)
 grep -q "is a symlink" <<<"$out" || fail "a symlinked runtime_dir accepted for the log: $out"
 [ -e "$dir/elsewhere/t.log" ] && fail "the log went through a symlinked runtime_dir"
+
+
+# A component swapped for a symlink after the walk, just before the log is
+# opened (the shim does it at that open): the log still lands in the
+# directory the walk checked, not where the link points.
+mkdir -p "$dir/swap/run" "$dir/swap-target"
+out=$(SWAP_ON_OPEN_NAME=t.log SWAP_ON_OPEN_DIR="$dir/swap/run" \
+	SWAP_ON_OPEN_TARGET="$dir/swap-target" LD_PRELOAD="$swap_shim" \
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+	"$vm_start" --config "$dir/t.toml" --runtime-dir "$dir/swap/run" --vmm "$dir/vmm" t 2>&1)
+[ -L "$dir/swap/run" ] || fail "the shim did not swap the runtime_dir: $out"
+[ -e "$dir/swap-target/t.log" ] && fail "the log followed a component swapped after the walk"
+grep -q written-by-the-vmm "$dir/swap/run.aside/t.log" 2>/dev/null ||
+	fail "the log did not land in the directory the walk checked: $out"
+
+# Each component is trusted as the VMM trusts runtime_dir: one writable by
+# others (not sticky), or another user's, is refused before the log is made.
+mkdir -p "$dir/open/run"
+chmod 0777 "$dir/open"
+out=$("$vm_start" --config "$dir/t.toml" --runtime-dir "$dir/open/run" --vmm "$dir/vmm" t 2>&1)
+grep -q "writable by group or others" <<<"$out" ||
+	fail "a runtime_dir under a world-writable directory accepted for the log: $out"
+[ -e "$dir/open/run/t.log" ] && fail "the log was made under a world-writable directory"
+if id nobody > /dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+	mkdir -p "$dir/theirs/run"
+	chown nobody "$dir/theirs"
+	out=$("$vm_start" --config "$dir/t.toml" --runtime-dir "$dir/theirs/run" --vmm "$dir/vmm" t 2>&1)
+	grep -q "is owned by uid" <<<"$out" ||
+		fail "a runtime_dir under another user's directory accepted for the log: $out"
+	[ -e "$dir/theirs/run/t.log" ] && fail "the log was made under another user's directory"
+fi
 
 [ "$failures" = 0 ] && echo "test_vm_start_log: ok"
 exit $((failures != 0))
