@@ -1,18 +1,9 @@
 #include "vmm/mac.h"
 
+#include "vmm/hex.h"
+
 #include <stdbool.h>
 #include <string.h>
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 enum mac_error mac_parse(const char *s, uint8_t mac[6])
 {

@@ -7,6 +7,7 @@
  * stops at the first bad byte, and if the parser had to look at it the
  * error reported is about that byte.
  */
+#include "vmm/hex.h"
 #include "vmm/toml.h"
 
 #include <stdarg.h>
@@ -328,16 +329,6 @@ static int end_of_line(struct parser *p, const char *what)
 
 /* ---- strings ---- */
 
-static int hex_digit(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static int put_utf8(struct parser *p, struct buf *b, uint32_t cp)
 {
