@@ -28,6 +28,9 @@
 #define BALLOON_CONFIG_SIZE 8		/* num_pages, actual */
 #define BALLOON_MAX_PFNS 1024		/* per request; Linux sends at most 256 */
 #define STAT_SIZE 10			/* struct virtio_balloon_stat: le16 tag, le64 val */
+/* A guest's stats buffer may be any size: entries past these are not read
+ * (Linux sends 16 at most; the bound keeps a huge chain from holding the loop). */
+#define STATS_MAX_BYTES (64 * STAT_SIZE)
 #define QUEUE_NONE -1
 
 /* The spec's tags 0..9 are enum balloon_stat's first indices, whatever
@@ -61,17 +64,12 @@ static bool negotiated(const struct vdev *dev, unsigned bit)
 	return dev->features & (1ull << bit);
 }
 
-/* Gives [gpa, gpa + len) back to the host; false if it is not all guest RAM. */
-static bool punch(struct vdev *dev, uint64_t gpa, uint64_t len)
+/* Gives host memory of guest RAM back to the host (punched out of the memfd). */
+static void punch(struct vdev *dev, void *host, size_t len)
 {
-	void *host = guest_mem_ptr(dev->mem, gpa, len);
-
-	if (!host)
-		return false;
 	if (madvise(host, len, MADV_REMOVE))
-		log_ratelimited(LOG_WARN, "%s: MADV_REMOVE of %llu bytes: %s", dev->name,
-				(unsigned long long)len, strerror(errno));
-	return true;
+		log_ratelimited(LOG_WARN, "%s: MADV_REMOVE of %zu bytes: %s", dev->name, len,
+				strerror(errno));
 }
 
 /* The chain's PFNs (le32), at most BALLOON_MAX_PFNS; the count. */
@@ -100,12 +98,18 @@ static uint32_t take_pfns(struct vdev *dev, struct balloon *b, unsigned n, bool 
 
 		while (i + run < n && b->pfns[i + run] == first + run)
 			run++;
-		if (!guest_mem_ptr(dev->mem, first * BALLOON_PAGE_SIZE, (uint64_t)run * BALLOON_PAGE_SIZE))
+		size_t len = (size_t)run * BALLOON_PAGE_SIZE;
+		void *host = guest_mem_ptr(dev->mem, first * BALLOON_PAGE_SIZE, len);
+
+		if (!host) {
 			log_ratelimited(LOG_WARN, "%s: %s of PFNs %#llx+%u outside guest RAM refused",
 					dev->name, inflate ? "inflate" : "deflate",
 					(unsigned long long)first, run);
-		else if (!inflate || punch(dev, first * BALLOON_PAGE_SIZE, (uint64_t)run * BALLOON_PAGE_SIZE))
+		} else {
+			if (inflate)
+				punch(dev, host, len);
 			accepted += run;
+		}
 		i += run;
 	}
 	return accepted;
@@ -184,9 +188,8 @@ static void serve_report(struct vdev *dev, struct balloon *b, unsigned q)
 			uintptr_t end = ((uintptr_t)iov[i].iov_base + iov[i].iov_len) &
 					~(uintptr_t)(BALLOON_PAGE_SIZE - 1);
 
-			if (end > start && madvise((void *)start, end - start, MADV_REMOVE))
-				log_ratelimited(LOG_WARN, "%s: MADV_REMOVE of a report: %s",
-						dev->name, strerror(errno));
+			if (end > start)
+				punch(dev, (void *)start, end - start);
 		}
 		virtq_push(&vq->vq, b->chain.head, (uint32_t)b->chain.in_len);
 	}
@@ -202,10 +205,13 @@ static void post_stats(struct vdev *dev, struct balloon *b)
 	uint32_t present = 0;
 	uint8_t stat[STAT_SIZE];
 
-	if (c->out_len % STAT_SIZE)
-		log_ratelimited(LOG_WARN, "%s: stats buffer of %llu bytes, not whole entries",
-				dev->name, (unsigned long long)c->out_len);
-	for (size_t off = 0; off + STAT_SIZE <= c->out_len; off += STAT_SIZE) {
+	uint64_t len = c->out_len < STATS_MAX_BYTES ? c->out_len : STATS_MAX_BYTES;
+
+	if (c->out_len % STAT_SIZE || c->out_len > STATS_MAX_BYTES)
+		log_ratelimited(LOG_WARN, "%s: stats buffer of %llu bytes; reading %llu entries",
+				dev->name, (unsigned long long)c->out_len,
+				(unsigned long long)(len / STAT_SIZE));
+	for (size_t off = 0; off + STAT_SIZE <= len; off += STAT_SIZE) {
 		uint16_t tag;
 		uint64_t val;
 		int i;
