@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 #include "devices/vdev.h"
+#include "virtio/vdev_link.h"
 #include "sandbox/sandbox.h"
 
 /* The type of one config key; the parser checks it, the docs print it. */
@@ -91,6 +92,25 @@ struct device_grant {
 	unsigned nproc;			/* RLIMIT_NPROC for io_uring workers/threads, 0: default */
 };
 
+/*
+ * Where a device served by a vhost-user backend is, for kinds that set
+ * device_kind.vhost_user (no model and no process of ours: the VMM's
+ * vhost-user frontend, vmm/link_vhost_user.h, is its link).
+ * CONTRACT (lead, issue 10).
+ */
+struct vhost_user_target {
+	uint16_t device_id;		/* virtio device id: 26 fs, 2 blk, ... */
+	const char *socket;		/* a backend someone else started: connect here */
+	bool virtiofsd;			/* or the VMM starts a virtiofsd for it (cfg is a
+					 * struct shared_dir_config, devices/shared_dir.h) */
+	unsigned nr_queues;		/* 0: GET_QUEUE_NUM (MQ), else the type's default */
+	uint16_t queue_size;		/* the most the driver may use per queue */
+	/* The device config space when the backend has no CONFIG protocol
+	 * feature (virtio-fs: tag and num_request_queues); 0 bytes: none. */
+	uint8_t config[VDEV_CONFIG_MAX];
+	unsigned config_size;
+};
+
 struct device_kind {
 	const char *section;		/* config: [rng], or [[disk]] when max > 1 */
 	const char *prefix;		/* instance names: "blk" -> blk0, blk1 */
@@ -108,6 +128,10 @@ struct device_kind {
 	 * does not fit in len. */
 	int (*kernel_param)(const void *cfg, const struct device_env *env, char *buf, size_t len);
 	const struct sandbox_policy *policy;
+	/* Instead of create() and policy: the device is a vhost-user backend's;
+	 * fills t, on failure -errno and one line in err. */
+	int (*vhost_user)(const void *cfg, const struct device_env *env,
+			  struct vhost_user_target *t, char *err, size_t errlen);
 	bool essential_first;		/* the first instance's death stops the VM (root disk) */
 	const char *essential_what;	/* "the root disk", for that log line */
 };
