@@ -511,6 +511,42 @@ static void test_vhost_user_keys(void)
 	    "banking.toml:6:1: shared_dir[0].seccomp_policy: unknown key");
 }
 
+/* examples/shared.toml loads (its share pointed at dir) and means what it says. */
+static void test_example(void)
+{
+	const char *src = __FILE__, *end = strstr(src, "tests/unit/test_config_shares.c");
+	static char text[16384];
+	char path[1024], *at;
+	struct vm_config cfg;
+	size_t n;
+	FILE *f;
+
+	CHECK(end != NULL);
+	if (!end)
+		return;
+	snprintf(path, sizeof(path), "%.*sexamples/shared.toml", (int)(end - src), src);
+	f = fopen(path, "r");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	at = strstr(text, "\"/shared/personal/documents\"");
+	CHECK(at != NULL);
+	if (!at)
+		return;
+	*at = '\0';
+	if (PARSE(fmt("%s\"%s\"%s", text, dir, at + strlen("\"/shared/personal/documents\"")),
+		  &cfg))
+		return;
+	CHECK_EQ(config_count(&cfg, &shared_dir_kind), 2);
+	CHECK_STR(share(&cfg, 0)->tag, "documents");
+	CHECK(share(&cfg, 0)->readonly);
+	CHECK_STR(share(&cfg, 1)->path, "/shared/personal/home");
+	config_free(&cfg);
+}
+
 int main(void)
 {
 	FILE *f;
@@ -531,6 +567,7 @@ int main(void)
 	test_shared_home();
 	test_vhost_user_types();
 	test_vhost_user_keys();
+	test_example();
 	unlink(file);
 	rmdir(dir);
 	return check_report("test_config_shares");
