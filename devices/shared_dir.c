@@ -18,7 +18,9 @@
 #define SHARE(f) offsetof(struct shared_dir_config, f)
 #define FS_NR_REQUEST_QUEUES 1
 #define FS_CONFIG_SIZE (SHARED_DIR_TAG_MAX + 4)	/* tag[36], le32 num_request_queues */
-#define MOUNT_PATH_MAX 255
+/* So the longest parameter, with a 36-byte tag and ":ro", fits the VMM's
+ * 256-byte buffer (vmm/vm.c). */
+#define MOUNT_PATH_MAX 180
 
 static int check_tag(const void *value, char *why, size_t len)
 {
@@ -95,7 +97,8 @@ static const struct cfg_key shared_dir_keys[] = {
 	  "The host directory; must exist.", check_directory },
 	{ "mount_path", CFG_STRING, SHARE(mount_path), 0, "none", 0, MOUNT_PATH_MAX, NULL,
 	  "Where the guest mounts it (`systemd.mount-extra=TAG:PATH:virtiofs` on the kernel "
-	  "command line); absolute, no `:` or whitespace. Unset: the guest does not mount it.",
+	  "command line); absolute, at most 180 bytes, no `:` or whitespace. Unset: the guest "
+	  "does not mount it.",
 	  check_mount_path },
 	{ "readonly", CFG_BOOL, SHARE(readonly), 0, "false", 0, 0, NULL,
 	  "The guest cannot write (also mounted `ro`).", NULL },

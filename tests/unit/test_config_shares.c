@@ -238,6 +238,31 @@ static void test_tags(void)
 	config_free(&cfg);
 }
 
+/* The longest tag and mount path still make a parameter that fits 256 bytes. */
+static void test_longest_param(void)
+{
+	const char *tag36 = "abcdefghijklmnopqrstuvwxyz0123456789";
+	char mount[182], want[300], buf[256];
+	const struct config_device *d;
+	struct vm_config cfg;
+
+	memset(mount, 'm', sizeof(mount) - 1);
+	mount[0] = '/';
+	mount[181] = '\0';
+	BAD(fmt(MIN_DOC "[[shared_dir]]\ntag = \"%s\"\npath = \"%s\"\nmount_path = \"%s\"\n",
+		tag36, dir, mount),
+	    "banking.toml:6:14: shared_dir[0].mount_path: at most 180 bytes");
+	mount[180] = '\0';
+	if (PARSE(fmt(MIN_DOC "[[shared_dir]]\ntag = \"%s\"\npath = \"%s\"\nmount_path = \"%s\"\n"
+		      "readonly = true\n", tag36, dir, mount), &cfg))
+		return;
+	d = config_instance(&cfg, &shared_dir_kind, 0);
+	snprintf(want, sizeof(want), "systemd.mount-extra=%s:%s:virtiofs:ro", tag36, mount);
+	CHECK(d && d->kind->kernel_param(d->cfg, NULL, buf, sizeof(buf)) == 0);
+	CHECK_STR(buf, want);
+	config_free(&cfg);
+}
+
 static void test_paths(void)
 {
 	BAD(MIN_DOC "[[shared_dir]]\ntag = \"data\"\npath = \"/nonexistent/x\"\n",
@@ -562,6 +587,7 @@ int main(void)
 	test_share_keys();
 	test_tags();
 	test_paths();
+	test_longest_param();
 	test_id_maps();
 	test_share_limits();
 	test_shared_home();
