@@ -7,12 +7,14 @@
 #include "devices/blk.h"
 #include "devices/net.h"
 #include "devices/rng.h"
+#include "devices/shared_dir.h"
+#include "devices/vhost_user_dev.h"
 #include "devices/vsock_device.h"
 
 /*
  * Disks first, so the guest names them /dev/vda, /dev/vdb, ... in config
- * order; then interfaces in config order, vsock, rng. A new kind is one
- * line here.
+ * order; then interfaces in config order, vsock, rng, balloon, then the
+ * vhost-user backends' devices (shares, generic). A new kind is one line here.
  */
 const struct device_kind *const device_kinds[] = {
 	&blk_kind,
@@ -20,6 +22,8 @@ const struct device_kind *const device_kinds[] = {
 	&vsock_kind,
 	&rng_kind,
 	&balloon_kind,
+	&shared_dir_kind,
+	&vhost_user_kind,
 	NULL,
 };
 

@@ -9,6 +9,7 @@
 #define VMSILO_SHARED_DIR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "devices/registry.h"
@@ -44,5 +45,9 @@ struct shared_dir_config {
 };
 
 extern const struct device_kind shared_dir_kind;
+
+/* 0 when path is a directory, else -1 and "PATH: no such directory" (or
+ * "not a directory") in why. */
+int shared_dir_check_directory(const char *path, char *why, size_t len);
 
 #endif

@@ -10,6 +10,7 @@
 #include "vmm/toml.h"
 #include "vmm/vm_name.h"
 #include "devices/registry.h"
+#include "devices/shared_dir.h"
 #include "devices/vsock_device.h"
 
 #include <ctype.h>
@@ -41,6 +42,7 @@ struct ctx {
 	const struct toml_value *mode;	/* console.mode, when valid */
 	const struct toml_entry *path;	/* console.path */
 	const struct toml_entry *auto_shutdown;	/* the table, for messages */
+	const struct toml_entry *shared_home;	/* the key, for the share it adds */
 };
 
 struct key_spec {
@@ -629,10 +631,12 @@ static void walk_device(struct ctx *c, const struct toml_value *t, const char *n
 	bool given[CFG_MAX_KEYS] = { false };
 	size_t n = 0;
 	char key[256];
+	bool filtered = !dev->kind->vhost_user;	/* a vhost-user backend is not our process */
 
 	for (k = keys; k->name && n < MAX_KEYS - 1; k++)
 		names[n++] = k->name;
-	names[n++] = seccomp_key;
+	if (filtered)
+		names[n++] = seccomp_key;
 	for (size_t i = 0; i < t->table.len; i++) {
 		const struct toml_entry *e = &t->table.entries[i];
 
@@ -643,7 +647,7 @@ static void walk_device(struct ctx *c, const struct toml_value *t, const char *n
 			if (k - keys < CFG_MAX_KEYS)
 				given[k - keys] = true;
 			set_device_key(c, key, e->value, k, dev->cfg);
-		} else if (!strcmp(e->key, seccomp_key)) {
+		} else if (filtered && !strcmp(e->key, seccomp_key)) {
 			set_seccomp(c, key, e->value, &dev->seccomp);
 			dev->seccomp_set = true;
 		} else {
@@ -658,32 +662,48 @@ static void walk_device(struct ctx *c, const struct toml_value *t, const char *n
 /* "disk[1]" for an array of tables, "vsock" for a table. */
 static const char *instance_name(const struct config_device *dev, char *buf, size_t len)
 {
-	if (dev->kind->max > 1)
+	if (dev->shared_home)
+		snprintf(buf, len, "shared_home");
+	else if (dev->kind->max > 1)
 		snprintf(buf, len, "%s[%u]", dev->kind->section, dev->index);
 	else
 		snprintf(buf, len, "%s", dev->kind->section);
 	return buf;
 }
 
-static void parse_instance(struct ctx *c, const struct toml_value *t,
-			   const struct device_kind *kind, unsigned index)
+/* A new instance at line:col with its defaults, or NULL after reporting. */
+static struct config_device *add_instance(struct ctx *c, const struct device_kind *kind,
+					  unsigned index, int line, int col)
 {
 	struct vm_config *cfg = c->cfg;
 	struct config_device *devs = realloc(cfg->devices, (cfg->nr_devices + 1) * sizeof(*devs));
 	struct config_device *dev;
-	char name[64];
 
-	if (!devs)
-		return out_of_memory(c, kind->section);
+	if (!devs) {
+		out_of_memory(c, kind->section);
+		return NULL;
+	}
 	cfg->devices = devs;
 	dev = &devs[cfg->nr_devices];
-	*dev = (struct config_device){ .kind = kind, .index = index, .line = t->line, .col = t->col };
+	*dev = (struct config_device){ .kind = kind, .index = index, .line = line, .col = col };
 	dev->cfg = calloc(1, kind->config_size ? kind->config_size : 1);
-	if (!dev->cfg)
-		return out_of_memory(c, kind->section);
+	if (!dev->cfg) {
+		out_of_memory(c, kind->section);
+		return NULL;
+	}
 	cfg->nr_devices++;
 	set_device_defaults(kind, dev->cfg);
-	walk_device(c, t, instance_name(dev, name, sizeof(name)), dev);
+	return dev;
+}
+
+static void parse_instance(struct ctx *c, const struct toml_value *t,
+			   const struct device_kind *kind, unsigned index)
+{
+	struct config_device *dev = add_instance(c, kind, index, t->line, t->col);
+	char name[64];
+
+	if (dev)
+		walk_device(c, t, instance_name(dev, name, sizeof(name)), dev);
 }
 
 /* [rng]: a table; [[disk]]: an array of tables, at most kind->max. */
@@ -760,6 +780,12 @@ static void free_device(struct config_device *dev)
 	for (const struct cfg_key *k = dev->kind->keys; dev->cfg && k->name; k++)
 		if (k->type == CFG_STRING || k->type == CFG_PATH || k->type == CFG_IFNAME)
 			free(*(char **)((char *)dev->cfg + k->offset));
+	if (dev->kind == &shared_dir_kind && dev->cfg) {
+		struct shared_dir_config *share = dev->cfg;
+
+		free(share->home_template);
+		free(share->virtiofsd);
+	}
 	free(dev->cfg);
 }
 
@@ -826,6 +852,101 @@ static void set_control(struct ctx *c, const char *key, const struct toml_entry 
 		walk(c, e->value, key, control_keys);
 }
 
+/* ---- virtiofsd and the shared home ---- */
+
+static void set_virtiofsd(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	set_path(c, key, e->value, &c->cfg->virtiofsd);
+}
+
+/* true, false, or the path of an existing directory. */
+static void set_shared_home(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	const struct toml_value *v = e->value;
+	char why[200];
+
+	c->shared_home = e;
+	if (v->type == TOML_BOOL) {
+		c->cfg->shared_home.enable = v->boolean;
+		return;
+	}
+	if (v->type != TOML_STRING)
+		return report(c, v->line, v->col, key, "expected a boolean or a path, got %s",
+			      toml_type_name(v->type));
+	if (!set_path(c, key, v, &c->cfg->shared_home.path))
+		return;
+	if (shared_dir_check_directory(c->cfg->shared_home.path, why, sizeof(why)))
+		return report(c, v->line, v->col, key, "%s", why);
+	c->cfg->shared_home.enable = true;
+}
+
+static void set_shared_root(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	set_path(c, key, e->value, &c->cfg->shared_root);
+}
+
+static void set_home_template(struct ctx *c, const char *key, const struct toml_entry *e)
+{
+	set_path(c, key, e->value, &c->cfg->home_template);
+}
+
+/* shared_home's share: tag "home" at /home/user, the rest defaults. */
+static void fill_home_share(struct ctx *c, struct shared_dir_config *share)
+{
+	struct vm_config *cfg = c->cfg;
+	bool derived = !cfg->shared_home.path;
+	int rc;
+
+	share->home = derived;
+	share->tag = strdup("home");
+	share->mount_path = strdup("/home/user");
+	if (derived) {
+		rc = asprintf(&share->path, "%s/%s/home", cfg->shared_root, cfg->name);
+		share->home_template = strdup(cfg->home_template);
+	} else {
+		rc = (share->path = strdup(cfg->shared_home.path)) ? 0 : -1;
+	}
+	if (rc < 0)
+		share->path = NULL;
+	if (!share->tag || !share->mount_path || !share->path || (derived && !share->home_template))
+		out_of_memory(c, "shared_home");
+}
+
+/* After the file: one more share for shared_home, the last of its kind. */
+static void add_home_share(struct ctx *c)
+{
+	const struct toml_entry *e = c->shared_home;
+	unsigned n = config_count(c->cfg, &shared_dir_kind);
+	struct config_device *dev;
+
+	if (!c->cfg->shared_home.enable || !c->cfg->name)
+		return;	/* no name: already an error, and no path to derive */
+	if (n >= SHARED_DIR_MAX)
+		return report(c, e->line, e->col, "shared_home",
+			      "at most %u %s, the shared home included", SHARED_DIR_MAX,
+			      shared_dir_kind.plural);
+	dev = add_instance(c, &shared_dir_kind, n, e->line, e->col);
+	if (!dev)
+		return;
+	dev->shared_home = true;
+	fill_home_share(c, dev->cfg);
+}
+
+/* The top-level virtiofsd is every share's. */
+static void give_shares_virtiofsd(struct ctx *c)
+{
+	struct vm_config *cfg = c->cfg;
+
+	for (size_t i = 0; cfg->virtiofsd && i < cfg->nr_devices; i++) {
+		struct shared_dir_config *share = cfg->devices[i].cfg;
+
+		if (cfg->devices[i].kind != &shared_dir_kind)
+			continue;
+		if (!(share->virtiofsd = strdup(cfg->virtiofsd)))
+			out_of_memory(c, "virtiofsd");
+	}
+}
+
 static const struct key_spec root_keys[] = {
 	{ "name", set_name },
 	{ "memory", set_memory },
@@ -842,9 +963,13 @@ static const struct key_spec root_keys[] = {
 	{ "auto_shutdown", set_auto_shutdown },
 	{ "control", set_control },
 	{ "user", set_user },
+	{ "virtiofsd", set_virtiofsd },
+	{ "shared_home", set_shared_home },
+	{ "shared_root", set_shared_root },
+	{ "home_template", set_home_template },
 	/* Later features. */
 	{ "gpu", NULL }, { "sound", NULL },
-	{ "shared_dir", NULL }, { "usb", NULL }, { "pci", NULL },
+	{ "usb", NULL }, { "pci", NULL },
 	{ NULL, NULL },
 };
 
@@ -905,8 +1030,11 @@ static int set_defaults(struct ctx *c, const char *source)
 	cfg->cmdline = strdup("console=ttyS0");
 	cfg->runtime_dir = strdup(VMSILO_DEFAULT_RUNTIME_DIR);
 	cfg->auto_shutdown.after = 120;
+	cfg->shared_root = strdup("/shared");
+	cfg->home_template = strdup("/var/lib/vmsilo/home-template");
 	c->dir = strndup(source, slash ? (size_t)(slash - source) + 1 : 0);
-	if (!cfg->source || !cfg->cmdline || !cfg->runtime_dir || !c->dir) {
+	if (!cfg->source || !cfg->cmdline || !cfg->runtime_dir || !cfg->shared_root ||
+	    !cfg->home_template || !c->dir) {
 		out_of_memory(c, NULL);
 		return -1;
 	}
@@ -932,6 +1060,8 @@ int config_parse(const char *source, const char *text, size_t len,
 		goto out;
 	}
 	walk(&c, root, NULL, root_keys);
+	add_home_share(&c);
+	give_shares_virtiofsd(&c);
 	/* Devices inherit [sandbox]'s policy, wherever it stands in the file. */
 	finish_devices(&c);
 	if (cfg->auto_shutdown.enable && !config_count(cfg, &vsock_kind))
@@ -1027,6 +1157,10 @@ void config_free(struct vm_config *cfg)
 	free(cfg->runtime_dir);
 	free(cfg->user);
 	free(cfg->console.path);
+	free(cfg->virtiofsd);
+	free(cfg->shared_home.path);
+	free(cfg->shared_root);
+	free(cfg->home_template);
 	for (i = 0; i < cfg->nr_devices; i++)
 		free_device(&cfg->devices[i]);
 	free(cfg->devices);

@@ -26,7 +26,8 @@ struct config_device {
 	unsigned index;			/* among its kind, in config order */
 	enum seccomp_policy seccomp;	/* its own seccomp_policy, else [sandbox]'s */
 	bool seccomp_set;
-	int line, col;			/* of its table, for messages */
+	bool shared_home;		/* the share shared_home adds, not a table */
+	int line, col;			/* of its table (shared_home: of that key) */
 };
 
 struct vm_config {
@@ -54,6 +55,13 @@ struct vm_config {
 	} sandbox;
 	struct config_device *devices;	/* the device sections, in file order */
 	size_t nr_devices;
+	char *virtiofsd;		/* NULL: searched; copied into every share */
+	struct {
+		bool enable;		/* key shared_home: true or a path; default false */
+		char *path;		/* the path given, NULL: <shared_root>/<name>/home */
+	} shared_home;
+	char *shared_root;		/* default "/shared" */
+	char *home_template;		/* default "/var/lib/vmsilo/home-template" */
 	struct {
 		bool crosvm_socket;	/* default false: also crosvm.socket (vmm/crosvm_socket.h) */
 	} control;

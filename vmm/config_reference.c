@@ -32,6 +32,8 @@ void config_reference_table(FILE *out, const struct device_kind *kind)
 		print_default(out, k);
 		fprintf(out, " | %s |\n", k->doc);
 	}
+	if (kind->vhost_user)
+		return;	/* no process of ours to filter */
 	fputs("| `seccomp_policy` | string | `[sandbox]`'s | `\"enforcing\"`: a syscall outside "
 	      "the device's list kills its process; `\"log\"`: it is allowed and logged by the "
 	      "kernel (to find a missing rule). |\n", out);

@@ -411,7 +411,6 @@ static void test_not_supported(void)
 {
 	BAD(MIN_DOC "[gpu]", "banking.toml:3:2: gpu: not supported yet");
 	BAD(MIN_DOC "[sound]", "banking.toml:3:2: sound: not supported yet");
-	BAD(MIN_DOC "[[shared_dir]]", "banking.toml:3:3: shared_dir: not supported yet");
 	BAD(MIN_DOC "[usb]", "banking.toml:3:2: usb: not supported yet");
 	BAD(MIN_DOC "[pci]", "banking.toml:3:2: pci: not supported yet");
 }

@@ -4,6 +4,7 @@
  * and a key is marked set only when its value was taken.
  */
 #include "devices/registry.h"
+#include "devices/shared_dir.h"
 #include "vmm/config.h"
 #include "tests/unit/check.h"
 
@@ -91,6 +92,14 @@ static const struct device_kind fake_kind = {
 
 /* The registry config.c looks devices up in. */
 const struct device_kind vsock_kind = { .section = "no-vsock-here", .keys = fake_keys };
+const struct device_kind shared_dir_kind = { .section = "no-shares-here", .keys = fake_keys };
+
+int shared_dir_check_directory(const char *path, char *why, size_t len)
+{
+	(void)path;
+	snprintf(why, len, "no directories here");
+	return -1;
+}
 const struct device_kind *const device_kinds[] = { &fake_kind, NULL };
 
 const struct device_kind *device_kind_find(const char *section)

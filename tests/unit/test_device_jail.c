@@ -361,7 +361,8 @@ int main(void)
 	}
 	/* Every kind in the registry, as the VMM starts it: a new kind is covered. */
 	for (const struct device_kind *const *k = device_kinds; *k; k++)
-		test_io_uring((*k)->policy);
+		if ((*k)->policy)	/* vhost-user kinds have no process of ours */
+			test_io_uring((*k)->policy);
 	test_rings_private();
 	rmdir(dir);
 	return check_report("test_device_jail");
