@@ -73,6 +73,16 @@ static inline void fake_answer(struct fake_backend *b, const struct vhost_user_m
 		pthread_mutex_unlock(&b->lock);
 		fake_send(b, &r, sizeof(r.hdr) + r.hdr.size, NULL, 0);
 		return;
+	case VHOST_USER_GET_INFLIGHT_FD: {
+		struct vhost_user_inflight in = { .mmap_size = 4096 };
+		int fd = memfd_create("inflight", MFD_CLOEXEC);
+
+		vhost_user_msg_inflight(&r, q->hdr.request, &in);
+		r.hdr.flags |= VHOST_USER_FLAG_REPLY;
+		fake_send(b, &r, sizeof(r.hdr) + r.hdr.size, &fd, 1);
+		close(fd);
+		return;
+	}
 	case VHOST_USER_GET_VRING_BASE:
 		vhost_user_msg_state(&r, q->hdr.request, q->p.state.index, 0);
 		r.hdr.flags |= VHOST_USER_FLAG_REPLY;
