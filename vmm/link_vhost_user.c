@@ -818,7 +818,7 @@ static struct vu_link *new_link(const struct vhost_user_options *opt)
 	return vl;
 }
 
-static int start(struct vu_link *vl, const struct vhost_user_options *opt)
+static int start(struct vu_link *vl, const struct vhost_user_options *opt, bool *connected)
 {
 	int rc;
 
@@ -843,16 +843,36 @@ static int start(struct vu_link *vl, const struct vhost_user_options *opt)
 	vl->err_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vl->err_fd < 0)
 		return refuse(vl, "vring error eventfd", strerror(errno));
+	*connected = true;
 	rc = handshake(vl, &vl->link.nr_queues, vl->link.config);
 	if (!rc && make_queue_fds(vl))
 		rc = refuse(vl, "queue eventfds", strerror(errno));
 	return rc;
 }
 
+/*
+ * A backend that answered the handshake wrongly: the VM still boots, with
+ * a device that has only VERSION_1 and the type's queues and needs a
+ * reset; the guest's reset tries the backend again (socket_path).
+ */
+static int offer_broken(struct vu_link *vl)
+{
+	vl->link.features = 1ull << VIRTIO_F_VERSION_1;
+	vl->link.nr_queues = vl->want_queues ? vl->want_queues : default_queues(vl->link.device_id);
+	memcpy(vl->link.config, vl->opt_config, vl->link.config_size);
+	if (make_queue_fds(vl))
+		return -1;
+	vl->failed = true;
+	log_warn("%s: %s; the device needs a reset (retried when the guest resets it)", vl->name,
+		 vl->why);
+	return 0;
+}
+
 struct vdev_link *vhost_user_link_create(const struct vhost_user_options *opt, char *err,
 					 size_t errlen)
 {
 	struct vu_link *vl = new_link(opt);
+	bool connected = false;
 
 	if (!vl) {
 		snprintf(err, errlen, "%s: %s", opt->name ? opt->name : "vhost-user", strerror(ENOMEM));
@@ -865,7 +885,7 @@ struct vdev_link *vhost_user_link_create(const struct vhost_user_options *opt, c
 		destroy(vl);
 		return NULL;
 	}
-	if (start(vl, opt)) {
+	if (start(vl, opt, &connected) && (!connected || offer_broken(vl))) {
 		snprintf(err, errlen, "%s: %s", vl->name, vl->why);
 		destroy(vl);
 		return NULL;

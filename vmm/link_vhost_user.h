@@ -35,7 +35,11 @@ struct vhost_user_options {
 	unsigned timeout_ms;		/* per reply; 0: the default (2000) */
 };
 
-/* Connects (when sock_fd is -1) and runs the handshake; NULL and one line in err. */
+/*
+ * Connects (when sock_fd is -1) and runs the handshake. NULL and one line
+ * in err when it cannot connect; a backend that fails the handshake gives
+ * a link in NEEDS_RESET (one log line), so the VM boots without it.
+ */
 struct vdev_link *vhost_user_link_create(const struct vhost_user_options *opt, char *err,
 					 size_t errlen);
 /*

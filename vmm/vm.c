@@ -21,6 +21,7 @@
 #include "vmm/log.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
+#include "vmm/vm_vhost_user.h"
 
 static int create_memory(struct vm *vm, char *err, size_t errlen)
 {
@@ -121,7 +122,34 @@ static int grant_rundir(struct vm *vm, const struct vm_device *d, struct link_ch
 	return 0;
 }
 
-/* Forks the device's jailed process with what create() granted, and plugs it. */
+/* The device's PCI function and its link's fds in the main loop. */
+static int plug_device(struct vm *vm, struct vm_device *d, char *err, size_t errlen)
+{
+	int rc = virtio_pci_init(&d->transport, d->link, &vm->kvm, &vm->routes);
+
+	if (!rc)
+		rc = virtio_pci_plug(&d->transport, &vm->pci, VIRTIO_FIRST_SLOT + vm->nr_devices);
+	if (rc && d->link->nr_shm) {
+		snprintf(err, errlen, "%s: its shared-memory regions do not fit in the %llu GiB "
+			 "64-bit MMIO window beside the other devices' BARs", d->name,
+			 (unsigned long long)(LAYOUT_MMIO64_SIZE / GIB));
+		return -1;
+	}
+	if (rc) {
+		snprintf(err, errlen, "%s: cannot place the PCI function: %s", d->name, strerror(-rc));
+		return -1;
+	}
+	if (d->link->nr_shm)
+		virtio_pci_set_memslots(&d->transport, &vm->memslots);
+	d->plugged = true;
+	if (vm_device_watch(vm, d) || vm_vhost_user_watch(vm, d)) {
+		snprintf(err, errlen, "%s: the main loop has no room for its fds", d->name);
+		return -1;
+	}
+	return 0;
+}
+
+/* Forks the device's jailed process with what create() granted. */
 static int start_device(struct vm *vm, struct vm_device *d, const struct config_device *cd,
 			const struct device_grant *grant, char *err, size_t errlen)
 {
@@ -131,34 +159,11 @@ static int start_device(struct vm *vm, struct vm_device *d, const struct config_
 		.device_fds = grant->fds, .nr_device_fds = grant->nr_fds, .nofile = grant->nofile,
 		.nproc = grant->nproc,
 	};
-	int rc;
 
 	if (grant->rundir && grant_rundir(vm, d, &opt, err, errlen))
 		return -1;
 	d->link = link_child_create(&d->dev, &opt, err, errlen);
-	if (!d->link)
-		return -1;
-	rc = virtio_pci_init(&d->transport, d->link, &vm->kvm, &vm->routes);
-	if (!rc)
-		rc = virtio_pci_plug(&d->transport, &vm->pci, VIRTIO_FIRST_SLOT + vm->nr_devices);
-	if (rc && d->link->nr_shm) {
-		snprintf(err, errlen, "%s: its shared-memory regions do not fit in the %llu GiB "
-			 "64-bit MMIO window beside the other devices' BARs", d->dev.name,
-			 (unsigned long long)(LAYOUT_MMIO64_SIZE / GIB));
-		return -1;
-	}
-	if (rc) {
-		snprintf(err, errlen, "%s: cannot place the PCI function: %s", d->dev.name, strerror(-rc));
-		return -1;
-	}
-	if (d->link->nr_shm)
-		virtio_pci_set_memslots(&d->transport, &vm->memslots);
-	d->plugged = true;
-	if (vm_device_watch(vm, d)) {
-		snprintf(err, errlen, "%s: the main loop has no room for its fds", d->dev.name);
-		return -1;
-	}
-	return 0;
+	return d->link ? 0 : -1;
 }
 
 static void device_env(const struct vm *vm, unsigned index, struct device_env *env)
@@ -219,11 +224,17 @@ static int add_device(struct vm *vm, const struct config_device *cd, char *err, 
 	snprintf(d->name, sizeof(d->name), "%s%u", cd->kind->prefix, cd->index);
 	d->essential = cd->kind->essential_first && cd->index == 0;
 	d->essential_what = cd->kind->essential_what;
-	device_env(vm, cd->index, &env);
-	rc = cd->kind->create(&d->dev, d->name, &env, cd->cfg, &grant, err, errlen);
-	if (rc)
-		return -1;
-	rc = start_device(vm, d, cd, &grant, err, errlen);
+	if (cd->kind->vhost_user) {
+		rc = vm_vhost_user_link(vm, d, cd, err, errlen);
+	} else {
+		device_env(vm, cd->index, &env);
+		rc = cd->kind->create(&d->dev, d->name, &env, cd->cfg, &grant, err, errlen);
+		if (rc)
+			return -1;
+		rc = start_device(vm, d, cd, &grant, err, errlen);
+	}
+	if (!rc)
+		rc = plug_device(vm, d, err, errlen);
 	if (!rc)
 		rc = attach_host_side(vm, d, cd, err, errlen);
 	for (unsigned i = 0; i < grant.nr_fds && !grant.borrowed; i++)
@@ -260,6 +271,7 @@ static void destroy_devices(struct vm *vm)
 		struct vm_device *d = vm->devices[i];
 
 		vm_device_stop(vm, d);
+		vm_vhost_user_stop(vm, d);	/* after the link closed its connection */
 		vdev_destroy(&d->dev);
 		free(d);
 		vm->devices[i] = NULL;
@@ -446,6 +458,7 @@ void vm_destroy(struct vm *vm)
 	 * hold this balloon_ctl until its link is stopped. */
 	balloon_ctl_destroy(vm->balloon);
 	vm->balloon = NULL;
+	free(vm->virtiofsd);
 	if (vm->memslots.set)
 		memslots_destroy(&vm->memslots);
 	if (vm->vcpus) {

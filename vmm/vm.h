@@ -33,6 +33,7 @@ enum vm_exit {
 };
 
 struct vm;
+struct virtiofsd_binary;
 
 /* PCI slots 1..31 for virtio devices. How many a VM has comes from the
  * registry's per-kind max (test_registry: all fit). */
@@ -70,6 +71,8 @@ struct vm {
 	int stop_signal;	/* for VM_EXIT_STOPPED by a signal */
 	bool button_pressed;	/* the power button was pressed: the VM is stopping */
 	struct balloon_ctl *balloon;	/* NULL: no [balloon] (vm_attach_balloon) */
+	struct virtiofsd_binary *virtiofsd;	/* found for the first share, NULL: none yet */
+	bool ram_seal_said;		/* whether RAM's seals were looked at for backends */
 };
 
 /* Builds the VM from the config with an open console; -1 with a reason. */

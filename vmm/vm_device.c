@@ -2,6 +2,7 @@
 #include <linux/virtio_config.h>
 
 #include "vmm/log.h"
+#include "vmm/virtiofsd.h"
 #include "vmm/vm.h"
 #include "vmm/vm_device.h"
 
@@ -79,6 +80,8 @@ const char *vm_device_state(struct vm_device *d)
 
 pid_t vm_device_pid(struct vm_device *d)
 {
+	if (d->virtiofsd)
+		return virtiofsd_pid(d->virtiofsd);
 	return d->link ? d->link->ops->pid(d->link) : 0;
 }
 

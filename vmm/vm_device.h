@@ -12,6 +12,7 @@
 
 struct vm;
 struct vm_device;
+struct virtiofsd;
 
 /* One of the link's watch slots, as registered in the main loop. */
 struct vm_device_watch {
@@ -30,6 +31,7 @@ struct vm_device {
 	const char *essential_what;	/* "the root disk", for the message */
 	bool plugged;
 	bool dead_seen;			/* its death was acted on */
+	struct virtiofsd *virtiofsd;	/* the share's backend, if the VMM started it */
 	/* Optional: the VMM's side of the device hears of its death once. */
 	void (*on_death)(void *ctx);
 	void *death_ctx;
@@ -39,7 +41,7 @@ struct vm_device {
 int vm_device_watch(struct vm *vm, struct vm_device *d);
 /* "running", "needs-reset" or "dead", for the control socket. */
 const char *vm_device_state(struct vm_device *d);
-/* The device's process, 0 if it has none. */
+/* The device's process (or the backend the VMM started), 0 if none. */
 pid_t vm_device_pid(struct vm_device *d);
 /* Takes the link out of the main loop, then stops it and unplugs. */
 void vm_device_stop(struct vm *vm, struct vm_device *d);

@@ -32,7 +32,7 @@ if [ "${1:-}" != --inside ]; then
 	set -e
 	vmm=$1 build=$2
 	agent=$build/guest-agent/vmsilo-guest-agent
-	hostile=$build/tests/vhost-user-hostile
+	hostile=$build/tests/vhost_user_hostile
 	for f in "$agent" "$hostile"; do
 		[ -x "$f" ] || { echo "linux_virtiofs: $f is not built" >&2; exit 1; }
 	done
