@@ -51,6 +51,10 @@ fetch() {
 	rm -rf "$tmp"
 }
 
+mkdir -p "$cache"
+# Two runs at once must not unpack over each other.
+exec 7> "$cache/.virtiofsd.lock"
+flock 7
 if ! works; then
 	fetch
 	works || { echo "virtiofsd.sh: $bin does not run: $("$bin" --version 2>&1 | head -n 1)" >&2; exit 1; }
