@@ -5,6 +5,7 @@
  *   vmsilo-guest-agent [--user NAME] [--listen vsock:PORT|unix:PATH]
  */
 #include "guest-agent/agent.h"
+#include "guest-agent/mount_extra.h"
 #include "guest-agent/peer.h"
 #include "guest-agent/session.h"
 
@@ -336,6 +337,7 @@ int main(int argc, char **argv)
 		listen_spec = port_spec;
 	}
 	ensure_std_fds();
+	mount_extra_all();
 	a->signal_fd = setup_signals();
 	a->listen_fd = open_listener(listen_spec);
 	if (a->signal_fd < 0 || a->listen_fd < 0)

@@ -6,7 +6,7 @@
 # nested rig (QEMU, busybox, kernel tools), benchmarks.
 VMSILO_DEPS=(cmake make gcc clang libclang-rt-14-dev libc6-dev pkg-config busybox-static cpio
 	xz-utils zstd procps tmux util-linux libseccomp-dev libcap-ng-dev
-	liburing-dev erofs-utils e2fsprogs kmod socat systemd iproute2)
+	liburing-dev erofs-utils e2fsprogs kmod socat systemd iproute2 fio)
 
 # The nested rig needs QEMU 8 or newer. Under bookworm's 7.2 the L2 guest
 # triple-faults within seconds of bulk I/O: its TCG fails to deliver an
@@ -25,26 +25,58 @@ vmsilo_qemu_ok() {
 	[ -n "$major" ] && [ "$major" -ge "$VMSILO_QEMU_MIN" ]
 }
 
-# On bookworm from bookworm-backports (Debian's own archive), elsewhere as is.
-vmsilo_install_qemu() {
-	local list=/etc/apt/sources.list.d/vmsilo-backports.list codename target=()
-	vmsilo_qemu_ok && return 0
-	echo "Installing qemu-system-x86 >= $VMSILO_QEMU_MIN (found: $(vmsilo_qemu_major || true))"
+# Prints apt-get's target-release options: on bookworm, bookworm-backports
+# (Debian's own archive, added to the sources when missing), elsewhere none.
+vmsilo_backports_target() {
+	local list=/etc/apt/sources.list.d/vmsilo-backports.list codename
+	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+	[ "$codename" = bookworm ] || return 0
+	[ -e $list ] || echo "deb http://deb.debian.org/debian bookworm-backports main" > $list
+	echo "-t bookworm-backports"
+}
+
+# vmsilo_install_backported PACKAGE CHECK-COMMAND...: installs PACKAGE from
+# backports (on bookworm) unless CHECK-COMMAND already succeeds.
+vmsilo_install_backported() {
+	local pkg=$1 target
+	shift
+	"$@" && return 0
+	echo "Installing $pkg from backports"
 	if [ "$(id -u)" -ne 0 ]; then
-		echo "error: the rig needs QEMU $VMSILO_QEMU_MIN or newer; run as root or install qemu-system-x86 from bookworm-backports" >&2
+		echo "error: $pkg is missing or too old; run as root or install it from bookworm-backports" >&2
 		return 1
 	fi
-	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-	if [ "$codename" = bookworm ]; then
-		[ -e $list ] || echo "deb http://deb.debian.org/debian bookworm-backports main" > $list
-		target=(-t bookworm-backports)
-	fi
+	target=$(vmsilo_backports_target)
 	apt-get update -qq
+	# shellcheck disable=SC2086 # $target is zero or two words
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		"${target[@]}" qemu-system-x86 > /dev/null
-	vmsilo_qemu_ok && return 0
-	echo "error: qemu-system-x86 is still older than $VMSILO_QEMU_MIN: $(qemu-system-x86_64 --version | head -n 1)" >&2
+		$target "$pkg" > /dev/null
+	"$@" && return 0
+	echo "error: $pkg is installed but still fails its check ($*)" >&2
 	return 1
+}
+
+vmsilo_install_qemu() {
+	vmsilo_install_backported qemu-system-x86 vmsilo_qemu_ok
+}
+
+# qemu-storage-daemon (vhost-user-blk backend in the tests) from the same
+# QEMU release as the rig's qemu-system-x86.
+vmsilo_storage_daemon_ok() {
+	local v
+	v=$(qemu-storage-daemon --version 2> /dev/null |
+		sed -n '1s/^qemu-storage-daemon version \([0-9]*\)\..*/\1/p')
+	[ -n "$v" ] && [ "$v" = "$(vmsilo_qemu_major)" ]
+}
+
+vmsilo_install_qemu_utils() {
+	vmsilo_install_backported qemu-utils vmsilo_storage_daemon_ok
+}
+
+# The C virtiofsd, unpacked into the rig cache (tests/rig/virtiofsd.sh).
+vmsilo_install_virtiofsd() {
+	"$(dirname "${BASH_SOURCE[0]}")/rig/virtiofsd.sh" ||
+		{ echo "error: no virtiofsd (tests/rig/virtiofsd.sh failed)" >&2; return 1; }
 }
 
 vmsilo_install_deps() {
@@ -54,6 +86,8 @@ vmsilo_install_deps() {
 			missing+=("$p")
 	done
 	vmsilo_install_qemu || return 1
+	vmsilo_install_qemu_utils || return 1
+	vmsilo_install_virtiofsd || return 1
 	[ ${#missing[@]} -eq 0 ] && return 0
 	echo "Installing: ${missing[*]}"
 	if [ "$(id -u)" -ne 0 ]; then

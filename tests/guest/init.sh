@@ -28,7 +28,24 @@
 # vmsilo.agent=1 /bin/vmsilo-guest-agent is started (the image must list
 # vmw_vsock_virtio_transport in its modules) in the background, which prints
 # "VMSILO agent-started". The image has a root and a "vmsilo" user (1000).
+# Each systemd.mount-extra=TAG:PATH:virtiofs[:OPTIONS] (what the VMM passes
+# per share with a mount_path, as vmsilo does for systemd guests) is mounted
+# before the action: "VMSILO mounted=TAG:PATH" or "VMSILO mount-failed=TAG:PATH"
+# (the image needs the fuse and virtiofs modules, built in on Debian's 6.12).
+#
+# Host-userland mode, vmsilo.root=virtiofs:TAG: the virtiofs share TAG
+# (L1's "/" in the rig) is mounted read-only at /lower under an overlay
+# whose upper layer is a tmpfs (the overlay module must be in the image),
+# /proc /sys /dev move into it, and this script runs again there through
+# switch_root, under /bin/busybox sh (the new root must have busybox-static,
+# as the rig's host has), with the argument "host-root". That second run
+# prints "VMSILO root=virtiofs:TAG" and does all of the above, so vmsilo.cmd
+# runs with the share's whole userland (/bin/sh there is Debian's dash).
+# On failure it prints "VMSILO root-failed=TAG" and powers off.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+# Set when switch_root re-ran us inside the host-userland root.
+in_host_root=false
+[ "${1:-}" = host-root ] && in_host_root=true
 
 # The image normally has /dev/console, so the kernel already gave us
 # stdin/stdout; say we are alive before anything else.
@@ -45,9 +62,12 @@ if ! [ -t 1 ] && [ -c /dev/console ]; then
 fi
 exec 2>&1
 
-while read -r ko; do
-	[ -n "$ko" ] && { insmod "$ko" || echo "VMSILO insmod-failed=$ko"; }
-done </etc/initramfs-modules
+load_modules() {
+	while read -r ko; do
+		[ -n "$ko" ] && { insmod "$ko" || echo "VMSILO insmod-failed=$ko"; }
+	done </etc/initramfs-modules
+}
+$in_host_root || load_modules
 
 echo "VMSILO nproc=$(grep -c '^processor' /proc/cpuinfo)"
 echo "VMSILO memtotal_kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)"
@@ -85,6 +105,54 @@ rename_interfaces() {
 	ip link set dev lo up 2>/dev/null
 }
 
+# systemd.mount-extra=TAG:PATH:virtiofs[:OPTIONS]; other types are left
+# to whoever else reads the parameter.
+mount_extras() {
+	for w in $(cat /proc/cmdline); do
+		case $w in systemd.mount-extra=*) ;; *) continue ;; esac
+		IFS=: read -r tag path type opts <<-EOF
+		${w#systemd.mount-extra=}
+		EOF
+		if [ "$type" != virtiofs ] || [ -z "$tag" ] || [ -z "$path" ]; then
+			continue
+		fi
+		if mkdir -p "$path" && mount -t virtiofs ${opts:+-o "$opts"} "$tag" "$path"; then
+			echo "VMSILO mounted=$tag:$path"
+		else
+			echo "VMSILO mount-failed=$tag:$path"
+		fi
+	done
+}
+
+# vmsilo.root=virtiofs:TAG (see the header). Returns only on failure.
+switch_to_host_root() {
+	tag=${1#virtiofs:}
+	mkdir -p /lower /upper /newroot &&
+		mount -t virtiofs -o ro "$tag" /lower &&
+		mount -t tmpfs -o mode=755 upper /upper &&
+		mkdir -p /upper/up /upper/work &&
+		mount -t overlay overlay \
+			-o lowerdir=/lower,upperdir=/upper/up,workdir=/upper/work /newroot &&
+		[ -x /newroot/bin/busybox ] &&
+		cp /init /newroot/.vmsilo-init &&
+		mount --move /proc /newroot/proc &&
+		mount --move /sys /newroot/sys &&
+		mount --move /dev /newroot/dev &&
+		exec switch_root /newroot /bin/busybox sh /.vmsilo-init host-root
+	echo "VMSILO root-failed=$tag"
+	return 1
+}
+
+host_root=$(param vmsilo.root)
+if [ -n "$host_root" ] && ! $in_host_root; then
+	case $host_root in
+	virtiofs:?*) switch_to_host_root "$host_root" ;;
+	*) echo "VMSILO root-failed=$host_root (only virtiofs:TAG)" ;;
+	esac
+	poweroff -f
+fi
+$in_host_root && echo "VMSILO root=$host_root"
+
 add_users() {
 	[ -e /etc/passwd ] && return
 	printf 'root:x:0:0:root:/root:/bin/sh\nvmsilo:x:1000:1000:vmsilo:/home/vmsilo:/bin/sh\n' >/etc/passwd
@@ -100,6 +168,7 @@ start_agent() {
 
 add_users
 rename_interfaces
+mount_extras
 start_agent
 
 action=$(param vmsilo.test)
@@ -150,7 +219,8 @@ powerbutton)
 shell) setsid cttyhack sh -l ;;
 cmd)
 	cmd=$(urldecode "$(param vmsilo.cmd)")
-	sh -c "$cmd"
+	# /bin/sh, not busybox's applet: Debian's shell in the host root.
+	/bin/sh -c "$cmd"
 	echo "VMSILO exit=$?"
 	;;
 *) echo "VMSILO unknown-action=$action" ;;

@@ -132,3 +132,99 @@ urlencode() {
 	done
 	printf '%s' "$out"
 }
+
+# --- virtiofs -------------------------------------------------------------
+# Guests with L1's whole Debian userland: the L2 kernel mounts a virtiofs
+# share of L1's "/" (itself a tmpfs overlay over the host's 9p root, see
+# tests/rig/README.md) read-only under a tmpfs overlay, and init.sh runs
+# again inside it (vmsilo.root=virtiofs:TAG, tests/guest/init.sh's header),
+# so vmsilo.cmd can run fio, python3, sha256sum... The image needs
+# $VIRTIOFS_MODULES (fuse and virtiofs are built into Debian's 6.12, overlay
+# is a module). Shares with a mount point: systemd.mount-extra=TAG:PATH:virtiofs[:OPTS].
+
+VIRTIOFS_MODULES="fuse virtiofs overlay"
+
+# The C virtiofsd from the rig cache (tests/rig/virtiofsd.sh, run by deps.sh).
+virtiofsd_path() {
+	"$(dirname "${BASH_SOURCE[0]}")/../rig/virtiofsd.sh" --print-path
+}
+
+# l1_root_share [DIR]: prints DIR (default /run/vmsilo-l1root), where L1's
+# root is bind-mounted read-only (once) as the source of the "root" share.
+# Not "/" itself: L1's job runs in a chroot, and there the C virtiofsd's
+# sandbox=namespace fails with "pivot_root(., .): Device or resource busy"
+# (its bind mount of source onto itself does not cover the chroot's root).
+# The plain bind also leaves L1's /proc, /dev, /run and /tmp mounts out.
+l1_root_share() {
+	local dir=${1:-/run/vmsilo-l1root}
+	if ! mountpoint -q "$dir"; then
+		mkdir -p "$dir" && mount --bind / "$dir" &&
+			mount -o remount,bind,ro "$dir" || return 1
+	fi
+	echo "$dir"
+}
+
+# virtiofsd_args SOCKET SOURCE [CACHE]: sets the array virtiofsd_argv, the
+# command line both L2 VMMs' backends share (cache defaults to auto). Its
+# own sandbox stays on; it serves one frontend and exits when it goes.
+virtiofsd_args() {
+	virtiofsd_argv=("$(virtiofsd_path)" "--socket-path=$1" -o "source=$2"
+		-o "cache=${3:-auto}" -o sandbox=namespace)
+}
+
+# virtiofsd_start NAME SOCKET SOURCE [CACHE]: starts it in the background
+# (log in $work/NAME.virtiofsd.log), sets virtiofsd_pid once the socket is
+# there; fails if it died or took more than 10 s.
+virtiofsd_start() {
+	local name=$1
+	shift
+	rm -f "$1"
+	virtiofsd_args "$@"
+	"${virtiofsd_argv[@]}" > "$work/$name.virtiofsd.log" 2>&1 &
+	virtiofsd_pid=$!
+	for _ in $(seq 100); do
+		[ -S "$1" ] && return 0
+		kill -0 $virtiofsd_pid 2> /dev/null || break
+		sleep 0.1
+	done
+	echo "virtiofsd for $name did not start:"; tail -n 5 "$work/$name.virtiofsd.log"
+	kill $virtiofsd_pid 2> /dev/null
+	return 1
+}
+
+# host_root_params TAG CMD: kernel parameters for the host-userland guest
+# whose root is share TAG, running CMD (a shell command) as init.sh's cmd.
+host_root_params() {
+	printf 'vmsilo.root=virtiofs:%s vmsilo.test=cmd vmsilo.cmd=%s' "$1" "$(urlencode "$2")"
+}
+
+# qemu_shared_memory MIB: sets qemu_mem_argv, QEMU options for guest RAM a
+# vhost-user backend can map (a shared memfd). qemu_virtiofs_device SOCKET
+# TAG: sets qemu_vfs_argv, the options of one vhost-user-fs-pci device.
+# (Arrays, not output: L1's chroot has no /dev/fd for process substitution.)
+qemu_shared_memory() {
+	# shellcheck disable=SC2054 # the commas are QEMU's
+	qemu_mem_argv=(-m "$1" -object "memory-backend-memfd,id=mem,size=${1}M,share=on"
+		-numa node,memdev=mem)
+}
+qemu_virtiofs_device() {
+	qemu_vfs_argv=(-chardev "socket,id=vfs-$2,path=$1"
+		-device "vhost-user-fs-pci,chardev=vfs-$2,tag=$2")
+}
+
+# qemu_host_root NAME KERNEL ROOT_SOCKET PARAMS [QEMU ARGS...]: boots a
+# guest under QEMU/KVM with 512 MiB, share "root" on ROOT_SOCKET
+# (virtiofsd_start it first) and kernel parameters PARAMS (host_root_params
+# for the host-userland mode), console in $work/NAME.console; sets rc.
+qemu_host_root() {
+	local name=$1 kernel=$2 sock=$3 params=$4
+	shift 4
+	qemu_shared_memory 512
+	qemu_virtiofs_device "$sock" root
+	timeout -k 10 300 qemu-system-x86_64 -enable-kvm -cpu host -M pc -smp 1 \
+		-nodefaults -no-user-config -display none -no-reboot -net none \
+		"${qemu_mem_argv[@]}" "${qemu_vfs_argv[@]}" "$@" -serial "file:$work/$name.console" \
+		-kernel "$kernel" -initrd "$initrd" \
+		-append "console=ttyS0 panic=-1 quiet $params" > "$work/$name.qemu.log" 2>&1
+	rc=$?
+}
