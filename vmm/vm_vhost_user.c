@@ -126,8 +126,7 @@ static void on_virtiofsd_exit(struct vm *vm, void *ctx, short revents)
 	(void)revents;
 	vm_watch(vm, virtiofsd_pidfd(d->virtiofsd), 0, NULL, NULL);
 	virtiofsd_reap(d->virtiofsd, why, sizeof(why));
-	log_warn("%s: virtiofsd %s; the device needs a reset (the guest must reset it)",
-		 d->name, why);
+	log_warn("%s: virtiofsd %s; starting another", d->name, why);
 	vdev_link_needs_reset(d->link, "virtiofsd ended");
 	rc = virtiofsd_restart(d->virtiofsd, &conn, err, sizeof(err));
 	if (rc) {
@@ -139,7 +138,8 @@ static void on_virtiofsd_exit(struct vm *vm, void *ctx, short revents)
 		log_err("%s: the new virtiofsd did not take the connection: %s", d->name,
 			strerror(-rc));
 	else
-		log_info("%s: virtiofsd restarted (pid %d)", d->name, (int)virtiofsd_pid(d->virtiofsd));
+		log_warn("%s: virtiofsd restarted (pid %d); the device works again once the guest "
+			 "resets it", d->name, (int)virtiofsd_pid(d->virtiofsd));
 	if (vm_vhost_user_watch(vm, d))
 		log_err("%s: the main loop has no room for virtiofsd's pidfd", d->name);
 }

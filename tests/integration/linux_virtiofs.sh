@@ -42,7 +42,7 @@ if [ "${1:-}" != --inside ]; then
 	rig_begin "$build"
 	initrd=$build/guest/virtiofs-initramfs.cpio
 	"$top/tests/guest/mkinitramfs.sh" "$initrd" \
-		--modules "virtiofs overlay virtio_blk vmw_vsock_virtio_transport" \
+		--modules "fuse virtiofs overlay virtio_blk vmw_vsock_virtio_transport" \
 		--add "$agent:/bin/vmsilo-guest-agent"
 	rig_reexec "$build" "$here/linux_virtiofs.sh" "$vmm" "$vmlinux" "$initrd" \
 		"$build/integration-logs" "$build/host-tools" "$virtiofsd" "$hostile"
@@ -88,17 +88,18 @@ ro_sha=$(sha "$ro/file")
 echo template-file > "$tmpl/from-template"
 echo nested > "$tmpl/sub/inner"
 nobody_id="$(id -u nobody):$(id -g nobody)"
+l1root=$(l1_root_share) || { echo "FAIL: cannot bind L1's root for the root share"; exit 1; }
 fs_toml="user = \"nobody\"
 shared_home = true
 shared_root = \"$shared\"
 home_template = \"$tmpl\"
-$(share root / 'readonly = true')
+$(share root "$l1root" 'readonly = true')
 $(share data "$data" 'mount_path = "/mnt/data"')
 $(share ro "$ro" 'mount_path = "/mnt/ro"' 'readonly = true')"
 cmd_vm fs 512 "bash $here/virtiofs_guest.sh main /mnt/data /mnt/ro /home/user" "$fs_toml" \
 	"vmsilo.root=virtiofs:root"
 run fs
-[ $rc -eq 0 ] && [ -n "$(line fs guest-done)" ] && ok "fs: the host-userland guest ran to its end" ||
+[ $rc -eq 0 ] && [ "$(line fs guest-done)" = 1 ] && ok "fs: the host-userland guest ran to its end" ||
 	bad "fs: rc=$rc" fs
 [ "$(line fs fio)" = "$(fio --version | head -n 1)" ] && [ "$(line fs bash_sha)" = "$(sha /usr/bin/bash)" ] &&
 	[ "$(line fs python)" = 1 ] &&
@@ -118,7 +119,7 @@ o=$data/ops
 	[ "$(line fs hard_nlink)" = "2 sym=orig mode=640 trunc=1234" ] &&
 	ok "rename, unlink, hard link, symlink, chmod, truncate and fsync as the host sees them" ||
 	bad "file ops: $(line fs hard_nlink); host: $(ls -l "$o" 2>&1 | tr '\n' ' ')" fs
-deep=$data$(printf '/d%d' $(seq 20))/leaf
+deep=$data/deep$(printf '/d%d' $(seq 20))/leaf
 [ "$(line fs mmap)" = "mapped-bytes" ] && [ "$(cat "$deep" 2> /dev/null)" = bottom ] &&
 	[ "$(line fs deep)" = bottom ] &&
 	ok "an mmap read of a host file, and a tree 20 deep" ||
@@ -141,14 +142,16 @@ home=$shared/fs/home
 cmd_vm fs 512 "bash $here/virtiofs_guest.sh again /home/user" "$fs_toml" "vmsilo.root=virtiofs:root"
 mv "$work/fs.console" "$work/fs.first.console"
 run fs
-[ $rc -eq 0 ] && [ "$(line fs home_kept)" = kept ] &&
+[ $rc -eq 0 ] && [ "$(line fs home_kept)" = kept ] && [ "$(line fs guest-done)" = 1 ] &&
 	ok "shared home: a second start keeps what the first wrote" ||
 	bad "second start: rc=$rc home_kept=$(line fs home_kept)" fs
 
 # ---- 2. virtiofsd killed under a running guest
 mkdir -p "$work/kdata" && echo before > "$work/kdata/f"
 config kill "$vmlinux" 1 256 hang "virtiofsd = \"$virtiofsd\"
-$(share kdata "$work/kdata" 'mount_path = "/mnt/k"')" > /dev/null
+$(share kdata "$work/kdata" 'mount_path = "/mnt/k"')
+[vsock]
+cid = 3" > /dev/null
 sed -i 's|^kernel_params = .*|kernel_params = ["vmsilo.test=hang", "vmsilo.agent=1"]|' "$work/kill.toml"
 guest() { timeout 120 "$tools/vm-run" --runtime-dir "$work/run" "$@"; }
 ready=0

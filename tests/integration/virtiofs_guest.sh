@@ -74,4 +74,4 @@ main)
 	;;
 again) say "home_kept=$(cat "$2/written-by-guest" 2>&1)" ;;
 esac
-say "guest-done"
+say "guest-done=1"
