@@ -1,3 +1,4 @@
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -42,6 +43,7 @@ struct vu_link {
 	uint64_t protocol;		/* negotiated protocol features */
 	bool has_protocol;		/* VHOST_USER_F_PROTOCOL_FEATURES */
 	uint64_t driver_features;
+	uint64_t active_features;	/* what the running device was activated with */
 	struct vdev_vring rings[VDEV_MAX_QUEUES];
 	bool ring_set[VDEV_MAX_QUEUES], started[VDEV_MAX_QUEUES];
 	bool failed;			/* NEEDS_RESET; atomics */
@@ -442,7 +444,7 @@ static bool ring_host_addrs(const struct vu_link *vl, const struct vdev_vring *r
 	return d && a && u;
 }
 
-static int start_queue(struct vu_link *vl, unsigned q)
+static int start_queue(struct vu_link *vl, unsigned q, uint16_t base)
 {
 	const struct vdev_vring *r = &vl->rings[q];
 	struct vhost_user_msg m;
@@ -460,7 +462,7 @@ static int start_queue(struct vu_link *vl, unsigned q)
 		rc = request(vl, &m, vhost_user_msg_addr(&m, q, desc, used, avail), NULL, 0, NULL,
 			     NULL);
 	if (!rc)
-		rc = send_state(vl, VHOST_USER_SET_VRING_BASE, q, 0);
+		rc = send_state(vl, VHOST_USER_SET_VRING_BASE, q, base);
 	if (!rc)
 		rc = send_vring_fd(vl, VHOST_USER_SET_VRING_KICK, q, vl->link.kick_fd[q]);
 	if (!rc)
@@ -473,18 +475,33 @@ static int start_queue(struct vu_link *vl, unsigned q)
 	return rc;
 }
 
-static int activate_locked(struct vu_link *vl, uint64_t features)
+/*
+ * Where a new backend picks up queue q of a running device: the used
+ * ring's index, what the dead one finished. Exact for a backend that
+ * completes in order (the C virtiofsd without a thread pool); one that
+ * did not may see a request again or never. 0 for a fresh start.
+ */
+static uint16_t resume_base(const struct vu_link *vl, unsigned q, bool resume)
+{
+	const struct vdev_vring *r = &vl->rings[q];
+	const volatile uint16_t *used_idx = guest_mem_ptr(vl->mem, r->used + 2, 2);
+
+	return resume && used_idx ? le16toh(*used_idx) : 0;
+}
+
+static int activate_locked(struct vu_link *vl, uint64_t features, bool resume)
 {
 	uint64_t f = features | (vl->has_protocol ? 1ull << VHOST_USER_F_PROTOCOL_FEATURES : 0);
 	int rc = send_u64(vl, VHOST_USER_SET_FEATURES, 0, f);
 
+	vl->active_features = features;
 	if (!rc)
 		rc = send_mem_table(vl);
 	if (!rc)
 		rc = share_inflight(vl);
 	for (unsigned q = 0; !rc && q < vl->link.nr_queues; q++)
 		if (vl->ring_set[q])
-			rc = start_queue(vl, q);
+			rc = start_queue(vl, q, resume_base(vl, q, resume));
 	return rc;
 }
 
@@ -519,7 +536,7 @@ static int vu_activate(struct vdev_link *link, uint64_t features)
 	int rc;
 
 	lock(vl);
-	rc = vl->sock < 0 ? -EPIPE : activate_locked(vl, features);
+	rc = vl->sock < 0 ? -EPIPE : activate_locked(vl, features, false);
 	unlock(vl);
 	return rc;
 }
@@ -901,9 +918,13 @@ static int reconnect_locked(struct vu_link *vl, int sock)
 	unsigned nr = 0;
 	int rc;
 
+	bool running = false;
+
+	for (unsigned q = 0; q < vl->link.nr_queues; q++)
+		running |= vl->started[q];
 	drop_socket(vl);
 	close_backend_channel(vl);
-	forget_queues(vl);
+	memset(vl->started, 0, sizeof(vl->started));
 	vl->sock = take_socket(sock);
 	if (vl->sock < 0) {
 		close(sock);
@@ -920,6 +941,15 @@ static int reconnect_locked(struct vu_link *vl, int sock)
 	vl->config_staged = !rc && vl->link.config_size;
 	if (!rc)
 		vl->inflight_resend = vl->inflight_fd >= 0;
+	/* A device the guest is using goes on where the dead backend left
+	 * it: Linux's virtio-fs never resets on NEEDS_RESET, and its
+	 * requests in flight would wait for ever. */
+	if (!rc && running)
+		rc = activate_locked(vl, vl->active_features, true);
+	if (!rc && running)
+		__atomic_store_n(&vl->failed, false, __ATOMIC_RELEASE);
+	if (!running)
+		forget_queues(vl);
 	return rc;
 }
 

@@ -55,8 +55,9 @@ run_qemu() { # NAME
 	wait $root_pid $virtiofsd_pid 2> /dev/null || true
 }
 
-# vmsilo-vmm starts and stops its virtiofsds itself ([[shared_dir]],
-# issue 10), from the same binary, with the same cache mode; it passes
+# vmsilo-vmm starts and stops its virtiofsds itself ([[shared_dir]]),
+# from the same binary with the same options as the C virtiofsd's
+# defaults that QEMU's run gets (no xattr, no posix_acl); it passes
 # systemd.mount-extra for the data share from its mount_path.
 run_vmsilo() { # NAME
 	cat > "$work/$1.toml" <<-EOT
@@ -73,11 +74,15 @@ run_vmsilo() { # NAME
 	path = "$root"
 	readonly = true
 	cache = "auto"
+	xattr = false
+	posix_acl = false
 	[[shared_dir]]
 	tag = "data"
 	path = "$data"
 	mount_path = "/mnt/data"
 	cache = "auto"
+	xattr = false
+	posix_acl = false
 	[console]
 	mode = "file"
 	path = "$work/$1.console"

@@ -14,7 +14,9 @@
 #   the same VM finds what the first wrote in its home.
 # - "kill": virtiofsd killed under a running guest: the VM and the VMM
 #   live, the device shows needs-reset, the VMM says what happened and
-#   starts another virtiofsd.
+#   starts another virtiofsd, which takes the mounted share over where
+#   the dead one stopped; after the guest resets the device (driver
+#   unbound and bound) the share works and the device runs again.
 # - a share whose path does not exist: one config-time line, nothing starts.
 # - "qsd": qemu-storage-daemon's vhost-user-blk export serves a disk: a
 #   pattern the guest writes is byte-identical in the host's image.
@@ -179,6 +181,21 @@ if [ $ready = 1 ] && [ -n "$fsd" ] && [ "$(guest kill cat /mnt/k/f)" = before ];
 	new=$(pgrep -P $pid -x virtiofsd | head -n 1)
 	[ -n "$new" ] && [ "$new" != "$fsd" ] && grep -q "fs0: virtiofsd restarted" "$work/kill.err" &&
 		ok "the VMM started another virtiofsd for the share" || bad "no new virtiofsd" kill
+	# The new virtiofsd takes the running device over where the dead one
+	# left its queues: the mounted share works again, no reset needed.
+	echo later > "$work/kdata/g"
+	[ "$(guest kill cat /mnt/k/g 2>&1)" = later ] &&
+		ok "the new virtiofsd serves the mounted share where the old one stopped" ||
+		bad "resume: guest cat said \"$(guest kill cat /mnt/k/g 2>&1)\"" kill
+	# The guest resets the device (its driver unbound and bound again):
+	# the share works after that too, and the device is running again.
+	echo after > "$work/kdata/f"
+	again=$(guest kill sh -c 'umount -l /mnt/k; d=$(basename /sys/bus/virtio/drivers/virtiofs/virtio*)
+echo $d > /sys/bus/virtio/drivers/virtiofs/unbind && echo $d > /sys/bus/virtio/drivers/virtiofs/bind &&
+mkdir -p /mnt/k2 && mount -t virtiofs kdata /mnt/k2 && cat /mnt/k2/f' 2>&1)
+	[ "$again" = after ] && [[ $(status kill) == *'"name":"fs0","pid":'*'"state":"running"'* ]] &&
+		ok "after the guest resets the device, the share works again through the new virtiofsd" ||
+		bad "re-attach: guest said \"$again\"; $(status kill)" kill
 	"$tools/vm-stop" --runtime-dir "$work/run" kill > /dev/null 2>&1
 	(sleep 20; kill -KILL $pid) 2> /dev/null &
 else

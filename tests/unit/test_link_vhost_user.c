@@ -174,6 +174,32 @@ static void check_hangup(struct vdev_link *link)
 	CHECK(link->ops->activate(link, 1ull << 32) < 0);	/* no hang, no crash */
 }
 
+/* A new backend for a device the guest is using: the handshake, then the
+ * whole setup again, each queue from the used index the dead one left. */
+static void check_resume(struct vdev_link *link)
+{
+	struct fake_backend b2 = { .features = b.features, .protocol = b.protocol, .queues = 2 };
+	int sock = fake_backend_start(&b2);
+	unsigned seen = 0;
+
+	memcpy(b2.config, b.config, sizeof(b2.config));
+	CHECK_EQ(vhost_user_link_reattach(link, sock), 0);
+	CHECK_EQ(link->ops->status(link), VDEV_LINK_RUNNING);
+	CHECK_EQ(link->ops->reset(link), 0);	/* its reply: all before it is recorded */
+	for (unsigned i = 0; i < b2.nr_msgs; i++) {
+		const struct vhost_user_msg *m = &b2.msgs[i].m;
+
+		if (m->hdr.request != VHOST_USER_SET_VRING_BASE)
+			continue;
+		CHECK_EQ(m->p.state.num, m->p.state.index == 0 ? 7u : 3u);
+		seen++;
+	}
+	CHECK_EQ(seen, 2);
+	CHECK(fake_find(&b2, VHOST_USER_SET_MEM_TABLE, 0) >= 0);
+	shutdown(b2.sock, SHUT_RDWR);
+	fake_backend_join(&b2);
+}
+
 int main(void)
 {
 	struct vdev_vring r0 = { 64, 0x10000, 0x11000, 0x12000 };
@@ -223,7 +249,14 @@ int main(void)
 	check_payloads(&mem, link);
 	check_config_change(link);
 	CHECK_EQ(link->ops->set_config(link, 0, "x", 1), 0);
+	CHECK_EQ(link->ops->features_ok(link, 1ull << 32), 0);
+	CHECK_EQ(link->ops->set_vring(link, 0, &r0), 0);
+	CHECK_EQ(link->ops->set_vring(link, 1, &r1), 0);
+	CHECK_EQ(link->ops->activate(link, 1ull << 32), 0);
+	host[0x12002] = 7;	/* the used rings' idx, le16 */
+	host[0x22002] = 3;
 	check_hangup(link);
+	check_resume(link);
 	fake_backend_join(&b);
 	link->ops->stop(link);
 	munmap(host, RAM_SIZE);
