@@ -19,6 +19,8 @@
 #define DEFAULT_QUEUE_SIZE 256
 #define VIRTIO_F_VERSION_1 32
 #define WHY_MAX 160
+/* "REQUEST: why": room for the request's name and a WHY_MAX reason. */
+#define FAILURE_MAX (WHY_MAX + 40)
 
 /* Device bits 0-23, ANY_LAYOUT, INDIRECT_DESC, EVENT_IDX, VERSION_1: what
  * the transport can offer; the rest (ACCESS_PLATFORM, RING_PACKED, ...) not. */
@@ -48,10 +50,10 @@ struct vu_link {
 	bool ring_set[VDEV_MAX_QUEUES], started[VDEV_MAX_QUEUES];
 	bool failed;			/* NEEDS_RESET; atomics */
 	bool running;			/* create() is done: failures are logged */
-	char pending[WHY_MAX];		/* a failure to tell the transport, after unlock */
+	char pending[FAILURE_MAX];	/* a failure to tell the transport, after unlock */
 	uint8_t staged[VDEV_CONFIG_MAX];	/* a new backend's config, likewise */
 	bool config_staged;
-	char why[WHY_MAX];		/* the last failure, for create's err */
+	char why[FAILURE_MAX];		/* the last failure, for create's err */
 	struct log_ratelimit limit;
 };
 
@@ -95,7 +97,7 @@ static void unlock(struct vu_link *vl)
 {
 	uint8_t config[VDEV_CONFIG_MAX];
 	bool new_config = vl->config_staged;
-	char why[WHY_MAX];
+	char why[FAILURE_MAX];
 
 	snprintf(why, sizeof(why), "%s", vl->pending);
 	vl->pending[0] = '\0';
