@@ -14,6 +14,15 @@ bool share_word_ok(const char *s)
 	return true;
 }
 
+int share_check_word(const char *s, char *why, size_t len)
+{
+	if (share_word_ok(s))
+		return 0;
+	snprintf(why, len, "must not contain ':', whitespace or control characters "
+		 "(it goes on the kernel command line)");
+	return -1;
+}
+
 int share_check_tag(const char *tag, char *why, size_t len)
 {
 	size_t n = strlen(tag);
@@ -22,12 +31,7 @@ int share_check_tag(const char *tag, char *why, size_t len)
 		snprintf(why, len, "must be 1 to %d bytes, got %zu", SHARED_DIR_TAG_MAX, n);
 		return -1;
 	}
-	if (!share_word_ok(tag)) {
-		snprintf(why, len, "must not contain ':', whitespace or control characters "
-			 "(it goes on the kernel command line)");
-		return -1;
-	}
-	return 0;
+	return share_check_word(tag, why, len);
 }
 
 /* A decimal u32 at *p (no sign, no leading zeros beyond "0"); advances *p. */

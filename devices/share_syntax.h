@@ -11,6 +11,8 @@
 
 /* No ':', whitespace or control character: one field of mount-extra. */
 bool share_word_ok(const char *s);
+/* The same as a check: 0, or -1 with the reason in why. */
+int share_check_word(const char *s, char *why, size_t len);
 /* 1..36 bytes, a word. */
 int share_check_tag(const char *tag, char *why, size_t len);
 /* ":GUEST:HOST:COUNT:", decimal u32s, COUNT >= 1 (virtiofsd --uid-map). */

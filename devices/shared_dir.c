@@ -56,12 +56,7 @@ static int check_mount_path(const void *value, char *why, size_t len)
 		snprintf(why, len, "must be an absolute path");
 		return -1;
 	}
-	if (!share_word_ok(s)) {
-		snprintf(why, len, "must not contain ':', whitespace or control characters "
-			 "(it goes on the kernel command line)");
-		return -1;
-	}
-	return 0;
+	return share_check_word(s, why, len);
 }
 
 static int check_id_map(const void *value, char *why, size_t len)

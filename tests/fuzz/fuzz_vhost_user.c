@@ -19,6 +19,7 @@
 #include "boot/guest_mem.h"
 #include "vmm/link_vhost_user.h"
 #include "vmm/log.h"
+#include "tests/unit/open_fds.h"
 
 #define RAM_SIZE (1u << 20)
 
@@ -26,18 +27,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct guest_mem mem;
 static int mem_fd = -1;
-
-static unsigned open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	unsigned n = 0;
-
-	while (d && readdir(d))
-		n++;
-	if (d)
-		closedir(d);
-	return n;
-}
 
 static void setup_once(void)
 {

@@ -169,7 +169,7 @@ static void test_share_keys(void)
 
 	if (PARSE(one_share("mount_path = \"/mnt/data\"\nreadonly = true\ncache = \"metadata\"\n"
 			    "xattr = false\nposix_acl = false\nwriteback = true\n"
-			    "allow_direct_io = true\nallow_mmap = true\nreaddirplus = false\n"
+			    "allow_direct_io = true\nreaddirplus = false\n"
 			    "killpriv_v2 = false\ninode_file_handles = \"mandatory\"\n"
 			    "thread_pool_size = 1024\nuid_map = \":1000:1000:1:\"\n"
 			    "gid_map = \":0:100000:65536:\"\ntranslate_uid = \"map:1000:1000:1\"\n"
@@ -179,7 +179,7 @@ static void test_share_keys(void)
 		return;
 	s = share(&cfg, 0);
 	CHECK_STR(s->mount_path, "/mnt/data");
-	CHECK(s->readonly && s->writeback && s->allow_direct_io && s->allow_mmap);
+	CHECK(s->readonly && s->writeback && s->allow_direct_io && !s->allow_mmap);
 	CHECK(!s->xattr && !s->posix_acl && !s->readdirplus && !s->killpriv_v2);
 	CHECK(s->preserve_noatime);
 	CHECK_EQ(s->cache, SHARE_CACHE_METADATA);
@@ -271,6 +271,9 @@ static void test_paths(void)
 	    fmt("banking.toml:5:8: shared_dir[0].path: %s: not a directory\n", file));
 	BAD(MIN_DOC "[[shared_dir]]\ntag = \"data\"\n",
 	    "banking.toml:3:1: shared_dir[0]: path: required key is missing");
+	BAD(one_share("allow_mmap = true\n"),
+	    "banking.toml:6:14: shared_dir[0].allow_mmap: not supported yet (no DAX window); "
+	    "set allow_mmap = false");
 	BAD(one_share("mount_path = \"mnt/data\"\n"),
 	    "banking.toml:6:14: shared_dir[0].mount_path: must be an absolute path");
 	BAD(one_share("mount_path = \"/mnt/a:b\"\n"),

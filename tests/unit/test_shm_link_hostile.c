@@ -20,6 +20,7 @@
 #include "virtio/link_proto.h"
 #include "vmm/link_child.h"
 #include "vmm/virtio_pci.h"
+#include "open_fds.h"
 
 #define PAGE 4096u
 #define REGION_ID 3
@@ -199,15 +200,6 @@ static void serve_until(unsigned n)
 			if (p[i].revents && w[i].fd >= 0)
 				w[i].serve(&lc.link, p[i].revents);
 	}
-}
-
-static unsigned open_fds(void)
-{
-	unsigned n = 0;
-
-	for (int fd = 0; fd < 1024; fd++)
-		n += fcntl(fd, F_GETFD) >= 0;
-	return n;
 }
 
 struct outcome {

@@ -14,6 +14,7 @@
 #include "fake_vhost_backend.h"
 #include "log_capture.h"
 #include "vmm/link_vhost_user.h"
+#include "open_fds.h"
 
 #define RAM_SIZE (1u << 20)
 
@@ -154,18 +155,6 @@ static bool hostile(struct fake_backend *b, const struct vhost_user_msg *q)
 		return true;
 	}
 	return false;
-}
-
-static unsigned open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	unsigned n = 0;
-
-	while (d && readdir(d))
-		n++;
-	if (d)
-		closedir(d);
-	return n;
 }
 
 static char reason[200];
