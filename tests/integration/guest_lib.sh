@@ -200,7 +200,8 @@ host_root_params() {
 
 # qemu_shared_memory MIB: sets qemu_mem_argv, QEMU options for guest RAM a
 # vhost-user backend can map (a shared memfd). qemu_virtiofs_device SOCKET
-# TAG: sets qemu_vfs_argv, the options of one vhost-user-fs-pci device.
+# TAG: sets qemu_vfs_argv, the options of one vhost-user-fs-pci device
+# (queues of 1024, as vmsilo-vmm's shares have by default).
 # (Arrays, not output: L1's chroot has no /dev/fd for process substitution.)
 qemu_shared_memory() {
 	# shellcheck disable=SC2054 # the commas are QEMU's
@@ -209,7 +210,7 @@ qemu_shared_memory() {
 }
 qemu_virtiofs_device() {
 	qemu_vfs_argv=(-chardev "socket,id=vfs-$2,path=$1"
-		-device "vhost-user-fs-pci,chardev=vfs-$2,tag=$2")
+		-device "vhost-user-fs-pci,chardev=vfs-$2,tag=$2,queue-size=1024")
 }
 
 # qemu_host_root NAME KERNEL ROOT_SOCKET PARAMS [QEMU ARGS...]: boots a
