@@ -203,7 +203,7 @@ static int get_u64(struct vu_link *vl, uint32_t req, uint64_t *val)
 	struct vhost_user_msg m, reply;
 	int rc = request(vl, &m, vhost_user_msg_empty(&m, req, 0), NULL, 0, &reply, NULL);
 
-	*val = reply.p.u64;
+	*val = rc ? 0 : reply.p.u64;
 	return rc;
 }
 
@@ -314,8 +314,14 @@ static int open_backend_channel(struct vu_link *vl)
 	struct vhost_user_msg m;
 	int sv[2], rc;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv))
+	/* Blocking, as the backend expects its end; non-blocking ours only. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
 		return refuse(vl, "SET_BACKEND_REQ_FD", strerror(errno));
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK)) {
+		close(sv[0]);
+		close(sv[1]);
+		return refuse(vl, "SET_BACKEND_REQ_FD", strerror(errno));
+	}
 	rc = request(vl, &m, vhost_user_msg_empty(&m, VHOST_USER_SET_BACKEND_REQ_FD, ack_flag(vl)),
 		     &sv[1], 1, NULL, NULL);
 	close(sv[1]);
@@ -697,7 +703,7 @@ static void serve_backend_request(struct vdev_link *link, short revents)
 {
 	struct vu_link *vl = of(link);
 	struct vhost_user_msg m;
-	char why[WHY_MAX], name[24];
+	char why[WHY_MAX], name[32];
 	unsigned nr;
 	uint64_t status;
 	int rc;
@@ -725,7 +731,8 @@ static void serve_backend_request(struct vdev_link *link, short revents)
 		status = 1;
 	if (status)
 		log_ratelimited_msg(&vl->limit, LOG_WARN, "%s: backend request %s refused",
-				    vl->name, vhost_user_request_name(m.hdr.request, name, sizeof(name)));
+				    vl->name,
+				    vhost_user_backend_request_name(m.hdr.request, name, sizeof(name)));
 	answer(vl, &m.hdr, status);
 }
 
@@ -783,12 +790,18 @@ static const struct vdev_link_ops vu_ops = {
 
 /* --- create and reattach --- */
 
+/* Idempotent: a second call (offer_broken after a failure part-way)
+ * makes only the eventfds still missing. */
 static int make_queue_fds(struct vu_link *vl)
 {
 	for (unsigned q = 0; q < vl->link.nr_queues; q++) {
-		vl->link.kick_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		vl->link.call_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (vl->link.kick_fd[q] < 0 || vl->link.call_fd[q] < 0)
+		if (vl->link.kick_fd[q] < 0)
+			vl->link.kick_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (vl->link.kick_fd[q] < 0)
+			return -errno;
+		if (vl->link.call_fd[q] < 0)
+			vl->link.call_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (vl->link.call_fd[q] < 0)
 			return -errno;
 	}
 	return 0;
@@ -950,8 +963,7 @@ static int reconnect_locked(struct vu_link *vl, int sock)
 		rc = activate_locked(vl, vl->active_features, true);
 	if (!rc && running)
 		__atomic_store_n(&vl->failed, false, __ATOMIC_RELEASE);
-	if (!running)
-		forget_queues(vl);
+	/* Rings of a device being set up stay: only a reset forgets them. */
 	return rc;
 }
 

@@ -6,6 +6,7 @@
  * reaches the transport; a backend that hangs up fails the device.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
@@ -80,6 +81,7 @@ static void check_payloads(const struct guest_mem *mem, struct vdev_link *link)
 	i = fake_find(&b, VHOST_USER_SET_BACKEND_REQ_FD, 0);
 	CHECK_EQ(b.msgs[i].nr_fds, 1);
 	CHECK(b.msgs[i].m.hdr.flags & VHOST_USER_FLAG_NEED_REPLY);
+	CHECK(!(fcntl(b.msgs[i].fds[0], F_GETFL) & O_NONBLOCK));	/* the backend's end blocks */
 	i = fake_find(&b, VHOST_USER_SET_FEATURES, 0);
 	CHECK_EQ(b.msgs[i].m.p.u64, (1ull << 32) | (1ull << 30));
 
