@@ -34,6 +34,7 @@ struct vu_link {
 	int sock;			/* -1 once the backend is gone */
 	int req_sock;			/* our end of the backend request channel */
 	int err_fd;			/* every queue's vring error eventfd */
+	int watches_fd;			/* written when sock or req_sock changes */
 	int inflight_fd;
 	struct vhost_user_inflight inflight;
 	bool inflight_resend;		/* a new backend gets the area back */
@@ -111,10 +112,20 @@ static void unlock(struct vu_link *vl)
 		vdev_link_needs_reset(&vl->link, why);
 }
 
+/* The main loop re-reads the watches after serving any of them: this
+ * one fires when a vCPU (reset) or reattach changed the others. */
+static void watches_changed(struct vu_link *vl)
+{
+	if (vl->watches_fd >= 0)
+		(void)!write(vl->watches_fd, &(uint64_t){ 1 }, sizeof(uint64_t));
+}
+
 static void drop_socket(struct vu_link *vl)
 {
-	if (vl->sock >= 0)
+	if (vl->sock >= 0) {
 		close(vl->sock);
+		watches_changed(vl);
+	}
 	vl->sock = -1;
 }
 
@@ -330,6 +341,7 @@ static int open_backend_channel(struct vu_link *vl)
 		return rc;
 	}
 	vl->req_sock = sv[0];
+	watches_changed(vl);
 	return 0;
 }
 
@@ -658,9 +670,19 @@ static void serve_err(struct vdev_link *link, short revents)
 
 static void close_backend_channel(struct vu_link *vl)
 {
-	if (vl->req_sock >= 0)
+	if (vl->req_sock >= 0) {
 		close(vl->req_sock);
+		watches_changed(vl);
+	}
 	vl->req_sock = -1;
+}
+
+static void serve_watches_changed(struct vdev_link *link, short revents)
+{
+	uint64_t n;
+
+	(void)revents;
+	(void)!read(of(link)->watches_fd, &n, sizeof(n));
 }
 
 static void answer(struct vu_link *vl, const struct vhost_user_hdr *h, uint64_t status)
@@ -671,22 +693,21 @@ static void answer(struct vu_link *vl, const struct vhost_user_hdr *h, uint64_t 
 	if (!(h->flags & VHOST_USER_FLAG_NEED_REPLY))
 		return;
 	len = vhost_user_msg_u64(&m, h->request, VHOST_USER_FLAG_REPLY, status);
-	if (vhost_user_send(vl->req_sock, &m, len, NULL, 0, vl->timeout_ms))
+	/* Lock held: no wait (the backend, waiting for this, has read all). */
+	if (vhost_user_send(vl->req_sock, &m, len, NULL, 0, 0))
 		close_backend_channel(vl);
 }
 
-/* CONFIG_CHANGE_MSG: the new config is fetched, then passed up unlocked. */
+/* CONFIG_CHANGE_MSG (lock held): the new config is fetched and staged;
+ * unlock() passes it up. */
 static uint64_t config_changed(struct vu_link *vl)
 {
-	uint8_t config[VDEV_CONFIG_MAX];
 	int rc = -EOPNOTSUPP;
 
-	lock(vl);
 	if (has(vl, VHOST_USER_PROTOCOL_F_CONFIG) && vl->link.config_size)
-		rc = read_config(vl, config);
-	unlock(vl);
+		rc = read_config(vl, vl->staged);
 	if (!rc)
-		vdev_link_config_changed(&vl->link, 0, config, vl->link.config_size);
+		vl->config_staged = true;
 	return rc ? 1 : 0;
 }
 
@@ -699,28 +720,32 @@ static uint64_t vring_call(struct vu_link *vl, const struct vhost_user_msg *m)
 	return 0;
 }
 
-static void serve_backend_request(struct vdev_link *link, short revents)
+/*
+ * One backend request, all under the lock so that a reset reconnecting
+ * on a vCPU cannot swap req_sock meanwhile. The read does not wait (a
+ * backend writes a request at once); one cut short fails the channel.
+ */
+static void serve_backend_request_locked(struct vu_link *vl)
 {
-	struct vu_link *vl = of(link);
 	struct vhost_user_msg m;
 	char why[WHY_MAX], name[32];
 	unsigned nr;
 	uint64_t status;
 	int rc;
 
-	(void)revents;
-	rc = vhost_user_recv(vl->req_sock, &m, NULL, 0, &nr, vl->timeout_ms);
+	struct pollfd p = { .fd = vl->req_sock, .events = POLLIN };
+
+	if (vl->req_sock < 0 || poll(&p, 1, 0) <= 0)
+		return;	/* replaced, closed or drained since the main loop's poll */
+	rc = vhost_user_recv(vl->req_sock, &m, NULL, 0, &nr, 0);
 	if (!rc)
 		rc = vhost_user_check_backend_hdr(&m.hdr, why, sizeof(why));
 	else
 		snprintf(why, sizeof(why), "%s", reason(rc));
 	if (rc) {
 		close_backend_channel(vl);
-		if (rc == -EPIPE)	/* the main socket's watch tells of a death */
-			return;
-		lock(vl);
-		fail(vl, "backend request", why);
-		unlock(vl);
+		if (rc != -EPIPE)	/* the main socket's watch tells of a death */
+			fail(vl, "backend request", why);
 		return;
 	}
 	if (m.hdr.request == VHOST_USER_BACKEND_CONFIG_CHANGE_MSG)
@@ -736,6 +761,16 @@ static void serve_backend_request(struct vdev_link *link, short revents)
 	answer(vl, &m.hdr, status);
 }
 
+static void serve_backend_request(struct vdev_link *link, short revents)
+{
+	struct vu_link *vl = of(link);
+
+	(void)revents;
+	lock(vl);
+	serve_backend_request_locked(vl);
+	unlock(vl);
+}
+
 static unsigned vu_watches(struct vdev_link *link, struct vdev_link_watch *w)
 {
 	struct vu_link *vl = of(link);
@@ -743,7 +778,8 @@ static unsigned vu_watches(struct vdev_link *link, struct vdev_link_watch *w)
 	w[0] = (struct vdev_link_watch){ vl->sock, POLLIN | POLLRDHUP, serve_sock };
 	w[1] = (struct vdev_link_watch){ vl->req_sock, POLLIN, serve_backend_request };
 	w[2] = (struct vdev_link_watch){ vl->err_fd, POLLIN, serve_err };
-	return 3;
+	w[3] = (struct vdev_link_watch){ vl->watches_fd, POLLIN, serve_watches_changed };
+	return 4;
 }
 
 static enum vdev_link_status vu_status(struct vdev_link *link)
@@ -770,6 +806,8 @@ static void destroy(struct vu_link *vl)
 	}
 	if (vl->err_fd >= 0)
 		close(vl->err_fd);
+	if (vl->watches_fd >= 0)
+		close(vl->watches_fd);
 	if (vl->inflight_fd >= 0)
 		close(vl->inflight_fd);
 	pthread_mutex_destroy(&vl->lock);
@@ -826,6 +864,7 @@ static struct vu_link *new_link(const struct vhost_user_options *opt)
 	snprintf(vl->name, sizeof(vl->name), "%s", opt->name ? opt->name : "vhost-user");
 	pthread_mutex_init(&vl->lock, NULL);
 	vl->sock = vl->req_sock = vl->err_fd = vl->inflight_fd = -1;
+	vl->watches_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	for (unsigned q = 0; q < VDEV_MAX_QUEUES; q++)
 		vl->link.kick_fd[q] = vl->link.call_fd[q] = -1;
 	vl->mem = opt->mem;
@@ -873,7 +912,7 @@ static int start(struct vu_link *vl, const struct vhost_user_options *opt, bool 
 		return rc;
 	}
 	vl->err_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vl->err_fd < 0)
+	if (vl->err_fd < 0 || vl->watches_fd < 0)
 		return refuse(vl, "vring error eventfd", strerror(errno));
 	*connected = true;
 	rc = handshake(vl, &vl->link.nr_queues, vl->link.config);
@@ -945,6 +984,7 @@ static int reconnect_locked(struct vu_link *vl, int sock)
 		close(sock);
 		return vl->sock;
 	}
+	watches_changed(vl);
 	rc = handshake(vl, &nr, vl->staged);
 	if (!rc && nr != vl->link.nr_queues) {
 		char why[WHY_MAX];

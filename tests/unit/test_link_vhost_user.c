@@ -146,7 +146,7 @@ static void check_config_change(struct vdev_link *link)
 	pthread_mutex_unlock(&b.lock);
 	vhost_user_msg_empty(&m, VHOST_USER_BACKEND_CONFIG_CHANGE_MSG, VHOST_USER_FLAG_NEED_REPLY);
 	CHECK_EQ(vhost_user_send(chan, &m, sizeof(m.hdr), NULL, 0, 1000), 0);
-	CHECK_EQ(link->ops->watches(link, w), 3);
+	CHECK_EQ(link->ops->watches(link, w), 4);
 	CHECK(w[1].fd >= 0);
 	w[1].serve(link, POLLIN);
 	CHECK_EQ(config_changes, 1);

@@ -50,7 +50,7 @@ static int lowest_free_fd(void)
 	return fd;
 }
 
-/* Room for the vring error eventfd and one queue eventfd only: the
+/* Room for the watches and vring error eventfds and one queue eventfd: the
  * handshake's make_queue_fds fails part-way, the dropped socket frees
  * one slot, offer_broken makes the rest. No eventfd may leak. */
 static void check_no_eventfd_leak(struct ram *r)
@@ -69,7 +69,7 @@ static void check_no_eventfd_leak(struct ram *r)
 	before = open_fds();
 	CHECK(!getrlimit(RLIMIT_NOFILE, &saved));
 	low = saved;
-	low.rlim_cur = (rlim_t)lowest_free_fd() + 2;
+	low.rlim_cur = (rlim_t)lowest_free_fd() + 3;
 	CHECK(!setrlimit(RLIMIT_NOFILE, &low));
 	link = vhost_user_link_create(&opt, err, sizeof(err));
 	CHECK(!setrlimit(RLIMIT_NOFILE, &saved));
