@@ -936,6 +936,9 @@ static int offer_broken(struct vu_link *vl)
 	vl->failed = true;
 	log_warn("%s: %s; the device needs a reset (retried when the guest resets it)", vl->name,
 		 vl->why);
+	if (!vl->want_queues)	/* a later backend with more queues cannot fit */
+		log_warn("%s: offered with %u queues; set queues = N to let a later reset recover it",
+			 vl->name, vl->link.nr_queues);
 	return 0;
 }
 
