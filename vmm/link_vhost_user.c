@@ -934,11 +934,10 @@ static int offer_broken(struct vu_link *vl)
 	if (make_queue_fds(vl))
 		return -1;
 	vl->failed = true;
-	log_warn("%s: %s; the device needs a reset (retried when the guest resets it)", vl->name,
-		 vl->why);
-	if (!vl->want_queues)	/* a later backend with more queues cannot fit */
-		log_warn("%s: offered with %u queues; set queues = N to let a later reset recover it",
-			 vl->name, vl->link.nr_queues);
+	/* The queue count is fixed now: a later backend with more cannot fit. */
+	log_warn("%s: %s; the device needs a reset (retried when the guest resets it%s)",
+		 vl->name, vl->why,
+		 vl->want_queues ? "" : "; set queues = N to let a later reset recover it");
 	return 0;
 }
 
