@@ -37,6 +37,27 @@ const char *vhost_user_request_name(uint32_t request, char *buf, size_t len)
 	return buf;
 }
 
+/* The backend's requests are numbered apart from ours (vhost-user spec). */
+static const char *const backend_request_names[] = {
+	[1] = "IOTLB_MSG",
+	[VHOST_USER_BACKEND_CONFIG_CHANGE_MSG] = "CONFIG_CHANGE_MSG",
+	[3] = "VRING_HOST_NOTIFIER_MSG",
+	[VHOST_USER_BACKEND_VRING_CALL] = "VRING_CALL",
+	[5] = "VRING_ERR",
+	[6] = "SHARED_OBJECT_ADD",
+	[7] = "SHARED_OBJECT_REMOVE",
+	[8] = "SHARED_OBJECT_LOOKUP",
+};
+
+const char *vhost_user_backend_request_name(uint32_t request, char *buf, size_t len)
+{
+	if (request < sizeof(backend_request_names) / sizeof(backend_request_names[0]) &&
+	    backend_request_names[request])
+		return backend_request_names[request];
+	snprintf(buf, len, "backend request %u", request);
+	return buf;
+}
+
 static size_t msg_init(struct vhost_user_msg *m, uint32_t request, uint32_t flags,
 		       uint32_t size)
 {

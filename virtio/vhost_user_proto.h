@@ -147,6 +147,9 @@ struct vhost_user_msg {
 
 /* "SET_MEM_TABLE", or "request 99". buf holds the latter. */
 const char *vhost_user_request_name(uint32_t request, char *buf, size_t len);
+/* A request the backend sends on its channel: "CONFIG_CHANGE_MSG", or
+ * "backend request 99". */
+const char *vhost_user_backend_request_name(uint32_t request, char *buf, size_t len);
 
 /* Builders: fill m, return the bytes to send (header and payload). */
 size_t vhost_user_msg_empty(struct vhost_user_msg *m, uint32_t request, uint32_t flags);

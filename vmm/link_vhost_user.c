@@ -34,6 +34,7 @@ struct vu_link {
 	int sock;			/* -1 once the backend is gone */
 	int req_sock;			/* our end of the backend request channel */
 	int err_fd;			/* every queue's vring error eventfd */
+	int watches_fd;			/* written when sock or req_sock changes */
 	int inflight_fd;
 	struct vhost_user_inflight inflight;
 	bool inflight_resend;		/* a new backend gets the area back */
@@ -111,10 +112,20 @@ static void unlock(struct vu_link *vl)
 		vdev_link_needs_reset(&vl->link, why);
 }
 
+/* The main loop re-reads the watches after serving any of them: this
+ * one fires when a vCPU (reset) or reattach changed the others. */
+static void watches_changed(struct vu_link *vl)
+{
+	if (vl->watches_fd >= 0)
+		(void)!write(vl->watches_fd, &(uint64_t){ 1 }, sizeof(uint64_t));
+}
+
 static void drop_socket(struct vu_link *vl)
 {
-	if (vl->sock >= 0)
+	if (vl->sock >= 0) {
 		close(vl->sock);
+		watches_changed(vl);
+	}
 	vl->sock = -1;
 }
 
@@ -203,7 +214,7 @@ static int get_u64(struct vu_link *vl, uint32_t req, uint64_t *val)
 	struct vhost_user_msg m, reply;
 	int rc = request(vl, &m, vhost_user_msg_empty(&m, req, 0), NULL, 0, &reply, NULL);
 
-	*val = reply.p.u64;
+	*val = rc ? 0 : reply.p.u64;
 	return rc;
 }
 
@@ -314,8 +325,14 @@ static int open_backend_channel(struct vu_link *vl)
 	struct vhost_user_msg m;
 	int sv[2], rc;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv))
+	/* Blocking, as the backend expects its end; non-blocking ours only. */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
 		return refuse(vl, "SET_BACKEND_REQ_FD", strerror(errno));
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK)) {
+		close(sv[0]);
+		close(sv[1]);
+		return refuse(vl, "SET_BACKEND_REQ_FD", strerror(errno));
+	}
 	rc = request(vl, &m, vhost_user_msg_empty(&m, VHOST_USER_SET_BACKEND_REQ_FD, ack_flag(vl)),
 		     &sv[1], 1, NULL, NULL);
 	close(sv[1]);
@@ -324,6 +341,7 @@ static int open_backend_channel(struct vu_link *vl)
 		return rc;
 	}
 	vl->req_sock = sv[0];
+	watches_changed(vl);
 	return 0;
 }
 
@@ -652,9 +670,19 @@ static void serve_err(struct vdev_link *link, short revents)
 
 static void close_backend_channel(struct vu_link *vl)
 {
-	if (vl->req_sock >= 0)
+	if (vl->req_sock >= 0) {
 		close(vl->req_sock);
+		watches_changed(vl);
+	}
 	vl->req_sock = -1;
+}
+
+static void serve_watches_changed(struct vdev_link *link, short revents)
+{
+	uint64_t n;
+
+	(void)revents;
+	(void)!read(of(link)->watches_fd, &n, sizeof(n));
 }
 
 static void answer(struct vu_link *vl, const struct vhost_user_hdr *h, uint64_t status)
@@ -665,22 +693,21 @@ static void answer(struct vu_link *vl, const struct vhost_user_hdr *h, uint64_t 
 	if (!(h->flags & VHOST_USER_FLAG_NEED_REPLY))
 		return;
 	len = vhost_user_msg_u64(&m, h->request, VHOST_USER_FLAG_REPLY, status);
-	if (vhost_user_send(vl->req_sock, &m, len, NULL, 0, vl->timeout_ms))
+	/* Lock held: no wait (the backend, waiting for this, has read all). */
+	if (vhost_user_send(vl->req_sock, &m, len, NULL, 0, 0))
 		close_backend_channel(vl);
 }
 
-/* CONFIG_CHANGE_MSG: the new config is fetched, then passed up unlocked. */
+/* CONFIG_CHANGE_MSG (lock held): the new config is fetched and staged;
+ * unlock() passes it up. */
 static uint64_t config_changed(struct vu_link *vl)
 {
-	uint8_t config[VDEV_CONFIG_MAX];
 	int rc = -EOPNOTSUPP;
 
-	lock(vl);
 	if (has(vl, VHOST_USER_PROTOCOL_F_CONFIG) && vl->link.config_size)
-		rc = read_config(vl, config);
-	unlock(vl);
+		rc = read_config(vl, vl->staged);
 	if (!rc)
-		vdev_link_config_changed(&vl->link, 0, config, vl->link.config_size);
+		vl->config_staged = true;
 	return rc ? 1 : 0;
 }
 
@@ -693,28 +720,32 @@ static uint64_t vring_call(struct vu_link *vl, const struct vhost_user_msg *m)
 	return 0;
 }
 
-static void serve_backend_request(struct vdev_link *link, short revents)
+/*
+ * One backend request, all under the lock so that a reset reconnecting
+ * on a vCPU cannot swap req_sock meanwhile. The read does not wait (a
+ * backend writes a request at once); one cut short fails the channel.
+ */
+static void serve_backend_request_locked(struct vu_link *vl)
 {
-	struct vu_link *vl = of(link);
 	struct vhost_user_msg m;
-	char why[WHY_MAX], name[24];
+	char why[WHY_MAX], name[32];
 	unsigned nr;
 	uint64_t status;
 	int rc;
 
-	(void)revents;
-	rc = vhost_user_recv(vl->req_sock, &m, NULL, 0, &nr, vl->timeout_ms);
+	struct pollfd p = { .fd = vl->req_sock, .events = POLLIN };
+
+	if (vl->req_sock < 0 || poll(&p, 1, 0) <= 0)
+		return;	/* replaced, closed or drained since the main loop's poll */
+	rc = vhost_user_recv(vl->req_sock, &m, NULL, 0, &nr, 0);
 	if (!rc)
 		rc = vhost_user_check_backend_hdr(&m.hdr, why, sizeof(why));
 	else
 		snprintf(why, sizeof(why), "%s", reason(rc));
 	if (rc) {
 		close_backend_channel(vl);
-		if (rc == -EPIPE)	/* the main socket's watch tells of a death */
-			return;
-		lock(vl);
-		fail(vl, "backend request", why);
-		unlock(vl);
+		if (rc != -EPIPE)	/* the main socket's watch tells of a death */
+			fail(vl, "backend request", why);
 		return;
 	}
 	if (m.hdr.request == VHOST_USER_BACKEND_CONFIG_CHANGE_MSG)
@@ -725,8 +756,19 @@ static void serve_backend_request(struct vdev_link *link, short revents)
 		status = 1;
 	if (status)
 		log_ratelimited_msg(&vl->limit, LOG_WARN, "%s: backend request %s refused",
-				    vl->name, vhost_user_request_name(m.hdr.request, name, sizeof(name)));
+				    vl->name,
+				    vhost_user_backend_request_name(m.hdr.request, name, sizeof(name)));
 	answer(vl, &m.hdr, status);
+}
+
+static void serve_backend_request(struct vdev_link *link, short revents)
+{
+	struct vu_link *vl = of(link);
+
+	(void)revents;
+	lock(vl);
+	serve_backend_request_locked(vl);
+	unlock(vl);
 }
 
 static unsigned vu_watches(struct vdev_link *link, struct vdev_link_watch *w)
@@ -736,7 +778,8 @@ static unsigned vu_watches(struct vdev_link *link, struct vdev_link_watch *w)
 	w[0] = (struct vdev_link_watch){ vl->sock, POLLIN | POLLRDHUP, serve_sock };
 	w[1] = (struct vdev_link_watch){ vl->req_sock, POLLIN, serve_backend_request };
 	w[2] = (struct vdev_link_watch){ vl->err_fd, POLLIN, serve_err };
-	return 3;
+	w[3] = (struct vdev_link_watch){ vl->watches_fd, POLLIN, serve_watches_changed };
+	return 4;
 }
 
 static enum vdev_link_status vu_status(struct vdev_link *link)
@@ -763,6 +806,8 @@ static void destroy(struct vu_link *vl)
 	}
 	if (vl->err_fd >= 0)
 		close(vl->err_fd);
+	if (vl->watches_fd >= 0)
+		close(vl->watches_fd);
 	if (vl->inflight_fd >= 0)
 		close(vl->inflight_fd);
 	pthread_mutex_destroy(&vl->lock);
@@ -783,12 +828,18 @@ static const struct vdev_link_ops vu_ops = {
 
 /* --- create and reattach --- */
 
+/* Idempotent: a second call (offer_broken after a failure part-way)
+ * makes only the eventfds still missing. */
 static int make_queue_fds(struct vu_link *vl)
 {
 	for (unsigned q = 0; q < vl->link.nr_queues; q++) {
-		vl->link.kick_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		vl->link.call_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (vl->link.kick_fd[q] < 0 || vl->link.call_fd[q] < 0)
+		if (vl->link.kick_fd[q] < 0)
+			vl->link.kick_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (vl->link.kick_fd[q] < 0)
+			return -errno;
+		if (vl->link.call_fd[q] < 0)
+			vl->link.call_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (vl->link.call_fd[q] < 0)
 			return -errno;
 	}
 	return 0;
@@ -813,6 +864,7 @@ static struct vu_link *new_link(const struct vhost_user_options *opt)
 	snprintf(vl->name, sizeof(vl->name), "%s", opt->name ? opt->name : "vhost-user");
 	pthread_mutex_init(&vl->lock, NULL);
 	vl->sock = vl->req_sock = vl->err_fd = vl->inflight_fd = -1;
+	vl->watches_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	for (unsigned q = 0; q < VDEV_MAX_QUEUES; q++)
 		vl->link.kick_fd[q] = vl->link.call_fd[q] = -1;
 	vl->mem = opt->mem;
@@ -860,7 +912,7 @@ static int start(struct vu_link *vl, const struct vhost_user_options *opt, bool 
 		return rc;
 	}
 	vl->err_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vl->err_fd < 0)
+	if (vl->err_fd < 0 || vl->watches_fd < 0)
 		return refuse(vl, "vring error eventfd", strerror(errno));
 	*connected = true;
 	rc = handshake(vl, &vl->link.nr_queues, vl->link.config);
@@ -882,8 +934,10 @@ static int offer_broken(struct vu_link *vl)
 	if (make_queue_fds(vl))
 		return -1;
 	vl->failed = true;
-	log_warn("%s: %s; the device needs a reset (retried when the guest resets it)", vl->name,
-		 vl->why);
+	/* The queue count is fixed now: a later backend with more cannot fit. */
+	log_warn("%s: %s; the device needs a reset (retried when the guest resets it%s)",
+		 vl->name, vl->why,
+		 vl->want_queues ? "" : "; set queues = N to let a later reset recover it");
 	return 0;
 }
 
@@ -932,6 +986,7 @@ static int reconnect_locked(struct vu_link *vl, int sock)
 		close(sock);
 		return vl->sock;
 	}
+	watches_changed(vl);
 	rc = handshake(vl, &nr, vl->staged);
 	if (!rc && nr != vl->link.nr_queues) {
 		char why[WHY_MAX];
@@ -950,8 +1005,7 @@ static int reconnect_locked(struct vu_link *vl, int sock)
 		rc = activate_locked(vl, vl->active_features, true);
 	if (!rc && running)
 		__atomic_store_n(&vl->failed, false, __ATOMIC_RELEASE);
-	if (!running)
-		forget_queues(vl);
+	/* Rings of a device being set up stay: only a reset forgets them. */
 	return rc;
 }
 

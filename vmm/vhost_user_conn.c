@@ -123,26 +123,28 @@ static void close_fds(int *fds, unsigned nr)
 		close(fds[i]);
 }
 
+/* Every fd the kernel installed (as many as cmsg_len says, which the
+ * buffer's alignment may make more than asked for) is kept or closed. */
 static void take_fds(struct fd_take *t, struct msghdr *mh)
 {
 	if (mh->msg_flags & MSG_CTRUNC)
 		t->bad = true;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-		unsigned n;
-		int got[VHOST_USER_MAX_FDS + 1];
+		const unsigned char *data = CMSG_DATA(c);
+		size_t n;
 
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
 		    c->cmsg_len < CMSG_LEN(0))
 			continue;
-		n = (unsigned)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		if (n > VHOST_USER_MAX_FDS + 1)
-			n = VHOST_USER_MAX_FDS + 1;	/* the buffer holds no more */
-		memcpy(got, CMSG_DATA(c), n * sizeof(int));
-		for (unsigned i = 0; i < n; i++) {
+		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, data + i * sizeof(int), sizeof(fd));
 			if (t->nr < t->max) {
-				t->fds[t->nr++] = got[i];
+				t->fds[t->nr++] = fd;
 			} else {
-				close(got[i]);
+				close(fd);
 				t->bad = true;
 			}
 		}
@@ -167,6 +169,8 @@ static int read_exact(int sock, void *buf, size_t len, struct fd_take *t, int64_
 
 		if (n > 0) {
 			take_fds(t, &mh);
+			if (t->bad)	/* read no further into a broken stream */
+				return -EPROTO;
 			done += (size_t)n;
 			continue;
 		}

@@ -6,6 +6,7 @@
  * reaches the transport; a backend that hangs up fails the device.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
@@ -80,6 +81,7 @@ static void check_payloads(const struct guest_mem *mem, struct vdev_link *link)
 	i = fake_find(&b, VHOST_USER_SET_BACKEND_REQ_FD, 0);
 	CHECK_EQ(b.msgs[i].nr_fds, 1);
 	CHECK(b.msgs[i].m.hdr.flags & VHOST_USER_FLAG_NEED_REPLY);
+	CHECK(!(fcntl(b.msgs[i].fds[0], F_GETFL) & O_NONBLOCK));	/* the backend's end blocks */
 	i = fake_find(&b, VHOST_USER_SET_FEATURES, 0);
 	CHECK_EQ(b.msgs[i].m.p.u64, (1ull << 32) | (1ull << 30));
 
@@ -144,7 +146,7 @@ static void check_config_change(struct vdev_link *link)
 	pthread_mutex_unlock(&b.lock);
 	vhost_user_msg_empty(&m, VHOST_USER_BACKEND_CONFIG_CHANGE_MSG, VHOST_USER_FLAG_NEED_REPLY);
 	CHECK_EQ(vhost_user_send(chan, &m, sizeof(m.hdr), NULL, 0, 1000), 0);
-	CHECK_EQ(link->ops->watches(link, w), 3);
+	CHECK_EQ(link->ops->watches(link, w), 4);
 	CHECK(w[1].fd >= 0);
 	w[1].serve(link, POLLIN);
 	CHECK_EQ(config_changes, 1);

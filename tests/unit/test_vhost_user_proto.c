@@ -162,5 +162,10 @@ int main(void)
 	CHECK_STR(vhost_user_request_name(VHOST_USER_SET_BACKEND_REQ_FD, buf, sizeof(buf)),
 		  "SET_BACKEND_REQ_FD");
 	CHECK_STR(vhost_user_request_name(99, buf, sizeof(buf)), "request 99");
+	CHECK_STR(vhost_user_backend_request_name(VHOST_USER_BACKEND_CONFIG_CHANGE_MSG, buf,
+						  sizeof(buf)), "CONFIG_CHANGE_MSG");
+	CHECK_STR(vhost_user_backend_request_name(VHOST_USER_BACKEND_VRING_CALL, buf, sizeof(buf)),
+		  "VRING_CALL");
+	CHECK_STR(vhost_user_backend_request_name(99, buf, sizeof(buf)), "backend request 99");
 	return check_report("test_vhost_user_proto");
 }
