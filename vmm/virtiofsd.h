@@ -55,6 +55,7 @@ struct virtiofsd *virtiofsd_start(const struct virtiofsd_options *opt, int *conn
 				  size_t errlen);
 /* Readable when the process has exited. */
 int virtiofsd_pidfd(const struct virtiofsd *v);
+/* 0 when there is no process (never -1: kill(-1, ...) would reach everyone). */
 pid_t virtiofsd_pid(const struct virtiofsd *v);
 /* After the pidfd fired: reaps it; why says how it ended ("killed by signal 9"). */
 void virtiofsd_reap(struct virtiofsd *v, char *why, size_t len);

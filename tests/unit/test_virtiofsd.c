@@ -160,6 +160,7 @@ static void test_start_stop(void)
 	CHECK_STR(ask(conn, "ping\n"), "pong");	/* the connection it accepted is ours */
 	CHECK_STR(ask(conn, "fds\n"), "0");	/* nothing inherited but stdio and the listener */
 	CHECK_STR(ask(conn, "uid\n"), "0");	/* the C flavour keeps root */
+	CHECK_STR(ask(conn, "stdin\n"), "/dev/null");	/* nothing of ours to read */
 	CHECK(!fstatat(rundir, "virtiofs-data.sock", &st, AT_SYMLINK_NOFOLLOW));
 	CHECK(S_ISSOCK(st.st_mode));
 	CHECK_EQ(st.st_mode & 0777, 0660);
@@ -172,6 +173,7 @@ static void test_start_stop(void)
 	CHECK_EQ(poll(&p, 1, 10000), 1);
 	virtiofsd_reap(v, why, sizeof(why));
 	CHECK_STR(why, "killed by signal 9");
+	CHECK_EQ(virtiofsd_pid(v), 0);	/* no process: 0, never -1 (kill(-1) is everyone) */
 	close(conn);
 	CHECK_EQ(virtiofsd_restart(v, &conn2, err, sizeof(err)), 0);
 	CHECK(virtiofsd_pid(v) > 0 && virtiofsd_pid(v) != pid);
@@ -190,6 +192,94 @@ static void test_start_stop(void)
 	virtiofsd_stop(v);
 	CHECK(fstatat(rundir, "virtiofs-data.sock", &st, AT_SYMLINK_NOFOLLOW) && errno == ENOENT);
 	CHECK(kill(pid, 0) && errno == ESRCH);
+	close(rundir);
+}
+
+static struct virtiofsd *start_fake(struct shared_dir_config *share, int rundir, int *conn,
+				    char *err, size_t errlen)
+{
+	static struct virtiofsd_binary bin = { .flavour = VIRTIOFSD_C };
+	struct virtiofsd_options opt = { &bin, share, "fs3", rundir, at("run"), 0, 0 };
+
+	snprintf(bin.path, sizeof(bin.path), "%s", fake);
+	return virtiofsd_start(&opt, conn, err, errlen);
+}
+
+/* Root's virtiofsd only shares paths nobody else can swap: at start and at restart. */
+static void test_share_trust(void)
+{
+	struct shared_dir_config share = share_of(at("alice/vm/share"));
+	int rundir = open(at("run"), O_RDONLY | O_DIRECTORY), conn = -1;
+	char err[1024] = "", want[600], mine[64];
+	struct virtiofsd *v;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_share_trust: skipped (needs root to chown)\n");
+		close(rundir);
+		return;
+	}
+	CHECK(!system("PATH=/usr/bin:/bin mkdir -p \"$T/alice/vm/share\" \"$T/root/share\" && "
+		      "chown -R 4321:4321 \"$T/alice\""));
+	/* the symlink swap of the review: alice's parent can be swapped, so no start */
+	CHECK(start_fake(&share, rundir, &conn, err, sizeof(err)) == NULL);
+	snprintf(want, sizeof(want), "path: %s: %s is owned by uid 4321, who could swap the "
+		 "share; root's virtiofsd shares only paths below root-owned directories (or use "
+		 "the Rust virtiofsd with uid_map)", at("alice/vm/share"), at("alice"));
+	CHECK_STR(err, want);
+	CHECK_EQ(conn, -1);
+	/* and once swapped, the symlink itself is refused */
+	CHECK(!system("PATH=/usr/bin:/bin mv \"$T/alice/vm\" \"$T/alice/old\" && "
+		      "ln -s \"$T/root\" \"$T/alice/vm\" && chown -h root:root \"$T/alice\" "
+		      "\"$T/alice/vm\" && chmod 755 \"$T/alice\""));
+	CHECK(start_fake(&share, rundir, &conn, err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "alice/vm is a symlink (never followed)"));
+	/* a user's directory right in sticky /tmp: its owner may rename it */
+	snprintf(mine, sizeof(mine), "/tmp/test_virtiofsd_user.%d", (int)getpid());
+	CHECK(!mkdir(mine, 0755) && !chown(mine, USER_UID, USER_GID));
+	share.path = mine;
+	CHECK(start_fake(&share, rundir, &conn, err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "/tmp is sticky and writable by others, and what is in it is owned by "
+		      "uid 4321"));
+	rmdir(mine);
+	/* below a root-owned 0700 directory in /tmp: fine; until a parent changes hands */
+	share.path = at("root/share");
+	v = start_fake(&share, rundir, &conn, err, sizeof(err));
+	CHECK(v != NULL);
+	if (v) {
+		CHECK_STR(ask(conn, "ping\n"), "pong");
+		close(conn);
+		CHECK(!chown(at("root"), USER_UID, USER_GID));
+		CHECK_EQ(virtiofsd_restart(v, &conn, err, sizeof(err)), -EPERM);
+		CHECK(strstr(err, "root is owned by uid 4321, who could swap the share"));
+		CHECK_EQ(conn, -1);
+		CHECK(!chown(at("root"), 0, 0));
+		virtiofsd_stop(v);
+	}
+	close(rundir);
+}
+
+/* A restart that cannot exec says why: the child's errno, not a stale one. */
+static void test_restart_error(void)
+{
+	struct shared_dir_config share = share_of(at("share"));
+	struct virtiofsd_binary bin = { .flavour = VIRTIOFSD_C };
+	int rundir = open(at("run"), O_RDONLY | O_DIRECTORY), conn = -1;
+	struct virtiofsd_options opt = { &bin, &share, "fs4", rundir, at("run"), 0, 0 };
+	char err[1024] = "";
+	struct virtiofsd *v;
+
+	snprintf(bin.path, sizeof(bin.path), "%s", fake);
+	v = virtiofsd_start(&opt, &conn, err, sizeof(err));
+	CHECK(v != NULL);
+	if (!v)
+		return;
+	close(conn);
+	snprintf(bin.path, sizeof(bin.path), "%s", at("gone/virtiofsd"));
+	errno = EBADF;
+	CHECK_EQ(virtiofsd_restart(v, &conn, err, sizeof(err)), -ENOENT);
+	CHECK(strstr(err, "cannot exec"));
+	CHECK_EQ(virtiofsd_pid(v), 0);
+	virtiofsd_stop(v);
 	close(rundir);
 }
 
@@ -309,7 +399,10 @@ int main(int argc, char **argv)
 		setenv("PATH", path, 1);
 		free(path);
 	}
+	setenv("T", tmp, 1);
 	test_start_stop();
+	test_share_trust();
+	test_restart_error();
 	test_readonly();
 	test_real_c_virtiofsd();
 	if (!check_failures) {
