@@ -89,15 +89,46 @@ static void test_find(void)
 		fprintf(stderr, "test_find: a system virtiofsd exists; not-found case skipped\n");
 		return;
 	}
-	CHECK_EQ(virtiofsd_find(NULL, &bin, err, sizeof(err)), -1);
-	CHECK(strstr(err, "no virtiofsd found (searched PATH, /usr/libexec/virtiofsd, "
-		      "/usr/lib/qemu/virtiofsd, "));
-	CHECK(strstr(err, "cache/virtiofsd/usr/lib/qemu/virtiofsd): install one or set "
-		      "virtiofsd = \"/path\""));
+	/* the rig's cache is not searched: a user could have put anything there */
 	CHECK(!system("PATH=/usr/bin:/bin mkdir -p \"$VMSILO_RIG_CACHE/virtiofsd/usr/lib/qemu\""));
 	script(at("cache/virtiofsd/usr/lib/qemu/virtiofsd"), "echo 'source=PATH'", "echo x 7.2.1");
-	CHECK_EQ(virtiofsd_find(NULL, &bin, err, sizeof(err)), 0);
-	CHECK_STR(bin.path, at("cache/virtiofsd/usr/lib/qemu/virtiofsd"));
+	CHECK_EQ(virtiofsd_find(NULL, &bin, err, sizeof(err)), -1);
+	CHECK_STR(err, "no virtiofsd found (searched PATH, /usr/libexec/virtiofsd, "
+		  "/usr/lib/qemu/virtiofsd): install one or set virtiofsd = \"/path\"");
+}
+
+/* A root VMM runs only a virtiofsd nobody but root can replace. */
+static void test_find_owner(void)
+{
+	struct virtiofsd_binary bin;
+	char err[1024] = "";
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_find_owner: skipped (needs root to chown)\n");
+		return;
+	}
+	CHECK(!symlink(at("bin/virtiofsd"), at("link")));
+	CHECK_EQ(virtiofsd_find(at("link"), &bin, err, sizeof(err)), 0);
+	CHECK_STR(bin.path, at("bin/virtiofsd"));	/* resolved, then checked */
+	CHECK(strstr(bin.help, "-o source=PATH"));	/* kept for virtiofsd_argv */
+
+	CHECK(!chown(at("bin/virtiofsd"), USER_UID, USER_GID));
+	CHECK_EQ(virtiofsd_find(at("bin/virtiofsd"), &bin, err, sizeof(err)), -1);
+	CHECK(strstr(err, "virtiofsd: ") && strstr(err, "bin/virtiofsd: owned by uid 4321, not "
+						     "root; root runs only a virtiofsd owned by root"));
+	setenv("PATH", at("bin"), 1);	/* found ones too */
+	CHECK_EQ(virtiofsd_find(NULL, &bin, err, sizeof(err)), -1);
+	CHECK(strstr(err, "owned by uid 4321, not root"));
+	CHECK(!chown(at("bin/virtiofsd"), 0, 0));
+
+	CHECK(!chmod(at("bin"), 0777));
+	CHECK_EQ(virtiofsd_find(at("bin/virtiofsd"), &bin, err, sizeof(err)), -1);
+	CHECK(strstr(err, "/bin is writable by group or others, who could swap the binary"));
+	CHECK(!chmod(at("bin"), 0755));
+	CHECK(!chmod(at("bin/virtiofsd"), 0775));
+	CHECK_EQ(virtiofsd_find(at("bin/virtiofsd"), &bin, err, sizeof(err)), -1);
+	CHECK(strstr(err, "bin/virtiofsd: writable by group or others"));
+	CHECK(!chmod(at("bin/virtiofsd"), 0755));
 }
 
 /* One line from the (non-blocking) connection. */
@@ -396,6 +427,7 @@ int main(int argc, char **argv)
 		char *path = strdup(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
 
 		test_find();
+		test_find_owner();
 		setenv("PATH", path, 1);
 		free(path);
 	}
