@@ -14,6 +14,10 @@
 #include "check.h"
 #include "vmm/virtiofsd.h"
 
+/* What the fake's flavour would print: every -o the C mapping uses. */
+#define FAKE_C_HELP "-o source= -o cache= -o xattr -o posix_acl -o readdirplus -o writeback " \
+	"-o allow_direct_io -o killpriv_v2 -o log_level -o sandbox -o modcaps --fd"
+
 #define USER_UID 4321
 #define USER_GID 4322
 
@@ -175,6 +179,7 @@ static void test_start_stop(void)
 	pid_t pid;
 
 	snprintf(bin.path, sizeof(bin.path), "%s", fake);
+	snprintf(bin.help, sizeof(bin.help), "%s", FAKE_C_HELP);
 	snprintf(bin.version, sizeof(bin.version), "test");
 	mkdir(at("share"), 0755);
 	mkdir(at("run"), 0700);
@@ -233,6 +238,7 @@ static struct virtiofsd *start_fake(struct shared_dir_config *share, int rundir,
 	struct virtiofsd_options opt = { &bin, share, "fs3", rundir, at("run"), 0, 0 };
 
 	snprintf(bin.path, sizeof(bin.path), "%s", fake);
+	snprintf(bin.help, sizeof(bin.help), "%s", FAKE_C_HELP);
 	return virtiofsd_start(&opt, conn, err, errlen);
 }
 
@@ -300,6 +306,7 @@ static void test_restart_error(void)
 	struct virtiofsd *v;
 
 	snprintf(bin.path, sizeof(bin.path), "%s", fake);
+	snprintf(bin.help, sizeof(bin.help), "%s", FAKE_C_HELP);
 	v = virtiofsd_start(&opt, &conn, err, sizeof(err));
 	CHECK(v != NULL);
 	if (!v)
@@ -329,6 +336,7 @@ static void test_readonly(void)
 		return;
 	}
 	snprintf(bin.path, sizeof(bin.path), "%s", fake);
+	snprintf(bin.help, sizeof(bin.help), "%s", FAKE_C_HELP);
 	opt.rundir_fd = open(at("run"), O_RDONLY | O_DIRECTORY);
 	share.readonly = true;
 	v = virtiofsd_start(&opt, &conn, err, sizeof(err));
