@@ -1,5 +1,6 @@
 /* vmsilo-vmm: command line, config, and the VM's life from boot to exit. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -292,6 +293,18 @@ static int setup_host(const struct vm_config *cfg, struct console *console,
 	return 0;
 }
 
+/* fds 0-2 taken (by /dev/null if closed), so no pipe or socket of ours lands there. */
+static void ensure_stdio_open(void)
+{
+	int fd;
+
+	do
+		fd = open("/dev/null", O_RDWR);
+	while (fd >= 0 && fd < 3);
+	if (fd >= 0)
+		close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	struct vm_config cfg;
@@ -303,6 +316,7 @@ int main(int argc, char **argv)
 	char err[512] = "";
 	int status;
 
+	ensure_stdio_open();
 	log_set_level(LOG_WARN);
 	notify_init();
 	if (parse_args(argc, argv, &opt))

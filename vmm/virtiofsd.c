@@ -33,6 +33,7 @@
 
 #include "vmm/errfmt.h"
 #include "vmm/log.h"
+#include "vmm/path_trust.h"
 #include "vmm/runtime_dir.h"
 
 #ifndef SYS_pidfd_open
@@ -47,6 +48,7 @@
 #define RESTARTS_MAX 3
 #define RESTART_WINDOW_MS 60000
 #define STOP_GRACE_MS 1000
+#define EXEC_DEADLINE_MS 5000
 
 struct virtiofsd {
 	const struct virtiofsd_binary *bin;
@@ -57,7 +59,7 @@ struct virtiofsd {
 	int rundir_fd;			/* our own dup */
 	uid_t uid;
 	gid_t gid;
-	pid_t pid;			/* -1 once reaped */
+	pid_t pid;			/* 0 when there is none */
 	int pidfd;
 	long long restarts[RESTARTS_MAX];	/* when, oldest first */
 	unsigned nr_restarts;
@@ -126,7 +128,23 @@ _Noreturn static void child_fail(int report, int step)
 	_exit(127);
 }
 
-/* The listener as fd 3 (blocking, inherited), stdout to stderr, the rest CLOEXEC. */
+/* stdin: nothing of the VMM's (its terminal, a pipe) for virtiofsd to read. */
+static int child_stdin_null(void)
+{
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	if (null < 0)
+		return -1;
+	if (null != 0 && dup2(null, 0) < 0) {
+		close(null);
+		return -1;
+	}
+	if (null != 0)
+		close(null);
+	return null == 0 ? fcntl(0, F_SETFD, 0) : 0;
+}
+
+/* The listener as fd 3 (blocking), stdin /dev/null, stdout to stderr, the rest CLOEXEC. */
 static int child_fds(int listen_fd, int *report)
 {
 	if (*report == VIRTIOFSD_FD && (*report = fcntl(*report, F_DUPFD_CLOEXEC, 4)) < 0)
@@ -138,7 +156,7 @@ static int child_fds(int listen_fd, int *report)
 		return -1;
 	}
 	if (fcntl(VIRTIOFSD_FD, F_SETFL, fcntl(VIRTIOFSD_FD, F_GETFL) & ~O_NONBLOCK) ||
-	    dup2(2, 1) < 0)
+	    dup2(2, 1) < 0 || child_stdin_null())
 		return -1;
 	if (syscall(SYS_close_range, VIRTIOFSD_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC))
 		for (int fd = VIRTIOFSD_FD + 1; fd < 65536; fd++)
@@ -175,11 +193,12 @@ static void child_default_signals(void)
 {
 	sigset_t none;
 
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Handlers first: a signal pending at unblock must not run the VMM's. */
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
 /* Between fork and exec: only async-signal-safe calls, no allocation. */
@@ -203,67 +222,123 @@ _Noreturn static void child_exec(const struct virtiofsd *v, char **argv, int lis
 	child_fail(report, STEP_EXEC);
 }
 
-/* 0 once the child exec'd; else its failure in err, the child reaped. */
+/* Reads the child's report until EOF (it exec'd) or the deadline: bytes read, or -1. */
+static ssize_t read_report(int report, struct child_failure *f)
+{
+	long long deadline = now_ms() + EXEC_DEADLINE_MS;
+
+	for (;;) {
+		struct pollfd p = { .fd = report, .events = POLLIN };
+		long long left = deadline - now_ms();
+		ssize_t n;
+
+		if (left <= 0)
+			return -1;
+		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+			return -1;
+		if (!(p.revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		n = read(report, f, sizeof(*f));
+		if (n >= 0 || errno != EINTR)
+			return n;
+	}
+}
+
+/* 0 once the child exec'd; else -errno, its failure in err, the child reaped. */
 static int await_exec(const struct virtiofsd *v, pid_t pid, int report, char *err, size_t errlen)
 {
 	struct child_failure f;
-	ssize_t n;
+	ssize_t n = read_report(report, &f);
 
-	do
-		n = read(report, &f, sizeof(f));
-	while (n < 0 && errno == EINTR);
 	if (n == 0)
 		return 0;
-	waitpid(pid, NULL, 0);
-	if (n != (ssize_t)sizeof(f) || f.step < 0 || f.step > STEP_EXEC)
-		return errfmt(err, errlen, "%s: virtiofsd %s did not start", v->name, v->bin->path);
-	return errfmt_sys(err, errlen, f.err, "%s: virtiofsd %s: cannot %s", v->name,
-			  v->bin->path, step_names[f.step]);
+	if (n < 0)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (n < 0) {
+		errfmt(err, errlen, "%s: virtiofsd %s did not exec within %d s; killed", v->name,
+		       v->bin->path, EXEC_DEADLINE_MS / 1000);
+		return -ETIMEDOUT;
+	}
+	if (n != (ssize_t)sizeof(f) || f.step < 0 || f.step > STEP_EXEC || f.err <= 0) {
+		errfmt(err, errlen, "%s: virtiofsd %s did not start", v->name, v->bin->path);
+		return -EIO;
+	}
+	errfmt_sys(err, errlen, f.err, "%s: virtiofsd %s: cannot %s", v->name, v->bin->path,
+		   step_names[f.step]);
+	return -f.err;
 }
 
+/* 0 or -errno. */
 static int spawn(struct virtiofsd *v, int listen_fd, char **argv, char *err, size_t errlen)
 {
 	pid_t parent = getpid(), pid;
-	int report[2];
+	int report[2], r;
 
-	if (pipe2(report, O_CLOEXEC))
-		return errfmt_sys(err, errlen, errno, "%s: pipe", v->name);
+	if (pipe2(report, O_CLOEXEC)) {
+		r = -errno;
+		errfmt_sys(err, errlen, -r, "%s: pipe", v->name);
+		return r;
+	}
 	pid = fork();
 	if (pid == 0)
 		child_exec(v, argv, listen_fd, report[1], parent);
+	r = pid < 0 ? -errno : 0;
 	close(report[1]);
-	if (pid < 0 || await_exec(v, pid, report[0], err, errlen)) {
-		if (pid < 0)
-			errfmt_sys(err, errlen, errno, "%s: fork", v->name);
-		close(report[0]);
-		return -1;
-	}
+	if (r)
+		errfmt_sys(err, errlen, -r, "%s: fork", v->name);
+	else
+		r = await_exec(v, pid, report[0], err, errlen);
 	close(report[0]);
+	if (r)
+		return r;
 	v->pid = pid;
 	v->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (v->pidfd < 0) {
-		errfmt_sys(err, errlen, errno, "%s: pidfd_open (needs Linux 5.3)", v->name);
+		r = -errno;
+		errfmt_sys(err, errlen, -r, "%s: pidfd_open (needs Linux 5.3)", v->name);
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
-		v->pid = -1;
-		return -1;
+		v->pid = 0;
+		return r;
 	}
 	return 0;
 }
 
-/* One process on a fresh socket; *conn the VMM's end. */
+/*
+ * A root virtiofsd looks the share up by name at every start: nobody but
+ * root may be able to swap a directory on the way to it.
+ */
+static int check_share_path(const struct virtiofsd *v, char *err, size_t errlen)
+{
+	static const struct path_trust trust = {
+		.key = "path", .what = "the share", .last = PATH_TRUST_ANY_DIR,
+		.hint = "root's virtiofsd shares only paths below root-owned directories (or use "
+			"the Rust virtiofsd with uid_map)",
+	};
+
+	if (geteuid() != 0 || runs_as_user(v))
+		return 0;
+	return path_trust_check(&trust, v->share->path, err, errlen) ? -errno : 0;
+}
+
+/* One process on a fresh socket; *conn the VMM's end. 0 or -errno. */
 static int launch(struct virtiofsd *v, int *conn, char *err, size_t errlen)
 {
 	char *argv[ARGV_MAX], buf[16384];
 	int listen_fd, r;
 
 	*conn = -1;
+	r = check_share_path(v, err, errlen);
+	if (r)
+		return r;
 	if (virtiofsd_argv(v->bin, v->share, VIRTIOFSD_FD, argv, ARGV_MAX, buf, sizeof(buf), err,
 			   errlen))
-		return -1;
+		return -EINVAL;
 	listen_fd = listen_and_connect(v, conn, err, errlen);
 	if (listen_fd < 0)
-		return -1;
+		return errno ? -errno : -EIO;
 	r = spawn(v, listen_fd, argv, err, errlen);
 	close(listen_fd);
 	if (r) {
@@ -293,7 +368,7 @@ static struct virtiofsd *new_virtiofsd(const struct virtiofsd_options *opt, char
 		return NULL;
 	}
 	*v = (struct virtiofsd){ .bin = opt->bin, .share = opt->share, .uid = opt->uid,
-				 .gid = opt->gid, .pid = -1, .pidfd = -1 };
+				 .gid = opt->gid, .pidfd = -1 };
 	snprintf(v->name, sizeof(v->name), "%s", opt->name);
 	snprintf(v->rundir_path, sizeof(v->rundir_path), "%s", opt->rundir_path);
 	v->rundir_fd = fcntl(opt->rundir_fd, F_DUPFD_CLOEXEC, 0);
@@ -318,7 +393,7 @@ struct virtiofsd *virtiofsd_start(const struct virtiofsd_options *opt, int *conn
 		return NULL;
 	}
 	v = new_virtiofsd(opt, err, errlen);
-	if (v && launch(v, conn, err, errlen)) {
+	if (v && launch(v, conn, err, errlen) < 0) {
 		free_virtiofsd(v);
 		return NULL;
 	}
@@ -348,7 +423,7 @@ void virtiofsd_reap(struct virtiofsd *v, char *why, size_t len)
 	int status;
 	pid_t r;
 
-	if (v->pid < 0) {
+	if (v->pid <= 0) {
 		snprintf(why, len, "not running");
 		return;
 	}
@@ -363,7 +438,7 @@ void virtiofsd_reap(struct virtiofsd *v, char *why, size_t len)
 		describe(status, why, len);
 	close(v->pidfd);
 	v->pidfd = -1;
-	v->pid = -1;
+	v->pid = 0;
 }
 
 /* Whether the last RESTARTS_MAX restarts all fall in the window; else counts this one. */
@@ -391,7 +466,7 @@ static bool exited_within(const struct virtiofsd *v, int ms)
 /* Asked, then told, then killed; reaped either way. */
 static void end_process(struct virtiofsd *v, int grace_ms)
 {
-	if (v->pid < 0)
+	if (v->pid <= 0)
 		return;
 	if (!exited_within(v, grace_ms)) {
 		kill(v->pid, SIGTERM);
@@ -402,7 +477,7 @@ static void end_process(struct virtiofsd *v, int grace_ms)
 		;
 	close(v->pidfd);
 	v->pidfd = -1;
-	v->pid = -1;
+	v->pid = 0;
 }
 
 int virtiofsd_restart(struct virtiofsd *v, int *conn, char *err, size_t errlen)
@@ -416,9 +491,7 @@ int virtiofsd_restart(struct virtiofsd *v, int *conn, char *err, size_t errlen)
 		return -EAGAIN;
 	}
 	end_process(v, 0);
-	if (launch(v, conn, err, errlen))
-		return errno ? -errno : -EIO;
-	return 0;
+	return launch(v, conn, err, errlen);
 }
 
 void virtiofsd_stop(struct virtiofsd *v)

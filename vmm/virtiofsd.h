@@ -22,11 +22,13 @@ struct virtiofsd_binary {
 	char path[4096];
 	enum virtiofsd_flavour flavour;
 	char version[64];		/* as it prints it, for messages */
+	char help[16384];		/* its --help (cut at the size): which flags it has */
 };
 
-/* configured (NULL: search PATH, /usr/libexec, /usr/lib/qemu, the rig's
- * cache); runs "--help"/"--version" to learn the flavour. -1 and one
- * actionable line in err. */
+/* configured (NULL: search PATH, /usr/libexec, /usr/lib/qemu); runs
+ * "--help"/"--version" to learn the flavour and its flags. A root VMM
+ * takes only a binary that root owns in directories nobody else can write
+ * (symlinks resolved first). -1 and one actionable line in err. */
 int virtiofsd_find(const char *configured, struct virtiofsd_binary *bin, char *err, size_t errlen);
 
 /* argv for share (NULL-terminated, into argv[0..max-1], strings in buf);
@@ -55,6 +57,7 @@ struct virtiofsd *virtiofsd_start(const struct virtiofsd_options *opt, int *conn
 				  size_t errlen);
 /* Readable when the process has exited. */
 int virtiofsd_pidfd(const struct virtiofsd *v);
+/* 0 when there is no process (never -1: kill(-1, ...) would reach everyone). */
 pid_t virtiofsd_pid(const struct virtiofsd *v);
 /* After the pidfd fired: reaps it; why says how it ended ("killed by signal 9"). */
 void virtiofsd_reap(struct virtiofsd *v, char *why, size_t len);

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "vmm/errfmt.h"
+#include "vmm/path_trust.h"
 
 #define PROBE_DEADLINE_MS 5000
 #define PROBE_OUTPUT_MAX 65536
@@ -136,6 +138,8 @@ static int identify(struct virtiofsd_binary *bin, char *err, size_t errlen)
 	else
 		r = errfmt(err, errlen, "virtiofsd = \"%s\": its --help names neither "
 			   "\"--shared-dir\" nor \"-o source=\"; is it a virtiofsd?", bin->path);
+	if (!r)
+		snprintf(bin->help, sizeof(bin->help), "%s", out);
 	if (!r && !probe(bin->path, "--version", out, PROBE_OUTPUT_MAX))
 		parse_version(out, bin->version, sizeof(bin->version));
 	free(out);
@@ -167,28 +171,32 @@ static bool search_path(struct virtiofsd_binary *bin)
 	return false;
 }
 
-static void rig_cache_path(char *buf, size_t len)
-{
-	const char *cache = getenv("VMSILO_RIG_CACHE"), *home = getenv("HOME");
-
-	if (cache && *cache)
-		snprintf(buf, len, "%s/virtiofsd/usr/lib/qemu/virtiofsd", cache);
-	else
-		snprintf(buf, len, "%s/.cache/vmsilo-rig/virtiofsd/usr/lib/qemu/virtiofsd",
-			 home ? home : "");
-}
-
 static int search(struct virtiofsd_binary *bin, char *err, size_t errlen)
 {
-	char cached[4096];
-
-	rig_cache_path(cached, sizeof(cached));
 	if (search_path(bin) || take(bin, "/usr/libexec/virtiofsd") ||
-	    take(bin, "/usr/lib/qemu/virtiofsd") || take(bin, cached))
+	    take(bin, "/usr/lib/qemu/virtiofsd"))
 		return 0;
 	return errfmt(err, errlen, "no virtiofsd found (searched PATH, /usr/libexec/virtiofsd, "
-		      "/usr/lib/qemu/virtiofsd, %s): install one or set virtiofsd = \"/path\"",
-		      cached);
+		      "/usr/lib/qemu/virtiofsd): install one or set virtiofsd = \"/path\"");
+}
+
+/* Root runs it: nobody else may be able to replace it, then or later. */
+static int check_owner(struct virtiofsd_binary *bin, char *err, size_t errlen)
+{
+	static const struct path_trust trust = {
+		.key = "virtiofsd", .what = "the binary", .last = PATH_TRUST_ROOT_FILE,
+		.hint = "root runs only a virtiofsd owned by root in root-owned directories "
+			"nobody else can write; install it there or set virtiofsd = \"/path\"",
+	};
+	char real[PATH_MAX];
+
+	if (geteuid() != 0)
+		return 0;
+	if (!realpath(bin->path, real))
+		return errfmt_sys(err, errlen, errno, "virtiofsd = \"%s\": cannot resolve it",
+				  bin->path);
+	snprintf(bin->path, sizeof(bin->path), "%s", real);
+	return path_trust_check(&trust, bin->path, err, errlen);
 }
 
 int virtiofsd_find(const char *configured, struct virtiofsd_binary *bin, char *err, size_t errlen)
@@ -202,5 +210,7 @@ int virtiofsd_find(const char *configured, struct virtiofsd_binary *bin, char *e
 	} else if (search(bin, err, errlen)) {
 		return -1;
 	}
+	if (check_owner(bin, err, errlen))
+		return -1;
 	return identify(bin, err, errlen);
 }

@@ -38,6 +38,10 @@ static void answer(int conn, const char *line, const char *source, int listen_fd
 		snprintf(out, sizeof(out), "%d\n", count_fds(listen_fd) - 1);	/* minus conn */
 	} else if (!strcmp(line, "uid")) {
 		snprintf(out, sizeof(out), "%u\n", (unsigned)getuid());
+	} else if (!strcmp(line, "stdin")) {
+		ssize_t n = readlink("/proc/self/fd/0", path, sizeof(path) - 1);
+
+		snprintf(out, sizeof(out), "%.*s\n", n > 0 ? (int)n : 0, path);
 	} else if (!strcmp(line, "write")) {
 		int fd;
 

@@ -14,6 +14,10 @@
 #include "check.h"
 #include "vmm/virtiofsd.h"
 
+/* What the fake's flavour would print: every -o the C mapping uses. */
+#define FAKE_C_HELP "-o source= -o cache= -o xattr -o posix_acl -o readdirplus -o writeback " \
+	"-o allow_direct_io -o killpriv_v2 -o log_level -o sandbox -o modcaps --fd"
+
 #define USER_UID 4321
 #define USER_GID 4322
 
@@ -89,15 +93,46 @@ static void test_find(void)
 		fprintf(stderr, "test_find: a system virtiofsd exists; not-found case skipped\n");
 		return;
 	}
-	CHECK_EQ(virtiofsd_find(NULL, &bin, err, sizeof(err)), -1);
-	CHECK(strstr(err, "no virtiofsd found (searched PATH, /usr/libexec/virtiofsd, "
-		      "/usr/lib/qemu/virtiofsd, "));
-	CHECK(strstr(err, "cache/virtiofsd/usr/lib/qemu/virtiofsd): install one or set "
-		      "virtiofsd = \"/path\""));
+	/* the rig's cache is not searched: a user could have put anything there */
 	CHECK(!system("PATH=/usr/bin:/bin mkdir -p \"$VMSILO_RIG_CACHE/virtiofsd/usr/lib/qemu\""));
 	script(at("cache/virtiofsd/usr/lib/qemu/virtiofsd"), "echo 'source=PATH'", "echo x 7.2.1");
-	CHECK_EQ(virtiofsd_find(NULL, &bin, err, sizeof(err)), 0);
-	CHECK_STR(bin.path, at("cache/virtiofsd/usr/lib/qemu/virtiofsd"));
+	CHECK_EQ(virtiofsd_find(NULL, &bin, err, sizeof(err)), -1);
+	CHECK_STR(err, "no virtiofsd found (searched PATH, /usr/libexec/virtiofsd, "
+		  "/usr/lib/qemu/virtiofsd): install one or set virtiofsd = \"/path\"");
+}
+
+/* A root VMM runs only a virtiofsd nobody but root can replace. */
+static void test_find_owner(void)
+{
+	struct virtiofsd_binary bin;
+	char err[1024] = "";
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_find_owner: skipped (needs root to chown)\n");
+		return;
+	}
+	CHECK(!symlink(at("bin/virtiofsd"), at("link")));
+	CHECK_EQ(virtiofsd_find(at("link"), &bin, err, sizeof(err)), 0);
+	CHECK_STR(bin.path, at("bin/virtiofsd"));	/* resolved, then checked */
+	CHECK(strstr(bin.help, "-o source=PATH"));	/* kept for virtiofsd_argv */
+
+	CHECK(!chown(at("bin/virtiofsd"), USER_UID, USER_GID));
+	CHECK_EQ(virtiofsd_find(at("bin/virtiofsd"), &bin, err, sizeof(err)), -1);
+	CHECK(strstr(err, "virtiofsd: ") && strstr(err, "bin/virtiofsd: owned by uid 4321, not "
+						     "root; root runs only a virtiofsd owned by root"));
+	setenv("PATH", at("bin"), 1);	/* found ones too */
+	CHECK_EQ(virtiofsd_find(NULL, &bin, err, sizeof(err)), -1);
+	CHECK(strstr(err, "owned by uid 4321, not root"));
+	CHECK(!chown(at("bin/virtiofsd"), 0, 0));
+
+	CHECK(!chmod(at("bin"), 0777));
+	CHECK_EQ(virtiofsd_find(at("bin/virtiofsd"), &bin, err, sizeof(err)), -1);
+	CHECK(strstr(err, "/bin is writable by group or others, who could swap the binary"));
+	CHECK(!chmod(at("bin"), 0755));
+	CHECK(!chmod(at("bin/virtiofsd"), 0775));
+	CHECK_EQ(virtiofsd_find(at("bin/virtiofsd"), &bin, err, sizeof(err)), -1);
+	CHECK(strstr(err, "bin/virtiofsd: writable by group or others"));
+	CHECK(!chmod(at("bin/virtiofsd"), 0755));
 }
 
 /* One line from the (non-blocking) connection. */
@@ -144,6 +179,7 @@ static void test_start_stop(void)
 	pid_t pid;
 
 	snprintf(bin.path, sizeof(bin.path), "%s", fake);
+	snprintf(bin.help, sizeof(bin.help), "%s", FAKE_C_HELP);
 	snprintf(bin.version, sizeof(bin.version), "test");
 	mkdir(at("share"), 0755);
 	mkdir(at("run"), 0700);
@@ -160,6 +196,7 @@ static void test_start_stop(void)
 	CHECK_STR(ask(conn, "ping\n"), "pong");	/* the connection it accepted is ours */
 	CHECK_STR(ask(conn, "fds\n"), "0");	/* nothing inherited but stdio and the listener */
 	CHECK_STR(ask(conn, "uid\n"), "0");	/* the C flavour keeps root */
+	CHECK_STR(ask(conn, "stdin\n"), "/dev/null");	/* nothing of ours to read */
 	CHECK(!fstatat(rundir, "virtiofs-data.sock", &st, AT_SYMLINK_NOFOLLOW));
 	CHECK(S_ISSOCK(st.st_mode));
 	CHECK_EQ(st.st_mode & 0777, 0660);
@@ -172,6 +209,7 @@ static void test_start_stop(void)
 	CHECK_EQ(poll(&p, 1, 10000), 1);
 	virtiofsd_reap(v, why, sizeof(why));
 	CHECK_STR(why, "killed by signal 9");
+	CHECK_EQ(virtiofsd_pid(v), 0);	/* no process: 0, never -1 (kill(-1) is everyone) */
 	close(conn);
 	CHECK_EQ(virtiofsd_restart(v, &conn2, err, sizeof(err)), 0);
 	CHECK(virtiofsd_pid(v) > 0 && virtiofsd_pid(v) != pid);
@@ -193,6 +231,96 @@ static void test_start_stop(void)
 	close(rundir);
 }
 
+static struct virtiofsd *start_fake(struct shared_dir_config *share, int rundir, int *conn,
+				    char *err, size_t errlen)
+{
+	static struct virtiofsd_binary bin = { .flavour = VIRTIOFSD_C };
+	struct virtiofsd_options opt = { &bin, share, "fs3", rundir, at("run"), 0, 0 };
+
+	snprintf(bin.path, sizeof(bin.path), "%s", fake);
+	snprintf(bin.help, sizeof(bin.help), "%s", FAKE_C_HELP);
+	return virtiofsd_start(&opt, conn, err, errlen);
+}
+
+/* Root's virtiofsd only shares paths nobody else can swap: at start and at restart. */
+static void test_share_trust(void)
+{
+	struct shared_dir_config share = share_of(at("alice/vm/share"));
+	int rundir = open(at("run"), O_RDONLY | O_DIRECTORY), conn = -1;
+	char err[1024] = "", want[600], mine[64];
+	struct virtiofsd *v;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_share_trust: skipped (needs root to chown)\n");
+		close(rundir);
+		return;
+	}
+	CHECK(!system("PATH=/usr/bin:/bin mkdir -p \"$T/alice/vm/share\" \"$T/root/share\" && "
+		      "chown -R 4321:4321 \"$T/alice\""));
+	/* the symlink swap of the review: alice's parent can be swapped, so no start */
+	CHECK(start_fake(&share, rundir, &conn, err, sizeof(err)) == NULL);
+	snprintf(want, sizeof(want), "path: %s: %s is owned by uid 4321, who could swap the "
+		 "share; root's virtiofsd shares only paths below root-owned directories (or use "
+		 "the Rust virtiofsd with uid_map)", at("alice/vm/share"), at("alice"));
+	CHECK_STR(err, want);
+	CHECK_EQ(conn, -1);
+	/* and once swapped, the symlink itself is refused */
+	CHECK(!system("PATH=/usr/bin:/bin mv \"$T/alice/vm\" \"$T/alice/old\" && "
+		      "ln -s \"$T/root\" \"$T/alice/vm\" && chown -h root:root \"$T/alice\" "
+		      "\"$T/alice/vm\" && chmod 755 \"$T/alice\""));
+	CHECK(start_fake(&share, rundir, &conn, err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "alice/vm is a symlink (never followed)"));
+	/* a user's directory right in sticky /tmp: its owner may rename it */
+	snprintf(mine, sizeof(mine), "/tmp/test_virtiofsd_user.%d", (int)getpid());
+	CHECK(!mkdir(mine, 0755) && !chown(mine, USER_UID, USER_GID));
+	share.path = mine;
+	CHECK(start_fake(&share, rundir, &conn, err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "/tmp is sticky and writable by others, and what is in it is owned by "
+		      "uid 4321"));
+	rmdir(mine);
+	/* below a root-owned 0700 directory in /tmp: fine; until a parent changes hands */
+	share.path = at("root/share");
+	v = start_fake(&share, rundir, &conn, err, sizeof(err));
+	CHECK(v != NULL);
+	if (v) {
+		CHECK_STR(ask(conn, "ping\n"), "pong");
+		close(conn);
+		CHECK(!chown(at("root"), USER_UID, USER_GID));
+		CHECK_EQ(virtiofsd_restart(v, &conn, err, sizeof(err)), -EPERM);
+		CHECK(strstr(err, "root is owned by uid 4321, who could swap the share"));
+		CHECK_EQ(conn, -1);
+		CHECK(!chown(at("root"), 0, 0));
+		virtiofsd_stop(v);
+	}
+	close(rundir);
+}
+
+/* A restart that cannot exec says why: the child's errno, not a stale one. */
+static void test_restart_error(void)
+{
+	struct shared_dir_config share = share_of(at("share"));
+	struct virtiofsd_binary bin = { .flavour = VIRTIOFSD_C };
+	int rundir = open(at("run"), O_RDONLY | O_DIRECTORY), conn = -1;
+	struct virtiofsd_options opt = { &bin, &share, "fs4", rundir, at("run"), 0, 0 };
+	char err[1024] = "";
+	struct virtiofsd *v;
+
+	snprintf(bin.path, sizeof(bin.path), "%s", fake);
+	snprintf(bin.help, sizeof(bin.help), "%s", FAKE_C_HELP);
+	v = virtiofsd_start(&opt, &conn, err, sizeof(err));
+	CHECK(v != NULL);
+	if (!v)
+		return;
+	close(conn);
+	snprintf(bin.path, sizeof(bin.path), "%s", at("gone/virtiofsd"));
+	errno = EBADF;
+	CHECK_EQ(virtiofsd_restart(v, &conn, err, sizeof(err)), -ENOENT);
+	CHECK(strstr(err, "cannot exec"));
+	CHECK_EQ(virtiofsd_pid(v), 0);
+	virtiofsd_stop(v);
+	close(rundir);
+}
+
 /* The C flavour's readonly: writes in the share fail with EROFS. */
 static void test_readonly(void)
 {
@@ -208,6 +336,7 @@ static void test_readonly(void)
 		return;
 	}
 	snprintf(bin.path, sizeof(bin.path), "%s", fake);
+	snprintf(bin.help, sizeof(bin.help), "%s", FAKE_C_HELP);
 	opt.rundir_fd = open(at("run"), O_RDONLY | O_DIRECTORY);
 	share.readonly = true;
 	v = virtiofsd_start(&opt, &conn, err, sizeof(err));
@@ -306,10 +435,14 @@ int main(int argc, char **argv)
 		char *path = strdup(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
 
 		test_find();
+		test_find_owner();
 		setenv("PATH", path, 1);
 		free(path);
 	}
+	setenv("T", tmp, 1);
 	test_start_stop();
+	test_share_trust();
+	test_restart_error();
 	test_readonly();
 	test_real_c_virtiofsd();
 	if (!check_failures) {

@@ -6,9 +6,19 @@
 #include "check.h"
 #include "vmm/virtiofsd.h"
 
-static const struct virtiofsd_binary c_bin = { "/usr/lib/qemu/virtiofsd", VIRTIOFSD_C, "7.2.22" };
+#define C_HELP "-o cache=<mode> -o log_level=<level> -o readdirplus|no_readdirplus\n" \
+	"-o sandbox=namespace|chroot -o writeback|no_writeback -o xattr|no_xattr\n" \
+	"-o modcaps=CAPLIST -o allow_direct_io|no_allow_direct_io -o posix_acl/no_posix_acl\n" \
+	"-o killpriv_v2/no_killpriv_v2 -o source=PATH --fd=FDNUM --thread-pool-size=NUM\n"
+#define RUST_HELP "--shared-dir <DIR> --cache <CACHE> --xattr --posix-acl --no-readdirplus\n" \
+	"--writeback --allow-direct-io --killpriv-v2 --inode-file-handles=<FH> --uid-map\n" \
+	"--gid-map --translate-uid --translate-gid --preserve-noatime --readonly\n" \
+	"--log-level <LEVEL> --sandbox <SANDBOX> --modcaps <CAPS> --fd <FD> --thread-pool-size\n"
+
+static const struct virtiofsd_binary c_bin = { "/usr/lib/qemu/virtiofsd", VIRTIOFSD_C, "7.2.22",
+					       C_HELP };
 static const struct virtiofsd_binary rust_bin = { "/usr/libexec/virtiofsd", VIRTIOFSD_RUST,
-						  "1.10.1" };
+						  "1.10.1", RUST_HELP };
 
 static struct shared_dir_config defaults(void)
 {
@@ -43,7 +53,7 @@ static void test_c_defaults(void)
 	CHECK_STR(joined(&c_bin, &s),
 		  "/usr/lib/qemu/virtiofsd -o source=/srv/data -o cache=auto -o xattr -o posix_acl "
 		  "-o readdirplus -o no_writeback -o no_allow_direct_io -o killpriv_v2 "
-		  "-o log_level=info -o sandbox=namespace --fd=3");
+		  "-o log_level=info -o sandbox=namespace -o modcaps=-mknod:-setfcap --fd=3");
 }
 
 static void test_c_every_option(void)
@@ -61,7 +71,7 @@ static void test_c_every_option(void)
 	CHECK_STR(joined(&c_bin, &s),
 		  "/usr/lib/qemu/virtiofsd -o source=/srv/data -o cache=none -o no_xattr "
 		  "-o no_posix_acl -o no_readdirplus -o writeback -o allow_direct_io "
-		  "-o no_killpriv_v2 -o log_level=err -o sandbox=namespace --thread-pool-size=16 "
+		  "-o no_killpriv_v2 -o log_level=err -o sandbox=namespace -o modcaps=-mknod:-setfcap --thread-pool-size=16 "
 		  "--fd=3");
 	s.cache = SHARE_CACHE_ALWAYS;
 	s.log_level = SHARE_LOG_DEBUG;
@@ -78,7 +88,7 @@ static void test_rust_defaults_and_every_option(void)
 	CHECK_STR(joined(&rust_bin, &s),
 		  "/usr/libexec/virtiofsd --shared-dir=/srv/data --cache=auto --xattr --posix-acl "
 		  "--killpriv-v2 --inode-file-handles=prefer --log-level=info --sandbox=namespace "
-		  "--fd=3");
+		  "--modcaps=-mknod:-setfcap --fd=3");
 	s.cache = SHARE_CACHE_METADATA;
 	s.xattr = s.posix_acl = s.readdirplus = s.killpriv_v2 = false;
 	s.writeback = s.allow_direct_io = s.preserve_noatime = s.readonly = true;
@@ -95,7 +105,7 @@ static void test_rust_defaults_and_every_option(void)
 		  "--writeback --allow-direct-io --inode-file-handles=mandatory "
 		  "--uid-map=:1000:1000:1: --gid-map=:100:100:1: --translate-uid=map:1000:1000:1 "
 		  "--translate-gid=map:100:100:1 --preserve-noatime --readonly --log-level=error "
-		  "--sandbox=namespace --thread-pool-size=4 --fd=3");
+		  "--sandbox=namespace --modcaps=-mknod:-setfcap --thread-pool-size=4 --fd=3");
 	s.cache = SHARE_CACHE_NEVER;
 	s.inode_file_handles = SHARE_FH_NEVER;
 	CHECK(strstr(joined(&rust_bin, &s), "--cache=never "));
@@ -172,8 +182,37 @@ static void test_small_buffers(void)
 	}
 }
 
+/* A flag its --help does not show is refused by key, never passed or dropped. */
+static void test_flags_missing_from_help(void)
+{
+	struct virtiofsd_binary old_rust = { "/usr/libexec/virtiofsd", VIRTIOFSD_RUST, "1.7.0",
+					     "--shared-dir <DIR> --cache <C> --xattr --posix-acl "
+					     "--killpriv-v2 --inode-file-handles=<FH> --log-level "
+					     "--sandbox --modcaps --fd --readonly-ish" };
+	struct virtiofsd_binary old_c = { "/usr/lib/qemu/virtiofsd", VIRTIOFSD_C, "5.0",
+					  "-o source=PATH -o cache=<m> -o xattrmap=X -o posix_acl "
+					  "-o readdirplus -o writeback -o allow_direct_io "
+					  "-o killpriv_v2 -o log_level -o sandbox --fd" };
+	struct shared_dir_config s = defaults();
+
+	CHECK(strncmp(joined(&old_rust, &s), "ERR", 3));
+	s.readonly = true;
+	CHECK_STR(joined(&old_rust, &s), "ERR: readonly: the installed virtiofsd (Rust, version "
+		  "1.7.0, /usr/libexec/virtiofsd) has no --readonly in its --help");
+	s = defaults();
+	s.translate_uid = "map:1000:1000:1";
+	CHECK(strstr(joined(&old_rust, &s), "ERR: translate_uid: ") != NULL);
+	s = defaults();
+	CHECK_STR(joined(&old_c, &s), "ERR: xattr: the installed virtiofsd (C, version 5.0, "
+		  "/usr/lib/qemu/virtiofsd) has no xattr in its --help");
+	memcpy(old_c.help + strlen(old_c.help), " -o xattr|no_xattr", 19);
+	CHECK(strstr(joined(&old_c, &s), "ERR: virtiofsd: ") && strstr(joined(&old_c, &s),
+								       "has no modcaps"));
+}
+
 int main(void)
 {
+	test_flags_missing_from_help();
 	test_c_defaults();
 	test_c_every_option();
 	test_rust_defaults_and_every_option();
