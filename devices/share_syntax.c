@@ -23,6 +23,12 @@ int share_check_word(const char *s, char *why, size_t len)
 	return -1;
 }
 
+static bool tag_char_ok(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '.' || ch == '_' || ch == '-';
+}
+
 int share_check_tag(const char *tag, char *why, size_t len)
 {
 	size_t n = strlen(tag);
@@ -31,7 +37,13 @@ int share_check_tag(const char *tag, char *why, size_t len)
 		snprintf(why, len, "must be 1 to %d bytes, got %zu", SHARED_DIR_TAG_MAX, n);
 		return -1;
 	}
-	return share_check_word(tag, why, len);
+	for (; *tag; tag++)
+		if (!tag_char_ok(*tag)) {
+			snprintf(why, len, "only letters, digits, '.', '_' and '-' (it names the "
+				 "socket and goes on the kernel command line)");
+			return -1;
+		}
+	return 0;
 }
 
 /* A decimal u32 at *p (no sign, no leading zeros beyond "0"); advances *p. */

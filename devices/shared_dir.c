@@ -95,8 +95,9 @@ static int check_no_dax(const void *value, char *why, size_t len)
 
 static const struct cfg_key shared_dir_keys[] = {
 	{ "tag", CFG_STRING, SHARE(tag), 0, NULL, 0, SHARED_DIR_TAG_MAX, NULL,
-	  "The virtio-fs tag the guest mounts (`mount -t virtiofs TAG`); unique, 1 to 36 bytes, "
-	  "no `:` or whitespace; `\"home\"` is the shared home's.", check_tag },
+	  "The virtio-fs tag the guest mounts (`mount -t virtiofs TAG`); unique, "
+	  "1 to 36 bytes of `A-Z a-z 0-9 . _ -`; `\"home\"` is the "
+	  "shared home's.", check_tag },
 	{ "path", CFG_PATH, SHARE(path), 0, NULL, 0, 0, NULL,
 	  "The host directory; must exist.", check_directory },
 	{ "mount_path", CFG_STRING, SHARE(mount_path), 0, "none", 0, MOUNT_PATH_MAX, NULL,
