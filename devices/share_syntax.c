@@ -46,6 +46,41 @@ int share_check_tag(const char *tag, char *why, size_t len)
 	return 0;
 }
 
+/* One component of a path: from s to the next '/' or the end. */
+static bool component_ok(const char *s, size_t n)
+{
+	return n && !(n == 1 && s[0] == '.') && !(n == 2 && s[0] == '.' && s[1] == '.');
+}
+
+int share_check_mount_path(const char *path, char *why, size_t len)
+{
+	const char *s = path;
+	size_t n;
+
+	if (s[0] != '/') {
+		snprintf(why, len, "must be an absolute path");
+		return -1;
+	}
+	if (strchr(s, '"')) {
+		snprintf(why, len, "must not contain '\"' (it goes on the kernel command line)");
+		return -1;
+	}
+	if (!strcmp(s, "/")) {
+		snprintf(why, len, "must not be \"/\" (the guest's root)");
+		return -1;
+	}
+	for (s = path + 1;; s += n + 1) {
+		n = strcspn(s, "/");
+		if (!component_ok(s, n)) {
+			snprintf(why, len, "no empty, \".\" or \"..\" components (nor a final '/')");
+			return -1;
+		}
+		if (!s[n])
+			break;
+	}
+	return share_check_word(path, why, len);
+}
+
 /* A decimal u32 at *p (no sign, no leading zeros beyond "0"); advances *p. */
 static bool take_u32(const char **p, uint32_t *out)
 {

@@ -50,13 +50,7 @@ static int check_directory(const void *value, char *why, size_t len)
 
 static int check_mount_path(const void *value, char *why, size_t len)
 {
-	const char *s = *(char *const *)value;
-
-	if (s[0] != '/') {
-		snprintf(why, len, "must be an absolute path");
-		return -1;
-	}
-	return share_check_word(s, why, len);
+	return share_check_mount_path(*(char *const *)value, why, len);
 }
 
 static int check_id_map(const void *value, char *why, size_t len)
@@ -102,8 +96,8 @@ static const struct cfg_key shared_dir_keys[] = {
 	  "The host directory; must exist.", check_directory },
 	{ "mount_path", CFG_STRING, SHARE(mount_path), 0, "none", 0, MOUNT_PATH_MAX, NULL,
 	  "Where the guest mounts it (`systemd.mount-extra=TAG:PATH:virtiofs` on the kernel "
-	  "command line); absolute, at most 180 bytes, no `:` or whitespace. Unset: the guest "
-	  "does not mount it.",
+	  "command line); unique, absolute, not `/`, at most 180 bytes, no `:`, `\"` or "
+	  "whitespace, no empty, `.` or `..` components. Unset: the guest does not mount it.",
 	  check_mount_path },
 	{ "readonly", CFG_BOOL, SHARE(readonly), 0, "false", 0, 0, NULL,
 	  "The guest cannot write (also mounted `ro`).", NULL },
@@ -148,16 +142,20 @@ static const struct cfg_key shared_dir_keys[] = {
 	{ .name = NULL },
 };
 
-/* Tags are unique among the shares; the shared home's is "home". */
+/* Tags and mount paths are unique among the shares; the shared home's,
+ * the last share, is "home" at "/home/user". */
 static void shared_dir_check(const void *cfg, struct cfg_check *chk)
 {
 	const struct shared_dir_config *s = cfg;
 
-	for (unsigned i = 0; s->tag && i < chk->nr_earlier; i++) {
+	for (unsigned i = 0; i < chk->nr_earlier; i++) {
 		const struct shared_dir_config *o = chk->earlier[i];
 
-		if (o->tag && !strcmp(o->tag, s->tag))
+		if (s->tag && o->tag && !strcmp(o->tag, s->tag))
 			chk->report(chk, "tag: \"%s\" is also shared_dir[%u]'s", s->tag, i);
+		if (s->mount_path && o->mount_path && !strcmp(o->mount_path, s->mount_path))
+			chk->report(chk, "mount_path: \"%s\" is also shared_dir[%u]'s",
+				    s->mount_path, i);
 	}
 }
 

@@ -290,6 +290,52 @@ static void test_paths(void)
 	BAD(one_share("mount_path = \"/mnt/a b\"\n"),
 	    "banking.toml:6:14: shared_dir[0].mount_path: must not contain ':', whitespace or "
 	    "control characters (it goes on the kernel command line)");
+	BAD(one_share("mount_path = \"/mnt/a\\\"b\"\n"),
+	    "banking.toml:6:14: shared_dir[0].mount_path: must not contain '\"' (it goes on the "
+	    "kernel command line)");
+	BAD(one_share("mount_path = \"/\"\n"),
+	    "banking.toml:6:14: shared_dir[0].mount_path: must not be \"/\" (the guest's root)");
+}
+
+/* One path, one mount point: no aliases of another share's, nor of "/". */
+static void test_mount_path_components(void)
+{
+	static const char *const bad_paths[] = { "//", "/mnt//a", "//mnt", "/mnt/", "/.",
+						 "/..", "/mnt/.", "/mnt/../etc", "/./mnt",
+						 "/mnt/a/..", NULL };
+	static const char *const good_paths[] = { "/mnt", "/mnt/a/b", "/mnt/.a", "/mnt/..b",
+						  "/mnt/...", "/a.", NULL };
+	struct vm_config cfg;
+
+	for (unsigned i = 0; bad_paths[i]; i++)
+		BAD(one_share(fmt("mount_path = \"%s\"\n", bad_paths[i])),
+		    "banking.toml:6:14: shared_dir[0].mount_path: no empty, \".\" or \"..\" "
+		    "components (nor a final '/')");
+	for (unsigned i = 0; good_paths[i]; i++) {
+		if (!PARSE(one_share(fmt("mount_path = \"%s\"\n", good_paths[i])), &cfg))
+			CHECK_STR(share(&cfg, 0)->mount_path, good_paths[i]);
+		config_free(&cfg);
+	}
+}
+
+/* Two shares cannot mount at one path, the shared home's "/home/user" included. */
+static void test_mount_path_unique(void)
+{
+	struct vm_config cfg;
+
+	BAD(fmt(MIN_DOC "[[shared_dir]]\ntag = \"a\"\npath = \"%s\"\nmount_path = \"/mnt/x\"\n"
+		"[[shared_dir]]\ntag = \"b\"\npath = \"%s\"\nmount_path = \"/mnt/x\"\n", dir, dir),
+	    "banking.toml:7:1: shared_dir[1]: mount_path: \"/mnt/x\" is also shared_dir[0]'s");
+	BAD(fmt("shared_home = true\n" MIN_DOC "[[shared_dir]]\ntag = \"a\"\npath = \"%s\"\n"
+		"mount_path = \"/home/user\"\n", dir),
+	    "banking.toml:1:1: shared_home: mount_path: \"/home/user\" is also shared_dir[0]'s");
+	/* Nested mount points are fine; so is /home/user without a shared home. */
+	if (!PARSE(fmt(MIN_DOC "[[shared_dir]]\ntag = \"a\"\npath = \"%s\"\nmount_path = \"/mnt\"\n"
+		       "[[shared_dir]]\ntag = \"b\"\npath = \"%s\"\nmount_path = \"/mnt/x\"\n"
+		       "[[shared_dir]]\ntag = \"c\"\npath = \"%s\"\nmount_path = \"/home/user\"\n",
+		       dir, dir, dir), &cfg))
+		CHECK_EQ(config_count(&cfg, &shared_dir_kind), 3);
+	config_free(&cfg);
 }
 
 #define ID_MAP_WANT "expected \":GUEST:HOST:COUNT:\" (decimal, COUNT at least 1)"
@@ -599,6 +645,8 @@ int main(void)
 	test_share_keys();
 	test_tags();
 	test_paths();
+	test_mount_path_components();
+	test_mount_path_unique();
 	test_longest_param();
 	test_id_maps();
 	test_share_limits();
