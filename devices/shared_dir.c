@@ -31,8 +31,12 @@ int shared_dir_check_directory(const char *path, char *why, size_t len)
 {
 	struct stat st;
 
-	if (stat(path, &st)) {
+	if (lstat(path, &st)) {
 		snprintf(why, len, "%.150s: no such directory", path);
+		return -1;
+	}
+	if (S_ISLNK(st.st_mode)) {	/* the C virtiofsd refuses it as a source */
+		snprintf(why, len, "%.150s: is a symlink: give the directory it points to", path);
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode)) {
@@ -93,7 +97,7 @@ static const struct cfg_key shared_dir_keys[] = {
 	  "1 to 36 bytes of `A-Z a-z 0-9 . _ -`; `\"home\"` is the "
 	  "shared home's.", check_tag },
 	{ "path", CFG_PATH, SHARE(path), 0, NULL, 0, 0, NULL,
-	  "The host directory; must exist.", check_directory },
+	  "The host directory; must exist and not be a symlink itself.", check_directory },
 	{ "mount_path", CFG_STRING, SHARE(mount_path), 0, "none", 0, MOUNT_PATH_MAX, NULL,
 	  "Where the guest mounts it (`systemd.mount-extra=TAG:PATH:virtiofs` on the kernel "
 	  "command line); unique, absolute, not `/`, at most 180 bytes, no `:`, `\"` or "

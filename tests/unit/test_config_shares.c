@@ -20,6 +20,8 @@
 
 static char dir[64];		/* an existing directory, shared by the cases */
 static char file[96];		/* an existing file in it */
+static char sub[96];		/* a directory in it */
+static char dirlink[96];		/* a symlink to dir, beside it */
 
 /* printf into a static buffer: the documents of one case. */
 static const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
@@ -273,12 +275,25 @@ static void test_longest_param(void)
 
 static void test_paths(void)
 {
+	struct vm_config cfg;
+
 	BAD(MIN_DOC "[[shared_dir]]\ntag = \"data\"\npath = \"/nonexistent/x\"\n",
 	    "banking.toml:5:8: shared_dir[0].path: /nonexistent/x: no such directory");
 	bad(__LINE__, fmt(MIN_DOC "[[shared_dir]]\ntag = \"data\"\npath = \"%s\"\n", file),
 	    fmt("banking.toml:5:8: shared_dir[0].path: %s: not a directory\n", file));
 	BAD(MIN_DOC "[[shared_dir]]\ntag = \"data\"\n",
 	    "banking.toml:3:1: shared_dir[0]: path: required key is missing");
+	bad(__LINE__, fmt(MIN_DOC "[[shared_dir]]\ntag = \"data\"\npath = \"%s\"\n", dirlink),
+	    fmt("banking.toml:5:8: shared_dir[0].path: %s: is a symlink: give the directory it "
+		"points to\n", dirlink));
+	bad(__LINE__, fmt("shared_home = \"%s\"\n" MIN_DOC, dirlink),
+	    fmt("banking.toml:1:15: shared_home: %s: is a symlink: give the directory it "
+		"points to\n", dirlink));
+	/* A symlink above the last component is the host's business (/var -> /private/var). */
+	if (!PARSE(fmt(MIN_DOC "[[shared_dir]]\ntag = \"data\"\npath = \"%s/sub\"\n", dirlink),
+		   &cfg))
+		CHECK_STR(share(&cfg, 0)->path, fmt("%s/sub", dirlink));
+	config_free(&cfg);
 	BAD(one_share("allow_mmap = true\n"),
 	    "banking.toml:6:14: shared_dir[0].allow_mmap: not supported yet (no DAX window); "
 	    "set allow_mmap = false");
@@ -641,6 +656,10 @@ int main(void)
 	if (!(f = fopen(file, "w")))
 		return perror(file), 1;
 	fclose(f);
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	snprintf(dirlink, sizeof(dirlink), "%s.dirlink", dir);
+	if (mkdir(sub, 0700) || symlink(dir, dirlink))
+		return perror(dirlink), 1;
 	test_share_defaults();
 	test_share_keys();
 	test_tags();
@@ -655,6 +674,8 @@ int main(void)
 	test_vhost_user_keys();
 	test_example();
 	unlink(file);
+	unlink(dirlink);
+	rmdir(sub);
 	rmdir(dir);
 	return check_report("test_config_shares");
 }
