@@ -93,8 +93,8 @@ static int check_no_dax(const void *value, char *why, size_t len)
 
 static const struct cfg_key shared_dir_keys[] = {
 	{ "tag", CFG_STRING, SHARE(tag), 0, NULL, 0, SHARED_DIR_TAG_MAX, NULL,
-	  "The virtio-fs tag the guest mounts (`mount -t virtiofs TAG`); unique, "
-	  "1 to 36 bytes of `A-Z a-z 0-9 . _ -`; `\"home\"` is the "
+	  "The virtio-fs tag the guest mounts (`mount -t virtiofs TAG`); unique (the "
+	  "`[[vhost_user]]` fs tags included), 1 to 36 bytes of `A-Z a-z 0-9 . _ -`; `\"home\"` is the "
 	  "shared home's.", check_tag },
 	{ "path", CFG_PATH, SHARE(path), 0, NULL, 0, 0, NULL,
 	  "The host directory; must exist and not be a symlink itself.", check_directory },
@@ -146,8 +146,8 @@ static const struct cfg_key shared_dir_keys[] = {
 	{ .name = NULL },
 };
 
-/* Tags and mount paths are unique among the shares; the shared home's,
- * the last share, is "home" at "/home/user". */
+/* Mount paths are unique among the shares; the shared home's, the last
+ * share, is "/home/user". (Tags, unique across kinds: vmm/config.c.) */
 static void shared_dir_check(const void *cfg, struct cfg_check *chk)
 {
 	const struct shared_dir_config *s = cfg;
@@ -155,8 +155,6 @@ static void shared_dir_check(const void *cfg, struct cfg_check *chk)
 	for (unsigned i = 0; i < chk->nr_earlier; i++) {
 		const struct shared_dir_config *o = chk->earlier[i];
 
-		if (s->tag && o->tag && !strcmp(o->tag, s->tag))
-			chk->report(chk, "tag: \"%s\" is also shared_dir[%u]'s", s->tag, i);
 		if (s->mount_path && o->mount_path && !strcmp(o->mount_path, s->mount_path))
 			chk->report(chk, "mount_path: \"%s\" is also shared_dir[%u]'s",
 				    s->mount_path, i);

@@ -39,6 +39,11 @@ uint16_t vhost_user_device_id(int type)
 	return type >= 0 && (size_t)type < NR_TYPES ? type_ids[type] : 0;
 }
 
+const char *vhost_user_fs_tag(const struct vhost_user_config *cfg)
+{
+	return cfg->type == TYPE_FS ? cfg->tag : NULL;
+}
+
 static int check_power_of_two(const void *value, char *why, size_t len)
 {
 	uint64_t n = *(const uint64_t *)value;
@@ -69,7 +74,7 @@ static const struct cfg_key vhost_user_keys[] = {
 	  "Entries per queue, a power of two.", check_power_of_two },
 	{ "tag", CFG_STRING, VHU(tag), 0, "none", 0, SHARED_DIR_TAG_MAX, NULL,
 	  "`type = \"fs\"` only: the tag in the device config when the backend does not "
-	  "provide one.", check_tag },
+	  "provide one; as a share's tag, and unique among them.", check_tag },
 	{ .name = NULL },
 };
 

@@ -609,6 +609,30 @@ static void test_vhost_user_keys(void)
 	    "banking.toml:6:1: shared_dir[0].seccomp_policy: unknown key");
 }
 
+/* A [[vhost_user]] fs tag and a share's are one namespace, in either order. */
+static void test_vhost_user_tag_unique(void)
+{
+	const char *vhu_fs = "[[vhost_user]]\ntype = \"fs\"\nsocket = \"/b\"\ntag = \"data\"\n";
+	struct vm_config cfg;
+
+	BAD(fmt("%s%s", one_share(""), vhu_fs),
+	    "banking.toml:6:1: vhost_user[0]: tag: \"data\" is also shared_dir[0]'s");
+	BAD(fmt(MIN_DOC "%s[[shared_dir]]\ntag = \"data\"\npath = \"%s\"\n", vhu_fs, dir),
+	    "banking.toml:7:1: shared_dir[0]: tag: \"data\" is also vhost_user[0]'s");
+	BAD(fmt(MIN_DOC "%s%s", vhu_fs, vhu_fs),
+	    "banking.toml:7:1: vhost_user[1]: tag: \"data\" is also vhost_user[0]'s");
+	BAD(fmt("shared_home = true\n" MIN_DOC "[[vhost_user]]\ntype = \"fs\"\nsocket = \"/b\"\n"
+		"tag = \"home\"\n"),
+	    "banking.toml:1:1: shared_home: tag: \"home\" is also vhost_user[0]'s");
+	/* Untagged fs devices (the backend names them) and other types do not collide. */
+	if (!PARSE(fmt("%s[[vhost_user]]\ntype = \"fs\"\nsocket = \"/b\"\n"
+		       "[[vhost_user]]\ntype = \"fs\"\nsocket = \"/c\"\n"
+		       "[[vhost_user]]\ntype = \"fs\"\nsocket = \"/d\"\ntag = \"other\"\n",
+		       one_share("")), &cfg))
+		CHECK_EQ(config_count(&cfg, &vhost_user_kind), 3);
+	config_free(&cfg);
+}
+
 /* examples/shared.toml loads (its share pointed at dir) and means what it says. */
 static void test_example(void)
 {
@@ -672,6 +696,7 @@ int main(void)
 	test_shared_home();
 	test_vhost_user_types();
 	test_vhost_user_keys();
+	test_vhost_user_tag_unique();
 	test_example();
 	unlink(file);
 	unlink(dirlink);
