@@ -571,10 +571,10 @@ static void test_vhost_user_keys(void)
 	struct vhost_user_target t;
 	char err[128];
 
-	if (PARSE(MIN_DOC "[[vhost_user]]\ntype = \"fs\"\nsocket = \"b.sock\"\nqueues = 16\n"
+	if (PARSE(MIN_DOC "[[vhost_user]]\ntype = \"fs\"\nsocket = \"/run/b.sock\"\nqueues = 16\n"
 		  "queue_size = 32768\ntag = \"ext\"\n", &cfg))
 		return;
-	CHECK_STR(vhu(&cfg, 0)->socket, "b.sock");	/* relative to the file's directory */
+	CHECK_STR(vhu(&cfg, 0)->socket, "/run/b.sock");
 	CHECK_EQ(vhu(&cfg, 0)->queues, 16);
 	CHECK_EQ(vhu(&cfg, 0)->queue_size, 32768);
 	CHECK_EQ(vhost_user_kind.vhost_user(vhu(&cfg, 0), NULL, &t, err, sizeof(err)), 0);
@@ -607,6 +607,29 @@ static void test_vhost_user_keys(void)
 	    "banking.toml:6:1: vhost_user[0].seccomp_policy: unknown key");
 	BAD(one_share("seccomp_policy = \"log\"\n"),
 	    "banking.toml:6:1: shared_dir[0].seccomp_policy: unknown key");
+}
+
+/* The VMM connects from its own directory, through a sockaddr_un. */
+static void test_vhost_user_socket(void)
+{
+	char path[109];
+	struct vm_config cfg;
+
+	BAD(MIN_DOC "[[vhost_user]]\ntype = \"blk\"\nsocket = \"b.sock\"\n",
+	    "banking.toml:5:10: vhost_user[0].socket: must be an absolute path");
+	BAD(MIN_DOC "[[vhost_user]]\ntype = \"blk\"\nsocket = \"./b.sock\"\n",
+	    "banking.toml:5:10: vhost_user[0].socket: must be an absolute path");
+	BAD(MIN_DOC "[[vhost_user]]\ntype = \"blk\"\nsocket = \"\"\n",
+	    "banking.toml:5:10: vhost_user[0].socket: must be an absolute path");
+	memset(path, 's', sizeof(path) - 1);
+	path[0] = '/';
+	path[108] = '\0';
+	BAD(fmt(MIN_DOC "[[vhost_user]]\ntype = \"blk\"\nsocket = \"%s\"\n", path),
+	    "banking.toml:5:10: vhost_user[0].socket: at most 107 bytes");
+	path[107] = '\0';
+	if (!PARSE(fmt(MIN_DOC "[[vhost_user]]\ntype = \"blk\"\nsocket = \"%s\"\n", path), &cfg))
+		CHECK_STR(vhu(&cfg, 0)->socket, path);
+	config_free(&cfg);
 }
 
 /* A [[vhost_user]] fs tag and a share's are one namespace, in either order. */
@@ -697,6 +720,7 @@ int main(void)
 	test_vhost_user_types();
 	test_vhost_user_keys();
 	test_vhost_user_tag_unique();
+	test_vhost_user_socket();
 	test_example();
 	unlink(file);
 	unlink(dirlink);
