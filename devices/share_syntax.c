@@ -23,6 +23,12 @@ int share_check_word(const char *s, char *why, size_t len)
 	return -1;
 }
 
+static bool tag_char_ok(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '.' || ch == '_' || ch == '-';
+}
+
 int share_check_tag(const char *tag, char *why, size_t len)
 {
 	size_t n = strlen(tag);
@@ -31,7 +37,48 @@ int share_check_tag(const char *tag, char *why, size_t len)
 		snprintf(why, len, "must be 1 to %d bytes, got %zu", SHARED_DIR_TAG_MAX, n);
 		return -1;
 	}
-	return share_check_word(tag, why, len);
+	for (; *tag; tag++)
+		if (!tag_char_ok(*tag)) {
+			snprintf(why, len, "only letters, digits, '.', '_' and '-' (it names the "
+				 "socket and goes on the kernel command line)");
+			return -1;
+		}
+	return 0;
+}
+
+/* One component of a path: from s to the next '/' or the end. */
+static bool component_ok(const char *s, size_t n)
+{
+	return n && !(n == 1 && s[0] == '.') && !(n == 2 && s[0] == '.' && s[1] == '.');
+}
+
+int share_check_mount_path(const char *path, char *why, size_t len)
+{
+	const char *s = path;
+	size_t n;
+
+	if (s[0] != '/') {
+		snprintf(why, len, "must be an absolute path");
+		return -1;
+	}
+	if (strchr(s, '"')) {
+		snprintf(why, len, "must not contain '\"' (it goes on the kernel command line)");
+		return -1;
+	}
+	if (!strcmp(s, "/")) {
+		snprintf(why, len, "must not be \"/\" (the guest's root)");
+		return -1;
+	}
+	for (s = path + 1;; s += n + 1) {
+		n = strcspn(s, "/");
+		if (!component_ok(s, n)) {
+			snprintf(why, len, "no empty, \".\" or \"..\" components (nor a final '/')");
+			return -1;
+		}
+		if (!s[n])
+			break;
+	}
+	return share_check_word(path, why, len);
 }
 
 /* A decimal u32 at *p (no sign, no leading zeros beyond "0"); advances *p. */

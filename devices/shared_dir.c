@@ -31,8 +31,12 @@ int shared_dir_check_directory(const char *path, char *why, size_t len)
 {
 	struct stat st;
 
-	if (stat(path, &st)) {
+	if (lstat(path, &st)) {
 		snprintf(why, len, "%.150s: no such directory", path);
+		return -1;
+	}
+	if (S_ISLNK(st.st_mode)) {	/* the C virtiofsd refuses it as a source */
+		snprintf(why, len, "%.150s: is a symlink: give the directory it points to", path);
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode)) {
@@ -50,13 +54,7 @@ static int check_directory(const void *value, char *why, size_t len)
 
 static int check_mount_path(const void *value, char *why, size_t len)
 {
-	const char *s = *(char *const *)value;
-
-	if (s[0] != '/') {
-		snprintf(why, len, "must be an absolute path");
-		return -1;
-	}
-	return share_check_word(s, why, len);
+	return share_check_mount_path(*(char *const *)value, why, len);
 }
 
 static int check_id_map(const void *value, char *why, size_t len)
@@ -95,14 +93,15 @@ static int check_no_dax(const void *value, char *why, size_t len)
 
 static const struct cfg_key shared_dir_keys[] = {
 	{ "tag", CFG_STRING, SHARE(tag), 0, NULL, 0, SHARED_DIR_TAG_MAX, NULL,
-	  "The virtio-fs tag the guest mounts (`mount -t virtiofs TAG`); unique, 1 to 36 bytes, "
-	  "no `:` or whitespace; `\"home\"` is the shared home's.", check_tag },
+	  "The virtio-fs tag the guest mounts (`mount -t virtiofs TAG`); unique (the "
+	  "`[[vhost_user]]` fs tags included), 1 to 36 bytes of `A-Z a-z 0-9 . _ -`; `\"home\"` is the "
+	  "shared home's.", check_tag },
 	{ "path", CFG_PATH, SHARE(path), 0, NULL, 0, 0, NULL,
-	  "The host directory; must exist.", check_directory },
+	  "The host directory; must exist and not be a symlink itself.", check_directory },
 	{ "mount_path", CFG_STRING, SHARE(mount_path), 0, "none", 0, MOUNT_PATH_MAX, NULL,
 	  "Where the guest mounts it (`systemd.mount-extra=TAG:PATH:virtiofs` on the kernel "
-	  "command line); absolute, at most 180 bytes, no `:` or whitespace. Unset: the guest "
-	  "does not mount it.",
+	  "command line); unique, absolute, not `/`, at most 180 bytes, no `:`, `\"` or "
+	  "whitespace, no empty, `.` or `..` components. Unset: the guest does not mount it.",
 	  check_mount_path },
 	{ "readonly", CFG_BOOL, SHARE(readonly), 0, "false", 0, 0, NULL,
 	  "The guest cannot write (also mounted `ro`).", NULL },
@@ -147,16 +146,18 @@ static const struct cfg_key shared_dir_keys[] = {
 	{ .name = NULL },
 };
 
-/* Tags are unique among the shares; the shared home's is "home". */
+/* Mount paths are unique among the shares; the shared home's, the last
+ * share, is "/home/user". (Tags, unique across kinds: vmm/config.c.) */
 static void shared_dir_check(const void *cfg, struct cfg_check *chk)
 {
 	const struct shared_dir_config *s = cfg;
 
-	for (unsigned i = 0; s->tag && i < chk->nr_earlier; i++) {
+	for (unsigned i = 0; i < chk->nr_earlier; i++) {
 		const struct shared_dir_config *o = chk->earlier[i];
 
-		if (o->tag && !strcmp(o->tag, s->tag))
-			chk->report(chk, "tag: \"%s\" is also shared_dir[%u]'s", s->tag, i);
+		if (s->mount_path && o->mount_path && !strcmp(o->mount_path, s->mount_path))
+			chk->report(chk, "mount_path: \"%s\" is also shared_dir[%u]'s",
+				    s->mount_path, i);
 	}
 }
 

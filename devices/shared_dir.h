@@ -46,8 +46,9 @@ struct shared_dir_config {
 
 extern const struct device_kind shared_dir_kind;
 
-/* 0 when path is a directory, else -1 and "PATH: no such directory" (or
- * "not a directory") in why. */
+/* 0 when path is a directory (its last component not a symlink), else -1
+ * and "PATH: no such directory" (or "not a directory", "is a symlink...")
+ * in why. */
 int shared_dir_check_directory(const char *path, char *why, size_t len);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/un.h>
 #include <linux/virtio_ids.h>
 
 #include "devices/share_syntax.h"
@@ -16,6 +17,7 @@
 
 #define VHU(f) offsetof(struct vhost_user_config, f)
 #define FS_CONFIG_SIZE (SHARED_DIR_TAG_MAX + 4)
+#define SOCKET_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
 /* The config's names and their virtio device ids, index for index. */
 static const char *const type_names[] = {
@@ -39,6 +41,11 @@ uint16_t vhost_user_device_id(int type)
 	return type >= 0 && (size_t)type < NR_TYPES ? type_ids[type] : 0;
 }
 
+const char *vhost_user_fs_tag(const struct vhost_user_config *cfg)
+{
+	return cfg->type == TYPE_FS ? cfg->tag : NULL;
+}
+
 static int check_power_of_two(const void *value, char *why, size_t len)
 {
 	uint64_t n = *(const uint64_t *)value;
@@ -55,21 +62,31 @@ static int check_tag(const void *value, char *why, size_t len)
 	return share_check_tag(*(char *const *)value, why, len);
 }
 
+/* The VMM connects from its own directory, not the config file's. */
+static int check_socket(const void *value, char *why, size_t len)
+{
+	if (**(char *const *)value == '/')
+		return 0;
+	snprintf(why, len, "must be an absolute path");
+	return -1;
+}
+
 static const struct cfg_key vhost_user_keys[] = {
 	{ "type", CFG_CHOICE, VHU(type), 0, NULL, 0, 0, type_names,
 	  "The virtio device: `\"fs\"`, `\"blk\"`, `\"net\"`, `\"vsock\"`, `\"snd\"`, `\"gpu\"`, "
 	  "`\"input\"`, `\"console\"`, `\"rng\"`, `\"scsi\"`, `\"can\"`, `\"i2c\"`, `\"gpio\"` "
 	  "or `\"scmi\"`.", NULL },
-	{ "socket", CFG_PATH, VHU(socket), 0, NULL, 0, 0, NULL,
-	  "The backend's vhost-user socket; someone else starts the backend (it need not "
-	  "exist when the config is read).", NULL },
+	{ "socket", CFG_STRING, VHU(socket), 0, NULL, 0, SOCKET_PATH_MAX, NULL,
+	  "The backend's vhost-user socket, an absolute path of at most 107 bytes; someone "
+	  "else starts the backend (it need not exist when the config is read).", check_socket },
 	{ "queues", CFG_UINT, VHU(queues), 0, "0", 0, VHOST_USER_DEV_MAX_QUEUES, NULL,
-	  "Queues; `0`: as many as the backend says.", NULL },
+	  "Queues; `0`: ask the backend (`GET_QUEUE_NUM`, with the `MQ` protocol feature), "
+	  "else the device type's default.", NULL },
 	{ "queue_size", CFG_UINT, VHU(queue_size), 0, "256", 1, 32768, NULL,
 	  "Entries per queue, a power of two.", check_power_of_two },
 	{ "tag", CFG_STRING, VHU(tag), 0, "none", 0, SHARED_DIR_TAG_MAX, NULL,
 	  "`type = \"fs\"` only: the tag in the device config when the backend does not "
-	  "provide one.", check_tag },
+	  "provide one; as a share's tag, and unique among them.", check_tag },
 	{ .name = NULL },
 };
 

@@ -24,6 +24,9 @@ struct vhost_user_config {
 /* The virtio device id of a type index; 0 for none. */
 uint16_t vhost_user_device_id(int type);
 
+/* cfg's tag when its type is "fs", else NULL. */
+const char *vhost_user_fs_tag(const struct vhost_user_config *cfg);
+
 extern const struct device_kind vhost_user_kind;
 
 #endif

@@ -9,6 +9,7 @@
 #include "vmm/mac.h"
 #include "vmm/toml.h"
 #include "vmm/vm_name.h"
+#include "devices/fs_tag.h"
 #include "devices/registry.h"
 #include "devices/shared_dir.h"
 #include "devices/vsock_device.h"
@@ -751,7 +752,31 @@ static void check_report(struct cfg_check *chk, const char *fmt, ...)
 	       "%s", msg);
 }
 
-/* After the whole file: seccomp defaults and the kinds' own checks. */
+/* Virtio-fs tags are unique across shares and vhost-user fs devices, in
+ * whichever order their sections come (the shared home's is last). */
+static void check_fs_tags(struct ctx *c)
+{
+	const struct vm_config *cfg = c->cfg;
+	char name[64], other[64];
+
+	for (size_t i = 0; i < cfg->nr_devices; i++) {
+		const struct config_device *dev = &cfg->devices[i];
+		const char *tag = device_fs_tag(dev->kind, dev->cfg);
+
+		for (size_t j = 0; tag && j < i; j++) {
+			const struct config_device *o = &cfg->devices[j];
+			const char *o_tag = device_fs_tag(o->kind, o->cfg);
+
+			if (o_tag && !strcmp(o_tag, tag))
+				report(c, dev->line, dev->col, instance_name(dev, name, sizeof(name)),
+				       "tag: \"%s\" is also %s's", tag,
+				       instance_name(o, other, sizeof(other)));
+		}
+	}
+}
+
+/* After the whole file: seccomp defaults and the kinds' own checks, then
+ * the checks across kinds. */
 static void finish_devices(struct ctx *c)
 {
 	struct vm_config *cfg = c->cfg;
@@ -773,6 +798,7 @@ static void finish_devices(struct ctx *c)
 					     .nr_earlier = n, .report = check_report, .ctx = &dc };
 		dev->kind->check(dev->cfg, &dc.chk);
 	}
+	check_fs_tags(c);
 }
 
 static void free_device(struct config_device *dev)

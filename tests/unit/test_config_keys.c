@@ -4,6 +4,7 @@
  * and a key is marked set only when its value was taken.
  */
 #include "devices/registry.h"
+#include "devices/fs_tag.h"
 #include "devices/shared_dir.h"
 #include "vmm/config.h"
 #include "tests/unit/check.h"
@@ -99,6 +100,12 @@ int shared_dir_check_directory(const char *path, char *why, size_t len)
 	(void)path;
 	snprintf(why, len, "no directories here");
 	return -1;
+}
+const char *device_fs_tag(const struct device_kind *kind, const void *cfg)
+{
+	(void)kind;
+	(void)cfg;
+	return NULL;
 }
 const struct device_kind *const device_kinds[] = { &fake_kind, NULL };
 

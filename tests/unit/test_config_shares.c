@@ -20,6 +20,8 @@
 
 static char dir[64];		/* an existing directory, shared by the cases */
 static char file[96];		/* an existing file in it */
+static char sub[96];		/* a directory in it */
+static char dirlink[96];		/* a symlink to dir, beside it */
 
 /* printf into a static buffer: the documents of one case. */
 static const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
@@ -206,6 +208,9 @@ static void test_share_keys(void)
 	config_free(&cfg);
 }
 
+#define TAG_WANT "only letters, digits, '.', '_' and '-' (it names the socket and goes on " \
+	"the kernel command line)"
+
 static void test_tags(void)
 {
 	const char *tag36 = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -218,12 +223,17 @@ static void test_tags(void)
 	    "banking.toml:4:7: shared_dir[0].tag: at most 36 bytes");
 	BAD(fmt(MIN_DOC "[[shared_dir]]\ntag = \"\"\npath = \"%s\"\n", dir),
 	    "banking.toml:4:7: shared_dir[0].tag: must be 1 to 36 bytes, got 0");
-	BAD(fmt(MIN_DOC "[[shared_dir]]\ntag = \"a:b\"\npath = \"%s\"\n", dir),
-	    "banking.toml:4:7: shared_dir[0].tag: must not contain ':', whitespace or control "
-	    "characters (it goes on the kernel command line)");
-	BAD(fmt(MIN_DOC "[[shared_dir]]\ntag = \"a b\"\npath = \"%s\"\n", dir),
-	    "banking.toml:4:7: shared_dir[0].tag: must not contain ':', whitespace or control "
-	    "characters (it goes on the kernel command line)");
+	/* A '/' would leave the runtime directory in virtiofs-<tag>.sock, a '"'
+	 * would end the kernel command line's quoting. */
+	static const char *const bad_tags[] = { "a:b", "a b", "a/b", "../x", "a\\\"b", "a=b",
+						"a,b", "a\\tb", "\\u00e9t\\u00e9", NULL };
+	for (unsigned i = 0; bad_tags[i]; i++)
+		BAD(fmt(MIN_DOC "[[shared_dir]]\ntag = \"%s\"\npath = \"%s\"\n", bad_tags[i], dir),
+		    "banking.toml:4:7: shared_dir[0].tag: " TAG_WANT);
+	if (!PARSE(fmt(MIN_DOC "[[shared_dir]]\ntag = \"Data-2.old_x\"\npath = \"%s\"\n", dir),
+		   &cfg))
+		CHECK_STR(share(&cfg, 0)->tag, "Data-2.old_x");
+	config_free(&cfg);
 	BAD(fmt(MIN_DOC "[[shared_dir]]\npath = \"%s\"\n", dir),
 	    "banking.toml:3:1: shared_dir[0]: tag: required key is missing");
 	BAD(fmt(MIN_DOC "[[shared_dir]]\ntag = \"data\"\npath = \"%s\"\n"
@@ -265,12 +275,25 @@ static void test_longest_param(void)
 
 static void test_paths(void)
 {
+	struct vm_config cfg;
+
 	BAD(MIN_DOC "[[shared_dir]]\ntag = \"data\"\npath = \"/nonexistent/x\"\n",
 	    "banking.toml:5:8: shared_dir[0].path: /nonexistent/x: no such directory");
 	bad(__LINE__, fmt(MIN_DOC "[[shared_dir]]\ntag = \"data\"\npath = \"%s\"\n", file),
 	    fmt("banking.toml:5:8: shared_dir[0].path: %s: not a directory\n", file));
 	BAD(MIN_DOC "[[shared_dir]]\ntag = \"data\"\n",
 	    "banking.toml:3:1: shared_dir[0]: path: required key is missing");
+	bad(__LINE__, fmt(MIN_DOC "[[shared_dir]]\ntag = \"data\"\npath = \"%s\"\n", dirlink),
+	    fmt("banking.toml:5:8: shared_dir[0].path: %s: is a symlink: give the directory it "
+		"points to\n", dirlink));
+	bad(__LINE__, fmt("shared_home = \"%s\"\n" MIN_DOC, dirlink),
+	    fmt("banking.toml:1:15: shared_home: %s: is a symlink: give the directory it "
+		"points to\n", dirlink));
+	/* A symlink above the last component is the host's business (/var -> /private/var). */
+	if (!PARSE(fmt(MIN_DOC "[[shared_dir]]\ntag = \"data\"\npath = \"%s/sub\"\n", dirlink),
+		   &cfg))
+		CHECK_STR(share(&cfg, 0)->path, fmt("%s/sub", dirlink));
+	config_free(&cfg);
 	BAD(one_share("allow_mmap = true\n"),
 	    "banking.toml:6:14: shared_dir[0].allow_mmap: not supported yet (no DAX window); "
 	    "set allow_mmap = false");
@@ -282,6 +305,52 @@ static void test_paths(void)
 	BAD(one_share("mount_path = \"/mnt/a b\"\n"),
 	    "banking.toml:6:14: shared_dir[0].mount_path: must not contain ':', whitespace or "
 	    "control characters (it goes on the kernel command line)");
+	BAD(one_share("mount_path = \"/mnt/a\\\"b\"\n"),
+	    "banking.toml:6:14: shared_dir[0].mount_path: must not contain '\"' (it goes on the "
+	    "kernel command line)");
+	BAD(one_share("mount_path = \"/\"\n"),
+	    "banking.toml:6:14: shared_dir[0].mount_path: must not be \"/\" (the guest's root)");
+}
+
+/* One path, one mount point: no aliases of another share's, nor of "/". */
+static void test_mount_path_components(void)
+{
+	static const char *const bad_paths[] = { "//", "/mnt//a", "//mnt", "/mnt/", "/.",
+						 "/..", "/mnt/.", "/mnt/../etc", "/./mnt",
+						 "/mnt/a/..", NULL };
+	static const char *const good_paths[] = { "/mnt", "/mnt/a/b", "/mnt/.a", "/mnt/..b",
+						  "/mnt/...", "/a.", NULL };
+	struct vm_config cfg;
+
+	for (unsigned i = 0; bad_paths[i]; i++)
+		BAD(one_share(fmt("mount_path = \"%s\"\n", bad_paths[i])),
+		    "banking.toml:6:14: shared_dir[0].mount_path: no empty, \".\" or \"..\" "
+		    "components (nor a final '/')");
+	for (unsigned i = 0; good_paths[i]; i++) {
+		if (!PARSE(one_share(fmt("mount_path = \"%s\"\n", good_paths[i])), &cfg))
+			CHECK_STR(share(&cfg, 0)->mount_path, good_paths[i]);
+		config_free(&cfg);
+	}
+}
+
+/* Two shares cannot mount at one path, the shared home's "/home/user" included. */
+static void test_mount_path_unique(void)
+{
+	struct vm_config cfg;
+
+	BAD(fmt(MIN_DOC "[[shared_dir]]\ntag = \"a\"\npath = \"%s\"\nmount_path = \"/mnt/x\"\n"
+		"[[shared_dir]]\ntag = \"b\"\npath = \"%s\"\nmount_path = \"/mnt/x\"\n", dir, dir),
+	    "banking.toml:7:1: shared_dir[1]: mount_path: \"/mnt/x\" is also shared_dir[0]'s");
+	BAD(fmt("shared_home = true\n" MIN_DOC "[[shared_dir]]\ntag = \"a\"\npath = \"%s\"\n"
+		"mount_path = \"/home/user\"\n", dir),
+	    "banking.toml:1:1: shared_home: mount_path: \"/home/user\" is also shared_dir[0]'s");
+	/* Nested mount points are fine; so is /home/user without a shared home. */
+	if (!PARSE(fmt(MIN_DOC "[[shared_dir]]\ntag = \"a\"\npath = \"%s\"\nmount_path = \"/mnt\"\n"
+		       "[[shared_dir]]\ntag = \"b\"\npath = \"%s\"\nmount_path = \"/mnt/x\"\n"
+		       "[[shared_dir]]\ntag = \"c\"\npath = \"%s\"\nmount_path = \"/home/user\"\n",
+		       dir, dir, dir), &cfg))
+		CHECK_EQ(config_count(&cfg, &shared_dir_kind), 3);
+	config_free(&cfg);
 }
 
 #define ID_MAP_WANT "expected \":GUEST:HOST:COUNT:\" (decimal, COUNT at least 1)"
@@ -502,10 +571,10 @@ static void test_vhost_user_keys(void)
 	struct vhost_user_target t;
 	char err[128];
 
-	if (PARSE(MIN_DOC "[[vhost_user]]\ntype = \"fs\"\nsocket = \"b.sock\"\nqueues = 16\n"
+	if (PARSE(MIN_DOC "[[vhost_user]]\ntype = \"fs\"\nsocket = \"/run/b.sock\"\nqueues = 16\n"
 		  "queue_size = 32768\ntag = \"ext\"\n", &cfg))
 		return;
-	CHECK_STR(vhu(&cfg, 0)->socket, "b.sock");	/* relative to the file's directory */
+	CHECK_STR(vhu(&cfg, 0)->socket, "/run/b.sock");
 	CHECK_EQ(vhu(&cfg, 0)->queues, 16);
 	CHECK_EQ(vhu(&cfg, 0)->queue_size, 32768);
 	CHECK_EQ(vhost_user_kind.vhost_user(vhu(&cfg, 0), NULL, &t, err, sizeof(err)), 0);
@@ -522,8 +591,9 @@ static void test_vhost_user_keys(void)
 	BAD(MIN_DOC "[[vhost_user]]\ntype = \"blk\"\nsocket = \"/b\"\ntag = \"x\"\n",
 	    "banking.toml:3:1: vhost_user[0]: tag: only for type = \"fs\"");
 	BAD(MIN_DOC "[[vhost_user]]\ntype = \"fs\"\nsocket = \"/b\"\ntag = \"a b\"\n",
-	    "banking.toml:6:7: vhost_user[0].tag: must not contain ':', whitespace or control "
-	    "characters (it goes on the kernel command line)");
+	    "banking.toml:6:7: vhost_user[0].tag: " TAG_WANT);
+	BAD(MIN_DOC "[[vhost_user]]\ntype = \"fs\"\nsocket = \"/b\"\ntag = \"a/b\"\n",
+	    "banking.toml:6:7: vhost_user[0].tag: " TAG_WANT);
 	BAD(MIN_DOC "[[vhost_user]]\ntype = \"blk\"\nsocket = \"/b\"\nqueues = 17\n",
 	    "banking.toml:6:10: vhost_user[0].queues: must be between 0 and 16, got 17");
 	BAD(MIN_DOC "[[vhost_user]]\ntype = \"blk\"\nsocket = \"/b\"\nqueue_size = 100\n",
@@ -537,6 +607,53 @@ static void test_vhost_user_keys(void)
 	    "banking.toml:6:1: vhost_user[0].seccomp_policy: unknown key");
 	BAD(one_share("seccomp_policy = \"log\"\n"),
 	    "banking.toml:6:1: shared_dir[0].seccomp_policy: unknown key");
+}
+
+/* The VMM connects from its own directory, through a sockaddr_un. */
+static void test_vhost_user_socket(void)
+{
+	char path[109];
+	struct vm_config cfg;
+
+	BAD(MIN_DOC "[[vhost_user]]\ntype = \"blk\"\nsocket = \"b.sock\"\n",
+	    "banking.toml:5:10: vhost_user[0].socket: must be an absolute path");
+	BAD(MIN_DOC "[[vhost_user]]\ntype = \"blk\"\nsocket = \"./b.sock\"\n",
+	    "banking.toml:5:10: vhost_user[0].socket: must be an absolute path");
+	BAD(MIN_DOC "[[vhost_user]]\ntype = \"blk\"\nsocket = \"\"\n",
+	    "banking.toml:5:10: vhost_user[0].socket: must be an absolute path");
+	memset(path, 's', sizeof(path) - 1);
+	path[0] = '/';
+	path[108] = '\0';
+	BAD(fmt(MIN_DOC "[[vhost_user]]\ntype = \"blk\"\nsocket = \"%s\"\n", path),
+	    "banking.toml:5:10: vhost_user[0].socket: at most 107 bytes");
+	path[107] = '\0';
+	if (!PARSE(fmt(MIN_DOC "[[vhost_user]]\ntype = \"blk\"\nsocket = \"%s\"\n", path), &cfg))
+		CHECK_STR(vhu(&cfg, 0)->socket, path);
+	config_free(&cfg);
+}
+
+/* A [[vhost_user]] fs tag and a share's are one namespace, in either order. */
+static void test_vhost_user_tag_unique(void)
+{
+	const char *vhu_fs = "[[vhost_user]]\ntype = \"fs\"\nsocket = \"/b\"\ntag = \"data\"\n";
+	struct vm_config cfg;
+
+	BAD(fmt("%s%s", one_share(""), vhu_fs),
+	    "banking.toml:6:1: vhost_user[0]: tag: \"data\" is also shared_dir[0]'s");
+	BAD(fmt(MIN_DOC "%s[[shared_dir]]\ntag = \"data\"\npath = \"%s\"\n", vhu_fs, dir),
+	    "banking.toml:7:1: shared_dir[0]: tag: \"data\" is also vhost_user[0]'s");
+	BAD(fmt(MIN_DOC "%s%s", vhu_fs, vhu_fs),
+	    "banking.toml:7:1: vhost_user[1]: tag: \"data\" is also vhost_user[0]'s");
+	BAD(fmt("shared_home = true\n" MIN_DOC "[[vhost_user]]\ntype = \"fs\"\nsocket = \"/b\"\n"
+		"tag = \"home\"\n"),
+	    "banking.toml:1:1: shared_home: tag: \"home\" is also vhost_user[0]'s");
+	/* Untagged fs devices (the backend names them) and other types do not collide. */
+	if (!PARSE(fmt("%s[[vhost_user]]\ntype = \"fs\"\nsocket = \"/b\"\n"
+		       "[[vhost_user]]\ntype = \"fs\"\nsocket = \"/c\"\n"
+		       "[[vhost_user]]\ntype = \"fs\"\nsocket = \"/d\"\ntag = \"other\"\n",
+		       one_share("")), &cfg))
+		CHECK_EQ(config_count(&cfg, &vhost_user_kind), 3);
+	config_free(&cfg);
 }
 
 /* examples/shared.toml loads (its share pointed at dir) and means what it says. */
@@ -586,18 +703,28 @@ int main(void)
 	if (!(f = fopen(file, "w")))
 		return perror(file), 1;
 	fclose(f);
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	snprintf(dirlink, sizeof(dirlink), "%s.dirlink", dir);
+	if (mkdir(sub, 0700) || symlink(dir, dirlink))
+		return perror(dirlink), 1;
 	test_share_defaults();
 	test_share_keys();
 	test_tags();
 	test_paths();
+	test_mount_path_components();
+	test_mount_path_unique();
 	test_longest_param();
 	test_id_maps();
 	test_share_limits();
 	test_shared_home();
 	test_vhost_user_types();
 	test_vhost_user_keys();
+	test_vhost_user_tag_unique();
+	test_vhost_user_socket();
 	test_example();
 	unlink(file);
+	unlink(dirlink);
+	rmdir(sub);
 	rmdir(dir);
 	return check_report("test_config_shares");
 }
