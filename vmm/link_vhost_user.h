@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "boot/guest_mem.h"
 #include "virtio/vdev_link.h"
@@ -32,6 +33,7 @@ struct vhost_user_options {
 	int mem_fd;
 	const uint8_t *config;		/* used when the backend lacks CONFIG */
 	unsigned config_size;
+	uid_t peer_uid;			/* a socket_path backend must run as root or this uid */
 	unsigned timeout_ms;		/* per reply; 0: the default (2000) */
 };
 

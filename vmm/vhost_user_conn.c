@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -40,21 +42,53 @@ static int wait_for(int sock, short events, int64_t deadline)
 	}
 }
 
-int vhost_user_connect(const char *path)
+/* The socket file, pinned without following a symlink in its last component. */
+static int open_socket_file(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || !S_ISSOCK(st.st_mode)) {
+		close(fd);
+		return -ENOTSOCK;
+	}
+	return fd;
+}
+
+/* Guest RAM goes to whoever answers: root or the VM's user only. */
+static int check_peer(int sock, uid_t allowed, uid_t *peer)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) || len != sizeof(cred))
+		return -errno ? -errno : -EPROTO;
+	*peer = cred.uid;
+	return cred.uid == 0 || cred.uid == allowed ? 0 : -EPERM;
+}
+
+int vhost_user_connect(const char *path, uid_t allowed, uid_t *peer)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int sock;
+	int file = open_socket_file(path), sock, rc;
 
-	if (strlen(path) >= sizeof(addr.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(addr.sun_path, path);
+	if (file < 0)
+		return file;
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d", file);
 	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (sock < 0)
-		return -errno;
+	if (sock < 0) {
+		rc = -errno;
+		close(file);
+		return rc;
+	}
 	/* A local stream socket connects at once or fails (EAGAIN: backlog full). */
-	if (connect(sock, (struct sockaddr *)&addr, sizeof(addr))) {
-		int rc = -errno;
-
+	rc = connect(sock, (struct sockaddr *)&addr, sizeof(addr)) ? -errno : 0;
+	close(file);
+	if (!rc)
+		rc = check_peer(sock, allowed, peer);
+	if (rc) {
 		close(sock);
 		return rc;
 	}

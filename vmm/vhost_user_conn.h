@@ -9,11 +9,14 @@
 #define VMSILO_VHOST_USER_CONN_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "virtio/vhost_user_proto.h"
 
 /* A non-blocking, close-on-exec stream socket connected to path; -errno. */
-int vhost_user_connect(const char *path);
+/* Connects to the socket at path (no symlink as its last component) and
+ * checks the peer: its uid (in *peer) must be 0 or allowed, else -EPERM. */
+int vhost_user_connect(const char *path, uid_t allowed, uid_t *peer);
 
 /* 0, -ETIMEDOUT, -EPIPE (the peer is gone) or another -errno. */
 int vhost_user_send(int sock, const void *msg, size_t len, const int *fds, unsigned nr_fds,

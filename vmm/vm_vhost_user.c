@@ -110,6 +110,7 @@ int vm_vhost_user_link(struct vm *vm, struct vm_device *d, const struct config_d
 		.socket_path = t.virtiofsd ? NULL : t.socket, .nr_queues = t.nr_queues,
 		.queue_size = t.queue_size, .mem = &vm->mem, .mem_fd = vm->ram.fd,
 		.config = t.config, .config_size = t.config_size,
+		.peer_uid = vm->host ? vm->host->rundir->uid : 0,
 	};
 	d->link = vhost_user_link_create(&o, err, errlen);
 	return d->link ? 0 : -1;

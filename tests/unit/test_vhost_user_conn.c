@@ -2,13 +2,19 @@
  * vhost_user_recv against a peer that splits a reply one byte per
  * sendmsg, each with 10 fds: whatever the kernel installed is closed,
  * the receive fails with -EPROTO at the first bad segment, and no fd is
- * left open.
+ * left open. vhost_user_connect: a backend running as another user is
+ * refused, and so is a symlink in the socket's place.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -77,6 +83,64 @@ static void check_no_leak(const char *what, const void *msg, size_t len)
 	close(sv[1]);
 }
 
+/* A backend listening on path as uid; the parent gets its pid. */
+static pid_t serve_as(const char *path, uid_t uid, int ready)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		int s = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+		/* SO_PEERCRED reports who called listen(). */
+		if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) || setuid(uid) || listen(s, 4))
+			_exit(1);
+		(void)!write(ready, "r", 1);
+		pause();
+		_exit(0);
+	}
+	return pid;
+}
+
+/* Guest RAM goes only to root or the VM's user, and never through a
+ * symlink planted where the socket should be. */
+static void check_peer(void)
+{
+	char dir[] = "/tmp/vhu-peer-XXXXXX", path[64], link[64];
+	uid_t peer = 0;
+	int pipefd[2], sock;
+	pid_t pid;
+	char c;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "check_peer: skipped (not root)\n");
+		return;
+	}
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/b.sock", dir);
+	snprintf(link, sizeof(link), "%s/l.sock", dir);
+	CHECK(!pipe(pipefd));
+	pid = serve_as(path, 65534, pipefd[1]);
+	CHECK_EQ(read(pipefd[0], &c, 1), 1);
+	CHECK_EQ(vhost_user_connect(path, 1000, &peer), -EPERM);
+	CHECK_EQ(peer, 65534u);
+	sock = vhost_user_connect(path, 65534, &peer);
+	CHECK(sock >= 0);
+	if (sock >= 0)
+		close(sock);
+	CHECK(!symlink(path, link));
+	/* O_PATH | O_NOFOLLOW opens the link itself: not a socket. */
+	CHECK_EQ(vhost_user_connect(link, 65534, &peer), -ENOTSOCK);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	unlink(link);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	struct vhost_user_hdr big = { VHOST_USER_GET_FEATURES,
@@ -88,5 +152,6 @@ int main(void)
 	check_no_leak("a u64 reply, 1 byte per sendmsg", &m, n);
 	memcpy(oversized, &big, sizeof(big));
 	check_no_leak("an oversized reply being drained", oversized, sizeof(oversized));
+	check_peer();
 	return check_report("test_vhost_user_conn");
 }
