@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "virtio/vhost_user_proto.h"
@@ -41,6 +42,8 @@ struct vu_link {
 	const struct guest_mem *mem;
 	int mem_fd;
 	char *socket_path;
+	uid_t peer_uid;			/* besides root, who may serve socket_path */
+	uint64_t deadline_ms;		/* of the operation holding the lock */
 	unsigned timeout_ms, want_queues, want_config;
 	uint8_t opt_config[VDEV_CONFIG_MAX];
 	uint64_t protocol;		/* negotiated protocol features */
@@ -89,9 +92,20 @@ static void fail(struct vu_link *vl, const char *what, const char *why)
 		snprintf(vl->pending, sizeof(vl->pending), "%s", vl->why);
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Each locked section is one operation with one budget for all its
+ * replies, so a backend answering just in time cannot stretch it. */
 static void lock(struct vu_link *vl)
 {
 	pthread_mutex_lock(&vl->lock);
+	vl->deadline_ms = now_ms() + vl->timeout_ms;
 }
 
 static void unlock(struct vu_link *vl)
@@ -156,6 +170,15 @@ static const char *reason(int rc)
 	}
 }
 
+/* What is left of the operation's budget, at least 1 ms: a send that
+ * needs no wait still goes out. */
+static unsigned budget_left(const struct vu_link *vl)
+{
+	uint64_t now = now_ms();
+
+	return vl->deadline_ms > now + 1 ? (unsigned)(vl->deadline_ms - now) : 1;
+}
+
 /*
  * One request (lock held), and its reply when it has one or asked for an
  * ack. Any failure leaves the stream unusable: the socket is dropped and
@@ -176,9 +199,9 @@ static int request(struct vu_link *vl, struct vhost_user_msg *m, size_t len, con
 		return -EPIPE;
 	if (!reply)
 		reply = &local;
-	rc = vhost_user_send(vl->sock, m, len, fds, nr_fds, vl->timeout_ms);
+	rc = vhost_user_send(vl->sock, m, len, fds, nr_fds, budget_left(vl));
 	if (!rc && wants_reply)
-		rc = vhost_user_recv(vl->sock, reply, got_fds, reply_fd ? 1 : 0, &nr, vl->timeout_ms);
+		rc = vhost_user_recv(vl->sock, reply, got_fds, reply_fd ? 1 : 0, &nr, budget_left(vl));
 	if (!rc && wants_reply)
 		rc = check_reply(vl, m, reply, nr, why);
 	if (rc) {
@@ -587,6 +610,15 @@ static void forget_queues(struct vu_link *vl)
 
 static int reconnect_locked(struct vu_link *vl, int sock);
 
+static void say_foreign_peer(struct vu_link *vl, uid_t peer)
+{
+	char why[WHY_MAX];
+
+	snprintf(why, sizeof(why), "the backend on %s runs as uid %u, neither root nor the "
+		 "VM's user", vl->socket_path, (unsigned)peer);
+	fail(vl, "reconnect", why);
+}
+
 static int reset_locked(struct vu_link *vl)
 {
 	int rc = vl->sock < 0 ? -EPIPE : stop_queues(vl);
@@ -597,8 +629,11 @@ static int reset_locked(struct vu_link *vl)
 		     : send_empty(vl, VHOST_USER_RESET_OWNER);
 	forget_queues(vl);
 	if (rc && vl->socket_path) {	/* one new connection per reset: bounded */
-		int sock = vhost_user_connect(vl->socket_path);
+		uid_t peer = 0;
+		int sock = vhost_user_connect(vl->socket_path, vl->peer_uid, &peer);
 
+		if (sock == -EPERM)
+			say_foreign_peer(vl, peer);
 		rc = sock < 0 ? sock : reconnect_locked(vl, sock);
 	}
 	return rc;
@@ -646,7 +681,10 @@ static void serve_sock(struct vdev_link *link, short revents)
 	struct pollfd p;
 
 	(void)revents;
-	lock(vl);
+	/* Busy: a request is in flight, its reply made the socket readable,
+	 * and it sees a hang-up itself. The main loop never waits for it. */
+	if (pthread_mutex_trylock(&vl->lock))
+		return;
 	p = (struct pollfd){ .fd = vl->sock, .events = POLLIN | POLLRDHUP };
 	if (vl->sock >= 0 && poll(&p, 1, 0) > 0) {
 		fail(vl, "connection", "backend closed the connection");
@@ -870,6 +908,7 @@ static struct vu_link *new_link(const struct vhost_user_options *opt)
 	vl->mem = opt->mem;
 	vl->mem_fd = opt->mem_fd;
 	vl->timeout_ms = opt->timeout_ms ? opt->timeout_ms : DEFAULT_TIMEOUT_MS;
+	vl->peer_uid = opt->peer_uid;
 	vl->want_queues = opt->nr_queues;
 	vl->link.ops = &vu_ops;
 	vl->link.priv = vl;
@@ -891,6 +930,7 @@ static struct vu_link *new_link(const struct vhost_user_options *opt)
 
 static int start(struct vu_link *vl, const struct vhost_user_options *opt, bool *connected)
 {
+	uid_t peer = 0;
 	int rc;
 
 	char why[WHY_MAX];
@@ -902,9 +942,15 @@ static int start(struct vu_link *vl, const struct vhost_user_options *opt, bool 
 	}
 	if (!vl->mem || !vl->mem->nr_regions || vl->mem_fd < 0)
 		return refuse(vl, "memory", "no guest-RAM fd to share");
-	vl->sock = opt->sock_fd >= 0 ? take_socket(opt->sock_fd) : vhost_user_connect(opt->socket_path);
+	vl->sock = opt->sock_fd >= 0 ? take_socket(opt->sock_fd)
+				     : vhost_user_connect(opt->socket_path, vl->peer_uid, &peer);
 	if (vl->sock < 0 && opt->sock_fd >= 0)
 		close(opt->sock_fd);
+	if (vl->sock == -EPERM) {
+		snprintf(vl->why, sizeof(vl->why), "the backend on %s runs as uid %u, neither "
+			 "root nor the VM's user", opt->socket_path, (unsigned)peer);
+		return -EPERM;
+	}
 	if (vl->sock < 0) {
 		rc = vl->sock;
 		snprintf(vl->why, sizeof(vl->why), "connecting to %s: %s",
@@ -915,6 +961,7 @@ static int start(struct vu_link *vl, const struct vhost_user_options *opt, bool 
 	if (vl->err_fd < 0 || vl->watches_fd < 0)
 		return refuse(vl, "vring error eventfd", strerror(errno));
 	*connected = true;
+	vl->deadline_ms = now_ms() + vl->timeout_ms;	/* no one else has the link yet */
 	rc = handshake(vl, &vl->link.nr_queues, vl->link.config);
 	if (!rc && make_queue_fds(vl))
 		rc = refuse(vl, "queue eventfds", strerror(errno));
