@@ -25,6 +25,7 @@
 #include "vmm/errfmt.h"
 #include "vmm/log.h"
 #include "vmm/mkdir_p.h"
+#include "vmm/path_trust.h"
 
 #define COPY_DEPTH_MAX 64
 #ifndef RENAME_NOREPLACE
@@ -255,6 +256,23 @@ static int open_parent(const char *home, char *name, size_t len, char *err, size
 		       err, errlen);
 }
 
+/*
+ * Root copies the template into a home the VM's user will own: whoever
+ * could swap it (or a directory above it) would choose that home's
+ * contents. A template that does not exist gives an empty home.
+ */
+static bool template_trusted(const char *template_dir, char *err, size_t errlen)
+{
+	const struct path_trust t = {
+		.key = "home_template", .what = "the template",
+		.hint = "keep it in root-owned directories", .last = PATH_TRUST_ROOT_DIR,
+	};
+
+	if (!template_dir || !*template_dir)
+		return true;
+	return !path_trust_check(&t, template_dir, err, errlen) || errno == ENOENT;
+}
+
 int shared_home_prepare(const char *home, const char *template_dir, uid_t uid, gid_t gid,
 			char *err, size_t errlen)
 {
@@ -269,8 +287,13 @@ int shared_home_prepare(const char *home, const char *template_dir, uid_t uid, g
 		if (!S_ISDIR(st.st_mode))
 			r = errfmt(err, errlen, "shared_home: %s exists and is not a directory",
 				   home);
+		else if (st.st_uid != uid)
+			r = errfmt(err, errlen, "shared_home: %s is owned by uid %u, not the VM's "
+				   "user (%u)", home, (unsigned)st.st_uid, (unsigned)uid);
 	} else if (errno != ENOENT) {
 		r = errfmt_sys(err, errlen, errno, "shared_home: cannot stat %s", home);
+	} else if (!template_trusted(template_dir, err, errlen)) {
+		r = -1;
 	} else {
 		r = create_home(parent, name, home, template_dir, &c);
 	}

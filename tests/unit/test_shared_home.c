@@ -164,6 +164,32 @@ static void test_untrusted_parents_refused(void)
 	}
 }
 
+/* Whoever could swap the template would choose the home's contents; a
+ * home someone else owns is not the VM user's. */
+static void test_untrusted_template_and_home_refused(void)
+{
+	char err[512] = "";
+	struct stat st;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_untrusted_template_and_home_refused: skipped (not root)\n");
+		return;
+	}
+	mkdir(at("usertpl"), 0755);
+	write_file(at("usertpl/.profile"), "planted\n", 0644);
+	CHECK(!chown(at("usertpl"), USER_UID + 1, USER_GID + 1));
+	CHECK_EQ(shared_home_prepare(at("shared/vm4/home"), at("usertpl"), USER_UID, USER_GID,
+				     err, sizeof(err)), -1);
+	CHECK(strstr(err, "home_template"));
+	CHECK(stat(at("shared/vm4/home"), &st) && errno == ENOENT);
+	mkdir(at("shared/vm5"), 0755);
+	mkdir(at("shared/vm5/home"), 0700);
+	CHECK(!chown(at("shared/vm5/home"), USER_UID + 1, USER_GID));
+	CHECK_EQ(shared_home_prepare(at("shared/vm5/home"), at("template"), USER_UID, USER_GID,
+				     err, sizeof(err)), -1);
+	CHECK(strstr(err, "not the VM's user"));
+}
+
 int main(void)
 {
 	snprintf(root, sizeof(root), "/tmp/test_shared_home.XXXXXX");
@@ -174,6 +200,7 @@ int main(void)
 	test_existing_home_untouched();
 	test_no_template_empty_home();
 	test_untrusted_parents_refused();
+	test_untrusted_template_and_home_refused();
 	if (!check_failures) {
 		char cmd[300];
 
