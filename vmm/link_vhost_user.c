@@ -1018,10 +1018,9 @@ struct vdev_link *vhost_user_link_create(const struct vhost_user_options *opt, c
  * queues; the config it reports replaces the cache once unlocked. */
 static int reconnect_locked(struct vu_link *vl, int sock)
 {
+	bool running = false;
 	unsigned nr = 0;
 	int rc;
-
-	bool running = false;
 
 	for (unsigned q = 0; q < vl->link.nr_queues; q++)
 		running |= vl->started[q];
