@@ -26,6 +26,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -381,6 +382,24 @@ static struct virtiofsd *new_virtiofsd(const struct virtiofsd_options *opt, char
 	return v;
 }
 
+/*
+ * A root virtiofsd without a uid map creates files as the guest's uids,
+ * root's included, and modcaps cannot stop an owner's chmod u+s: on a
+ * filesystem that honours setuid, guest root can leave a setuid-root
+ * program for the host's users. Said once, at the first start.
+ */
+static void warn_if_setuid_possible(const struct virtiofsd *v)
+{
+	struct statvfs fs;
+
+	if (runs_as_user(v) || v->share->readonly || statvfs(v->share->path, &fs) ||
+	    (fs.f_flag & ST_NOSUID))
+		return;
+	log_warn("%s: guest root can create setuid-root files in %s (virtiofsd runs as root "
+		 "without a uid map, and the filesystem is not mounted nosuid)", v->name,
+		 v->share->path);
+}
+
 struct virtiofsd *virtiofsd_start(const struct virtiofsd_options *opt, int *conn, char *err,
 				  size_t errlen)
 {
@@ -397,6 +416,8 @@ struct virtiofsd *virtiofsd_start(const struct virtiofsd_options *opt, int *conn
 		free_virtiofsd(v);
 		return NULL;
 	}
+	if (v)
+		warn_if_setuid_possible(v);
 	return v;
 }
 

@@ -8,10 +8,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "log_capture.h"
 #include "vmm/virtiofsd.h"
 
 /* What the fake's flavour would print: every -o the C mapping uses. */
@@ -423,6 +426,60 @@ static void test_real_c_virtiofsd(void)
 	close(opt.rundir_fd);
 }
 
+/* What starting a root virtiofsd on share logs. */
+static char *start_logged(struct shared_dir_config *share)
+{
+	int rundir = open(at("run"), O_RDONLY | O_DIRECTORY), conn = -1;
+	struct log_capture cap;
+	struct virtiofsd *v;
+	char err[1024] = "";
+
+	log_capture_begin(&cap);
+	v = start_fake(share, rundir, &conn, err, sizeof(err));
+	CHECK(v != NULL);
+	if (v) {
+		close(conn);
+		virtiofsd_stop(v);
+	}
+	close(rundir);
+	return log_capture_end(&cap);
+}
+
+/* Guest root can leave setuid-root files where the host honours them:
+ * said for a writable share there, not on a nosuid mount, not read-only. */
+static void test_setuid_warning(void)
+{
+	char *plain = strdup(at("plain")), *nosuid = strdup(at("nosuid"));	/* at() reuses its buffer */
+	struct shared_dir_config share = share_of(plain);
+	char *said;
+
+	if (geteuid() != 0 || unshare(CLONE_NEWNS) ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
+		fprintf(stderr, "test_setuid_warning: skipped (needs root and a mount namespace)\n");
+		free(plain);
+		free(nosuid);
+		return;
+	}
+	CHECK(!mkdir(plain, 0755) && !mkdir(nosuid, 0755));
+	CHECK(!mount("t", plain, "tmpfs", 0, "mode=0755"));
+	CHECK(!mount("t", nosuid, "tmpfs", MS_NOSUID, "mode=0755"));
+	said = start_logged(&share);
+	CHECK(strstr(said, "guest root can create setuid-root files"));
+	free(said);
+	share.readonly = true;
+	said = start_logged(&share);
+	CHECK(!strstr(said, "setuid-root"));
+	free(said);
+	share = share_of(nosuid);
+	said = start_logged(&share);
+	CHECK(!strstr(said, "setuid-root"));
+	free(said);
+	umount(plain);
+	umount(nosuid);
+	free(plain);
+	free(nosuid);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2)
@@ -445,6 +502,7 @@ int main(int argc, char **argv)
 	test_restart_error();
 	test_readonly();
 	test_real_c_virtiofsd();
+	test_setuid_warning();	/* last: it moves the test into a mount namespace */
 	if (!check_failures) {
 		char cmd[300];
 
