@@ -224,10 +224,10 @@ static int add_device(struct vm *vm, const struct config_device *cd, char *err, 
 	snprintf(d->name, sizeof(d->name), "%s%u", cd->kind->prefix, cd->index);
 	d->essential = cd->kind->essential_first && cd->index == 0;
 	d->essential_what = cd->kind->essential_what;
+	device_env(vm, cd->index, &env);
 	if (cd->kind->vhost_user) {
-		rc = vm_vhost_user_link(vm, d, cd, err, errlen);
+		rc = vm_vhost_user_link(vm, d, cd, &env, err, errlen);
 	} else {
-		device_env(vm, cd->index, &env);
 		rc = cd->kind->create(&d->dev, d->name, &env, cd->cfg, &grant, err, errlen);
 		if (rc)
 			return -1;

@@ -85,20 +85,13 @@ static void locate(const struct vm *vm, const struct config_device *cd, char *er
 }
 
 int vm_vhost_user_link(struct vm *vm, struct vm_device *d, const struct config_device *cd,
-		       char *err, size_t errlen)
+		       const struct device_env *env, char *err, size_t errlen)
 {
 	struct vhost_user_target t = { .nr_queues = 0 };
 	struct vhost_user_options o;
-	struct device_env env = {
-		.vm_name = vm->cfg->name, .index = cd->index, .cpus = vm->cfg->cpus,
-		.mem = &vm->mem, .ram_bytes = vm->ram.size,
-		.rundir_fd = vm->host ? vm->host->rundir->dir_fd : -1,
-		.rundir_path = vm->host ? vm->host->rundir->path : NULL,
-		.command_fd = -1, .vsock_fd = -1,
-	};
 	int conn = -1;
 
-	if (cd->kind->vhost_user(cd->cfg, &env, &t, err, errlen))
+	if (cd->kind->vhost_user(cd->cfg, env, &t, err, errlen))
 		return -1;
 	if (t.virtiofsd && start_virtiofsd(vm, d, cd->cfg, &conn, err, errlen)) {
 		locate(vm, cd, err, errlen);

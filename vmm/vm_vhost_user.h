@@ -11,10 +11,11 @@
 struct vm;
 struct vm_device;
 struct config_device;
+struct device_env;
 
 /* Fills d->link for a kind with .vhost_user; -1 with one line in err. */
 int vm_vhost_user_link(struct vm *vm, struct vm_device *d, const struct config_device *cd,
-		       char *err, size_t errlen);
+		       const struct device_env *env, char *err, size_t errlen);
 /* After the link is in the main loop: watch the backend's process, if ours. */
 int vm_vhost_user_watch(struct vm *vm, struct vm_device *d);
 /* After the link stopped (its connection closed): ends the backend we started. */
