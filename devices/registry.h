@@ -34,6 +34,8 @@ enum cfg_type {
 	CFG_CHOICE,	/* int: index in choices[]; def one of them */
 	CFG_MAC,	/* uint8_t[6], unicast */
 	CFG_IFNAME,	/* char *, a Linux interface name */
+	CFG_SIZE,	/* uint64_t bytes: an integer or a string "512M", "8G"
+			 * (K, M, G, T: powers of 1024); min..max; def as written */
 };
 
 /*
@@ -78,6 +80,8 @@ struct device_env {
 	int rundir_fd;			/* <runtime_dir>/<name>, opened by the VMM */
 	const char *rundir_path;
 	int command_fd, vsock_fd;	/* the VMM's listening sockets, or -1 */
+	uid_t user_uid;			/* the VM's user (who owns the runtime dir) */
+	gid_t user_gid;
 };
 
 #define DEVICE_MAX_GRANT_FDS 4
@@ -90,6 +94,17 @@ struct device_grant {
 	bool rundir;			/* bind the runtime directory, run as the VM's user */
 	unsigned nofile;		/* RLIMIT_NOFILE, 0: the default */
 	unsigned nproc;			/* RLIMIT_NPROC for io_uring workers/threads, 0: default */
+	/*
+	 * A host Unix socket the device connects to (the compositor's):
+	 * socket_fd is an O_PATH fd create() opened and checked; the jail
+	 * bind-mounts that very inode read-only at "/<socket_name>" in its
+	 * root, and the VMM closes the fd after the fork. socket_name NULL:
+	 * none. (CONTRACT, lead, issue 11.)
+	 */
+	int socket_fd;
+	const char *socket_name;
+	/* Rules this instance adds to the kind's policy (gpu's allow_wx), or NULL. */
+	const struct sandbox_policy *extra_policy;
 };
 
 /*
