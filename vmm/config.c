@@ -553,6 +553,42 @@ static bool set_uint_key(struct ctx *c, const char *key, const struct toml_value
 	return true;
 }
 
+/* STUB until hD's lands: CFG_SIZE, "512M"/"8G" or an integer of bytes. */
+static bool parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long n = strtoull(s, &end, 10);
+	const char *units = "KMGT", *u = *end ? strchr(units, *end) : NULL;
+
+	if (end == s || (*end && (!u || end[1])))
+		return false;
+	for (long i = u ? u - units + 1 : 0; i > 0; i--, n <<= 10)
+		if (n >> 54)
+			return false;
+	*out = n;
+	return true;
+}
+
+static bool set_size_key(struct ctx *c, const char *key, const struct toml_value *v,
+			 const struct cfg_key *k, uint64_t *dst)
+{
+	uint64_t n;
+
+	if (v->type == TOML_INTEGER && v->integer >= 0)
+		n = (uint64_t)v->integer;
+	else if (v->type != TOML_STRING || !parse_size(v->string, &n)) {
+		report(c, v->line, v->col, key, "expected a size such as \"512M\" or \"8G\"");
+		return false;
+	}
+	if (n < k->min || n > k->max) {
+		report(c, v->line, v->col, key, "must be between %llu and %llu bytes",
+		       (unsigned long long)k->min, (unsigned long long)k->max);
+		return false;
+	}
+	*dst = n;
+	return true;
+}
+
 static bool set_string_key(struct ctx *c, const char *key, const struct toml_value *v,
 			   const struct cfg_key *k, char **dst)
 {
@@ -583,6 +619,9 @@ static void set_device_key(struct ctx *c, const char *key, const struct toml_val
 		break;
 	case CFG_STRING:
 		ok = set_string_key(c, key, v, k, dst);
+		break;
+	case CFG_SIZE:
+		ok = set_size_key(c, key, v, k, dst);
 		break;
 	case CFG_PATH:
 		ok = set_path(c, key, v, dst);
@@ -615,6 +654,8 @@ static void set_device_defaults(const struct device_kind *kind, void *obj)
 			*(bool *)dst = !strcmp(k->def, "true");
 		else if (k->type == CFG_UINT)
 			*(uint64_t *)dst = strtoull(k->def, NULL, 10);
+		else if (k->type == CFG_SIZE)
+			(void)parse_size(k->def, dst);
 		else if (k->type == CFG_CHOICE)
 			for (int i = 0; k->choices[i]; i++)
 				if (!strcmp(k->choices[i], k->def))
