@@ -5,6 +5,7 @@
 
 #include "devices/balloon.h"
 #include "devices/blk.h"
+#include "devices/gpu.h"
 #include "devices/net.h"
 #include "devices/rng.h"
 #include "devices/shared_dir.h"
@@ -13,7 +14,7 @@
 
 /*
  * Disks first, so the guest names them /dev/vda, /dev/vdb, ... in config
- * order; then interfaces in config order, vsock, rng, balloon, then the
+ * order; then interfaces in config order, vsock, rng, balloon, gpu, then the
  * vhost-user backends' devices (shares, generic). A new kind is one line here.
  */
 const struct device_kind *const device_kinds[] = {
@@ -22,6 +23,7 @@ const struct device_kind *const device_kinds[] = {
 	&vsock_kind,
 	&rng_kind,
 	&balloon_kind,
+	&gpu_kind,
 	&shared_dir_kind,
 	&vhost_user_kind,
 	NULL,

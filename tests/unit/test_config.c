@@ -409,7 +409,7 @@ static void test_unknown_keys(void)
 
 static void test_not_supported(void)
 {
-	BAD(MIN_DOC "[gpu]", "banking.toml:3:2: gpu: not supported yet");
+	BAD(MIN_DOC "[gpu]\nopengl = true", "banking.toml:4:10: gpu.opengl: not supported yet (issue 12)");
 	BAD(MIN_DOC "[sound]", "banking.toml:3:2: sound: not supported yet");
 	BAD(MIN_DOC "[usb]", "banking.toml:3:2: usb: not supported yet");
 	BAD(MIN_DOC "[pci]", "banking.toml:3:2: pci: not supported yet");
@@ -417,13 +417,13 @@ static void test_not_supported(void)
 
 static void test_many_errors(void)
 {
-	BAD("memroy = 1024\ncpus = 0\nname = \"my vm\"\n[console]\nmode = \"serial\"\n[gpu]",
+	BAD("memroy = 1024\ncpus = 0\nname = \"my vm\"\n[console]\nmode = \"serial\"\n[sound]",
 	    "banking.toml:1:1: memroy: unknown key (did you mean \"memory\"?)\n"
 	    "banking.toml:2:8: cpus: must be between 1 and 64, got 0\n"
 	    "banking.toml:3:8: name: may only contain letters, digits, '_', '.' and '-', got \"my vm\"\n"
 	    "banking.toml:5:8: console.mode: expected one of \"stdout\", \"file\", \"pty\", \"none\", "
 	    "got \"serial\"\n"
-	    "banking.toml:6:2: gpu: not supported yet\n"
+	    "banking.toml:6:2: sound: not supported yet\n"
 	    "banking.toml: kernel: required key is missing");
 }
 

@@ -1,0 +1,474 @@
+/*
+ * virtio-gpu (virtio 1.2, 5.7), the device model: [gpu]'s keys, the
+ * model's ops, the ctrl and cursor queues and the dispatch of their
+ * commands, and the GPU process's seccomp policy. Resources are
+ * gpu_res.c's, contexts and fences gpu_ctx.c's; see docs/gpu.md.
+ *
+ * Choices:
+ * - A chain whose readable part cannot hold a header, or whose writable
+ *   part cannot hold a response header, is returned with ERR_UNSPEC if
+ *   it has room for one, else with nothing written; any other command
+ *   too short for its fixed part or its response gets ERR_UNSPEC without
+ *   being run (as QEMU does). Only a broken ring resets the device.
+ * - Each notify serves at most a queue's worth of chains, then kicks
+ *   itself: a guest cannot hold the loop.
+ * - Without a context type (wayland = false) the device is 2D only: no
+ *   VIRGL, RESOURCE_BLOB or CONTEXT_INIT, so Linux's dumb buffers stay 2D
+ *   resources that SET_SCANOUT shows.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+
+#include "devices/device_process.h"
+#include "devices/gpu_internal.h"
+#include "devices/gpu_socket.h"
+#include "virtio/iov.h"
+#include "vmm/log.h"
+
+#define JAILED_SOCKET "/" GPU_SOCKET_NAME
+
+static struct gpu *of(struct vdev *dev)
+{
+	return dev->priv;
+}
+
+/* ---- commands without state of their own ---- */
+
+static uint32_t cmd_display_info(struct gpu *g, struct gpu_call *c)
+{
+	c->resp_len = gpu_enc_display_info(c->resp, (unsigned)g->cfg.displays,
+					   (uint32_t)g->cfg.width, (uint32_t)g->cfg.height);
+	return VIRTIO_GPU_RESP_OK_DISPLAY_INFO;
+}
+
+static uint32_t cmd_edid(struct gpu *g, struct gpu_call *c)
+{
+	uint32_t s = c->req.edid.scanout;
+
+	if (s >= g->cfg.displays) {
+		log_ratelimited(LOG_WARN, "%s: GET_EDID of scanout %u", g->dev->name, s);
+		return VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID;
+	}
+	c->resp_len = gpu_enc_edid(c->resp, (uint32_t)g->cfg.width, (uint32_t)g->cfg.height, s + 1);
+	return VIRTIO_GPU_RESP_OK_EDID;
+}
+
+/* SET_SCANOUT_BLOB: not offered (no blob scanouts without RESOURCE_BLOB
+ * in 2D mode, and cross-domain shows windows on the host instead). */
+static uint32_t cmd_unsupported(struct gpu *g, struct gpu_call *c)
+{
+	log_ratelimited(LOG_WARN, "%s: command %#x is not supported", g->dev->name, c->req.hdr.type);
+	return VIRTIO_GPU_RESP_ERR_UNSPEC;
+}
+
+static const struct {
+	uint32_t type;
+	uint32_t resp_size;		/* the least room the response needs */
+	gpu_handler fn;
+} handlers[] = {
+	{ VIRTIO_GPU_CMD_GET_DISPLAY_INFO, GPU_RESP_DISPLAY_INFO, cmd_display_info },
+	{ VIRTIO_GPU_CMD_RESOURCE_CREATE_2D, GPU_HDR_SIZE, gpu_cmd_create_2d },
+	{ VIRTIO_GPU_CMD_RESOURCE_UNREF, GPU_HDR_SIZE, gpu_cmd_unref },
+	{ VIRTIO_GPU_CMD_SET_SCANOUT, GPU_HDR_SIZE, gpu_cmd_set_scanout },
+	{ VIRTIO_GPU_CMD_RESOURCE_FLUSH, GPU_HDR_SIZE, gpu_cmd_flush },
+	{ VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D, GPU_HDR_SIZE, gpu_cmd_transfer_2d },
+	{ VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING, GPU_HDR_SIZE, gpu_cmd_attach_backing },
+	{ VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING, GPU_HDR_SIZE, gpu_cmd_detach_backing },
+	{ VIRTIO_GPU_CMD_GET_CAPSET_INFO, GPU_RESP_CAPSET_INFO, gpu_cmd_get_capset_info },
+	{ VIRTIO_GPU_CMD_GET_CAPSET, GPU_HDR_SIZE, gpu_cmd_get_capset },	/* checks its size */
+	{ VIRTIO_GPU_CMD_GET_EDID, GPU_RESP_EDID, cmd_edid },
+	{ VIRTIO_GPU_CMD_RESOURCE_ASSIGN_UUID, GPU_RESP_UUID, gpu_cmd_assign_uuid },
+	{ VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB, GPU_HDR_SIZE, gpu_cmd_create_blob },
+	{ VIRTIO_GPU_CMD_SET_SCANOUT_BLOB, GPU_HDR_SIZE, cmd_unsupported },
+	{ VIRTIO_GPU_CMD_CTX_CREATE, GPU_HDR_SIZE, gpu_cmd_ctx_create },
+	{ VIRTIO_GPU_CMD_CTX_DESTROY, GPU_HDR_SIZE, gpu_cmd_ctx_destroy },
+	{ VIRTIO_GPU_CMD_CTX_ATTACH_RESOURCE, GPU_HDR_SIZE, gpu_cmd_ctx_attach },
+	{ VIRTIO_GPU_CMD_CTX_DETACH_RESOURCE, GPU_HDR_SIZE, gpu_cmd_ctx_detach },
+	{ VIRTIO_GPU_CMD_SUBMIT_3D, GPU_HDR_SIZE, gpu_cmd_submit },
+	{ VIRTIO_GPU_CMD_RESOURCE_MAP_BLOB, GPU_RESP_MAP_INFO, gpu_cmd_map_blob },
+	{ VIRTIO_GPU_CMD_RESOURCE_UNMAP_BLOB, GPU_HDR_SIZE, gpu_cmd_unmap_blob },
+};
+
+static uint32_t dispatch(struct gpu *g, struct gpu_call *c)
+{
+	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
+		if (handlers[i].type != c->req.hdr.type)
+			continue;
+		if (c->room < handlers[i].resp_size) {
+			log_ratelimited(LOG_WARN, "%s: command %#x with %llu bytes for its response",
+					g->dev->name, c->req.hdr.type, (unsigned long long)c->room);
+			return VIRTIO_GPU_RESP_ERR_UNSPEC;
+		}
+		return handlers[i].fn(g, c);
+	}
+	log_ratelimited(LOG_WARN, "%s: unknown command %#x on the ctrl queue", g->dev->name,
+			c->req.hdr.type);
+	return VIRTIO_GPU_RESP_ERR_UNSPEC;
+}
+
+/* What gpu_dec_req refused: the error response, after one line. */
+static uint32_t refused(struct gpu *g, const struct virtq_chain *ch, const struct gpu_req *req,
+			int rc)
+{
+	if (rc == -EMSGSIZE)
+		log_ratelimited(LOG_WARN, "%s: command %#x in %llu bytes is cut short", g->dev->name,
+				req->hdr.type, (unsigned long long)ch->out_len);
+	else if (rc == -ENOMSG)
+		log_ratelimited(LOG_WARN, "%s: unknown command %#x", g->dev->name, req->hdr.type);
+	else
+		log_ratelimited(LOG_WARN, "%s: ctrl chain of %llu bytes holds no command header",
+				g->dev->name, (unsigned long long)ch->out_len);
+	return VIRTIO_GPU_RESP_ERR_UNSPEC;
+}
+
+static void serve_ctrl_chain(struct gpu *g, struct virtq_chain *ch)
+{
+	struct virtq *vq = &g->dev->queues[GPU_QUEUE_CTRL].vq;
+	uint8_t cmd[GPU_MAX_CMD_SIZE];
+	size_t n = iov_to_buf(ch->iov, ch->nr_out, 0, cmd, sizeof(cmd));
+	struct gpu_call c = {
+		.out = ch->iov, .nr_out = ch->nr_out, .out_len = ch->out_len, .room = ch->in_len,
+		.resp = g->resp, .resp_len = GPU_HDR_SIZE,
+	};
+	int rc = gpu_dec_req(cmd, n, &c.req);
+	uint32_t type, written;
+
+	if (ch->in_len < GPU_HDR_SIZE) {
+		log_ratelimited(LOG_WARN, "%s: ctrl chain with %llu bytes for a response; "
+				"returned unanswered", g->dev->name, (unsigned long long)ch->in_len);
+		virtq_push(vq, ch->head, 0);
+		return;
+	}
+	type = rc ? refused(g, ch, &c.req, rc) : dispatch(g, &c);
+	if (type >= VIRTIO_GPU_RESP_ERR_UNSPEC)
+		c.resp_len = GPU_HDR_SIZE;
+	gpu_enc_hdr(g->resp, &c.req.hdr, type);
+	written = (uint32_t)buf_to_iov(virtq_chain_in(ch), ch->nr_in, 0, g->resp, c.resp_len);
+	if (type < VIRTIO_GPU_RESP_ERR_UNSPEC && gpu_fence_park(g, &c.req.hdr, ch->head, written))
+		return;
+	virtq_push(vq, ch->head, written);
+}
+
+/* The cursor is kept, not drawn: nothing on the host shows the scanout. */
+static void serve_cursor_chain(struct gpu *g, struct virtq_chain *ch)
+{
+	uint8_t cmd[GPU_MAX_CMD_SIZE];
+	size_t n = iov_to_buf(ch->iov, ch->nr_out, 0, cmd, sizeof(cmd));
+	struct gpu_req req;
+
+	if (gpu_dec_req(cmd, n, &req) || (req.hdr.type != VIRTIO_GPU_CMD_UPDATE_CURSOR &&
+					  req.hdr.type != VIRTIO_GPU_CMD_MOVE_CURSOR)) {
+		log_ratelimited(LOG_WARN, "%s: cursor queue: %zu bytes of command %#x ignored",
+				g->dev->name, n, n >= 4 ? req.hdr.type : 0);
+	} else if (req.hdr.type == VIRTIO_GPU_CMD_UPDATE_CURSOR) {
+		g->cursor.scanout_id = req.cursor.scanout_id;
+		g->cursor.x = req.cursor.x;
+		g->cursor.y = req.cursor.y;
+		g->cursor.resource_id = req.cursor.resource_id;
+		g->cursor.hot_x = req.cursor.hot_x;
+		g->cursor.hot_y = req.cursor.hot_y;
+	} else {
+		g->cursor.scanout_id = req.cursor.scanout_id;
+		g->cursor.x = req.cursor.x;
+		g->cursor.y = req.cursor.y;
+	}
+	virtq_push(&g->dev->queues[GPU_QUEUE_CURSOR].vq, ch->head, 0);
+}
+
+static void gpu_notify(struct vdev *dev, unsigned q)
+{
+	struct gpu *g = of(dev);
+	struct virtq *vq = &dev->queues[q].vq;
+	unsigned served = 0;
+	int rc = 0;
+
+	if (q > GPU_QUEUE_CURSOR)
+		return;
+	while (dev->active && served < vq->size && (rc = virtq_pop(vq, dev->mem, &g->chain)) > 0) {
+		served++;
+		if (q == GPU_QUEUE_CTRL)
+			serve_ctrl_chain(g, &g->chain);
+		else
+			serve_cursor_chain(g, &g->chain);
+	}
+	if (rc < 0)
+		vdev_fail(dev, q == GPU_QUEUE_CTRL ? "malformed ctrl chain" : "malformed cursor chain");
+	else if (served && served == vq->size)
+		vdev_requeue(dev, q);
+	vdev_signal(dev, q);
+}
+
+/* ---- config, reset, the VMM's commands ---- */
+
+static void gpu_config(struct vdev *dev, uint8_t *buf)
+{
+	struct gpu *g = of(dev);
+
+	gpu_enc_config(buf, g->events_read, (uint32_t)g->cfg.displays, g->nr_types);
+}
+
+/* Only events_clear is the driver's to write. */
+static int gpu_write_config(struct vdev *dev, unsigned off, const uint8_t *buf, unsigned len)
+{
+	struct gpu *g = of(dev);
+	uint32_t clear;
+
+	if (off != 4 || len != 4)
+		return -1;
+	memcpy(&clear, buf, 4);
+	g->events_read &= ~le32toh(clear);
+	return 0;
+}
+
+/*
+ * Inside the VMM's reset request: contexts go through their type, the
+ * resources are freed, and the mappings forgotten (the transport drops
+ * them on reset; asking the VMM from here would deadlock).
+ */
+static void gpu_reset(struct vdev *dev)
+{
+	struct gpu *g = of(dev);
+
+	gpu_fences_drop(g);
+	gpu_contexts_destroy_all(g);
+	gpu_res_free_all(g, false);
+	memset(&g->cursor, 0, sizeof(g->cursor));
+	g->events_read = 0;
+}
+
+static void gpu_destroy(struct vdev *dev)
+{
+	gpu_reset(dev);
+	free(dev->priv);
+}
+
+static int gpu_command(struct vdev *dev, const void *req, unsigned len, void *reply,
+		       unsigned *reply_len)
+{
+	struct gpu_cmd cmd;
+	struct gpu_cmd_reply r;
+	int rc;
+
+	*reply_len = 0;
+	if (gpu_dec_cmd(req, len, &cmd))
+		return -EINVAL;
+	rc = gpu_screenshot(of(dev), cmd.scanout, &r);
+	if (rc)
+		return rc;
+	r.width = htole32(r.width);
+	r.height = htole32(r.height);
+	memcpy(reply, &r, sizeof(r));
+	*reply_len = sizeof(r);
+	return 0;
+}
+
+/*
+ * In the jail the compositor's socket is at "/" GPU_SOCKET_NAME; without
+ * one (sandbox = false) it is where the VMM found it.
+ */
+static int gpu_init_jailed(struct vdev *dev)
+{
+	struct gpu *g = of(dev);
+
+	if (g->cfg.wayland && !faccessat(AT_FDCWD, JAILED_SOCKET, F_OK, AT_SYMLINK_NOFOLLOW))
+		g->connect_path = JAILED_SOCKET;
+	return 0;
+}
+
+/* ---- the GPU process's policy ---- */
+
+static const struct sandbox_syscall gpu_rules[] = {
+	DEVICE_PROCESS_RULES,
+	DEVICE_PROCESS_SHM_RULES,
+	SANDBOX_ALLOW_EQ(socket, 0, AF_UNIX, "a connection to the host compositor per context"),
+	SANDBOX_ALLOW(connect, "to \"/" GPU_SOCKET_NAME "\", the compositor's socket the VMM checked"),
+	SANDBOX_ALLOW_EQ(sendmsg, 2, MSG_DONTWAIT | MSG_NOSIGNAL,
+			 "Wayland bytes and fds to the compositor, without blocking or SIGPIPE"),
+	SANDBOX_ALLOW(recvmsg, "Wayland bytes and fds from the compositor"),
+	SANDBOX_ALLOW(pipe2, "read pipes the guest sends (clipboard, drag and drop)"),
+	SANDBOX_ALLOW(memfd_create, "host blobs: buffers the guest maps through the region"),
+	SANDBOX_ALLOW(ftruncate, "size a new host blob"),
+	SANDBOX_ALLOW(lseek, "the size of a memfd from the compositor"),
+	SANDBOX_ALLOW_EQ(fcntl, 1, F_ADD_SEALS, "seal host blobs against shrinking: the VMM maps them"),
+	SANDBOX_ALLOW_EQ(fcntl, 1, F_GET_SEALS, "is a compositor memfd sealed, or must it be copied"),
+	SANDBOX_ALLOW_EQ(fcntl, 1, F_GETFL, "a blob's access mode: read-only fds map read-only"),
+	SANDBOX_ALLOW_EQ(fcntl, 1, F_SETFL, "make a compositor's pipe non-blocking"),
+	SANDBOX_ALLOW(fstat, "what an fd from the compositor is: memfd, pipe, eventfd"),
+	SANDBOX_ALLOW_EQ(newfstatat, 3, AT_EMPTY_PATH, "glibc's fstat"),
+	SANDBOX_ALLOW_EQ(openat, 2, GPU_SCREENSHOT_OPEN_FLAGS,
+			 "write a screenshot in the working directory (the runtime directory)"),
+	SANDBOX_ALLOW(renameat, "a screenshot's temporary file to its name"),
+	SANDBOX_ALLOW_EQ(getrandom, 2, GRND_NONBLOCK, "RESOURCE_ASSIGN_UUID: random uuids"),
+};
+
+const struct sandbox_policy gpu_policy = {
+	"gpu", gpu_rules, sizeof(gpu_rules) / sizeof(gpu_rules[0]),
+};
+
+/* allow_wx: executable memory, writable at once or flipped (JITs). */
+static const struct sandbox_syscall gpu_wx_rules[] = {
+	SANDBOX_ALLOW_MASKED(mmap, 2, PROT_EXEC, PROT_EXEC,
+			     "allow_wx: drivers that need W+X memory (NVIDIA's), llvmpipe's JIT"),
+	SANDBOX_ALLOW_MASKED(mprotect, 2, PROT_EXEC, PROT_EXEC,
+			     "allow_wx: a JIT makes its code executable"),
+};
+
+const struct sandbox_policy gpu_wx_policy = {
+	"gpu-wx", gpu_wx_rules, sizeof(gpu_wx_rules) / sizeof(gpu_wx_rules[0]),
+};
+
+/* ---- [gpu] ---- */
+
+static uint64_t offered_features(const struct gpu *g)
+{
+	uint64_t f = 1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_GPU_F_EDID |
+		     1ull << VIRTIO_GPU_F_RESOURCE_UUID;
+
+	/* Linux's driver allows EXECBUFFER only with VIRGL, whatever the capsets. */
+	if (g->nr_types)
+		f |= 1ull << VIRTIO_GPU_F_VIRGL | 1ull << VIRTIO_GPU_F_RESOURCE_BLOB |
+		     1ull << VIRTIO_GPU_F_CONTEXT_INIT;
+	return f;
+}
+
+/* The compositor's socket, found and checked here, shown to the jail. */
+static int open_socket(struct gpu *g, const char *name, const struct device_env *env,
+		       const struct gpu_config *cfg, struct device_grant *grant, char *err,
+		       size_t errlen)
+{
+	int fd;
+
+	if (gpu_socket_path(cfg->wayland_socket, env->user_uid, g->host_socket,
+			    sizeof(g->host_socket))) {
+		snprintf(err, errlen, "%s: the Wayland socket's path is too long", name);
+		return -ENAMETOOLONG;
+	}
+	fd = gpu_socket_open(name, g->host_socket, env->user_uid, err, errlen);
+	if (fd < 0)
+		return fd;
+	if (grant) {
+		grant->socket_fd = fd;
+		grant->socket_name = GPU_SOCKET_NAME;
+	} else {
+		close(fd);
+	}
+	return 0;
+}
+
+static void set_ops(struct gpu *g)
+{
+	g->shm = (struct vdev_shm_region){ GPU_SHM_ID_HOST_VISIBLE, g->cfg.host_visible_size };
+	g->ops = (struct vdev_ops){
+		.name = "gpu", .device_id = VIRTIO_ID_GPU, .nr_queues = 2,
+		.queue_size = GPU_QUEUE_SIZE, .config_size = GPU_CONFIG_SIZE,
+		.features = offered_features(g),
+		.config = gpu_config, .write_config = gpu_write_config, .notify = gpu_notify,
+		.reset = gpu_reset, .destroy = gpu_destroy, .init_jailed = gpu_init_jailed,
+		.command = gpu_command, .shm_regions = &g->shm, .nr_shm_regions = 1,
+	};
+}
+
+static int gpu_create(struct vdev *dev, const char *name, const struct device_env *env,
+		      const void *cfg, struct device_grant *grant, char *err, size_t errlen)
+{
+	const struct gpu_config *gc = cfg;
+	struct gpu *g;
+	int rc;
+
+	if (gc->opengl) {
+		snprintf(err, errlen, "%s: opengl is not supported yet (issue 12)", name);
+		return -ENOTSUP;
+	}
+	if (!(g = calloc(1, sizeof(*g)))) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		return -ENOMEM;
+	}
+	g->cfg = *gc;
+	g->cfg.wayland_socket = NULL;
+	if (gc->wayland) {
+		rc = open_socket(g, name, env, gc, grant, err, errlen);
+		if (rc) {
+			free(g);
+			return rc;
+		}
+		g->types[g->nr_types++] = &cross_domain_type;
+	}
+	g->connect_path = g->host_socket;
+	if (grant) {
+		grant->rundir = true;
+		grant->nofile = GPU_NOFILE;
+		grant->extra_policy = gc->allow_wx ? &gpu_wx_policy : NULL;
+	}
+	set_ops(g);
+	vdev_init(dev, &g->ops, g, name, env->mem);
+	g->dev = dev;
+	return 0;
+}
+
+static int power_of_two(const void *value, char *why, size_t len)
+{
+	uint64_t n = *(const uint64_t *)value;
+
+	if (n & (n - 1)) {
+		snprintf(why, len, "must be a power of two, such as \"4G\" or \"8G\"");
+		return -1;
+	}
+	return 0;
+}
+
+static int not_yet(const void *value, char *why, size_t len)
+{
+	if (*(const bool *)value) {
+		snprintf(why, len, "not supported yet (issue 12)");
+		return -1;
+	}
+	return 0;
+}
+
+static const struct cfg_key gpu_keys[] = {
+	{ .name = "wayland", .type = CFG_BOOL, .offset = offsetof(struct gpu_config, wayland),
+	  .def = "true",
+	  .doc = "The cross-domain context (capset 5): the guest's Wayland clients show their "
+		 "windows on the host compositor." },
+	{ .name = "opengl", .type = CFG_BOOL, .offset = offsetof(struct gpu_config, opengl),
+	  .def = "false", .check = not_yet,
+	  .doc = "virgl 3D acceleration; `true` is refused: not supported yet." },
+	{ .name = "wayland_socket", .type = CFG_PATH,
+	  .offset = offsetof(struct gpu_config, wayland_socket), .def = "derived",
+	  .doc = "The host compositor's socket; by default `$XDG_RUNTIME_DIR/$WAYLAND_DISPLAY` "
+		 "of the VMM when it runs as `user`, else `/run/user/<uid>/wayland-0`." },
+	{ .name = "host_visible_size", .type = CFG_SIZE,
+	  .offset = offsetof(struct gpu_config, host_visible_size), .def = "8G",
+	  .min = 64ull << 20, .max = 32ull << 30, .check = power_of_two,
+	  .doc = "The host-visible memory window (a 64-bit BAR) the guest maps host buffers "
+		 "through: a power of two, `\"64M\"` to `\"32G\"`." },
+	{ .name = "allow_wx", .type = CFG_BOOL, .offset = offsetof(struct gpu_config, allow_wx),
+	  .def = "false",
+	  .doc = "Let the GPU process make memory writable and executable (drivers with a JIT)." },
+	{ .name = "displays", .type = CFG_UINT, .offset = offsetof(struct gpu_config, displays),
+	  .def = "1", .min = 1, .max = GPU_MAX_SCANOUTS,
+	  .doc = "Scanouts, each `width` x `height`." },
+	{ .name = "width", .type = CFG_UINT, .offset = offsetof(struct gpu_config, width),
+	  .def = "1280", .min = 32, .max = 8192, .doc = "Each scanout's width in pixels." },
+	{ .name = "height", .type = CFG_UINT, .offset = offsetof(struct gpu_config, height),
+	  .def = "800", .min = 32, .max = 8192, .doc = "Each scanout's height in pixels." },
+	{ .name = NULL },
+};
+
+const struct device_kind gpu_kind = {
+	.section = "gpu", .prefix = "gpu", .max = 1,
+	.config_size = sizeof(struct gpu_config), .keys = gpu_keys,
+	.doc = "virtio-gpu: Wayland windows of the guest on the host compositor (cross-domain), "
+	       "2D scanouts, blobs in a host-visible window",
+	.create = gpu_create, .policy = &gpu_policy,
+};
