@@ -341,6 +341,18 @@ static uint64_t offered_features(const struct gpu *g)
 	return f;
 }
 
+int gpu_add_ctx_type(struct gpu *g, const struct gpu_ctx_type *type)
+{
+	if (g->nr_types >= GPU_MAX_CAPSETS)
+		return -ENOSPC;
+	if (!type->create || !type->destroy || !type->submit || !type->capset ||
+	    type->capset_size > GPU_MAX_CAPSET_SIZE)
+		return -EINVAL;
+	g->types[g->nr_types++] = type;
+	g->ops.features = offered_features(g);
+	return 0;
+}
+
 /* The compositor's socket, found and checked here, shown to the jail. */
 static int open_socket(struct gpu *g, const char *name, const struct device_env *env,
 		       const struct gpu_config *cfg, struct device_grant *grant, char *err,
@@ -395,13 +407,15 @@ static int gpu_create(struct vdev *dev, const char *name, const struct device_en
 	}
 	g->cfg = *gc;
 	g->cfg.wayland_socket = NULL;
-	if (gc->wayland) {
+	set_ops(g);
+	rc = gc->wayland ? gpu_add_ctx_type(g, &cross_domain_type) : 0;
+	if (!rc && gc->wayland)
 		rc = open_socket(g, name, env, gc, grant, err, errlen);
-		if (rc) {
-			free(g);
-			return rc;
-		}
-		g->types[g->nr_types++] = &cross_domain_type;
+	else if (rc)
+		snprintf(err, errlen, "%s: the cross-domain context type is broken", name);
+	if (rc) {
+		free(g);
+		return rc;
 	}
 	g->connect_path = g->host_socket;
 	if (grant) {
@@ -409,7 +423,6 @@ static int gpu_create(struct vdev *dev, const char *name, const struct device_en
 		grant->nofile = GPU_NOFILE;
 		grant->extra_policy = gc->allow_wx ? &gpu_wx_policy : NULL;
 	}
-	set_ops(g);
 	vdev_init(dev, &g->ops, g, name, env->mem);
 	g->dev = dev;
 	return 0;

@@ -45,17 +45,6 @@ static struct gpu_context *named(struct gpu *g, uint32_t ctx_id, const char *wha
 	return x;
 }
 
-int gpu_add_ctx_type(struct gpu *g, const struct gpu_ctx_type *type)
-{
-	if (g->nr_types >= GPU_MAX_CAPSETS)
-		return -ENOSPC;
-	if (!type->create || !type->destroy || !type->submit || !type->capset ||
-	    type->capset_size > GPU_MAX_CAPSET_SIZE)
-		return -EINVAL;
-	g->types[g->nr_types++] = type;
-	return 0;
-}
-
 /* ---- capsets ---- */
 
 static const struct gpu_ctx_type *type_of_capset(const struct gpu *g, uint32_t capset_id)

@@ -134,8 +134,6 @@ void gpu_contexts_destroy_all(struct gpu *g);
 /* A served fenced command: true if its chain is parked until its fence. */
 bool gpu_fence_park(struct gpu *g, const struct gpu_hdr *h, uint16_t head, uint32_t written);
 void gpu_fences_drop(struct gpu *g);
-/* A context type beyond [gpu]'s (tests): 0, or -ENOSPC / -EINVAL. */
-int gpu_add_ctx_type(struct gpu *g, const struct gpu_ctx_type *type);
 
 /* ---- gpu_res.c: resources, scanouts, blobs ---- */
 struct gpu_resource *gpu_res_find(struct gpu *g, uint32_t id);
@@ -161,6 +159,9 @@ void gpu_res_free_all(struct gpu *g, bool unmap);
 int gpu_screenshot(struct gpu *g, uint32_t scanout, struct gpu_cmd_reply *reply);
 
 /* ---- gpu.c ---- */
+/* Enables a context type (its capset), before the link reads the
+ * features: [gpu]'s, or a test's. 0, or -ENOSPC / -EINVAL. */
+int gpu_add_ctx_type(struct gpu *g, const struct gpu_ctx_type *type);
 extern const struct sandbox_policy gpu_policy;
 extern const struct sandbox_policy gpu_wx_policy;
 

@@ -178,6 +178,7 @@ static uint32_t take_backing(struct gpu *g, const struct gpu_call *c, uint32_t n
 uint32_t gpu_cmd_attach_backing(struct gpu *g, struct gpu_call *c)
 {
 	struct gpu_resource *res = named(g, c->req.attach_backing.resource_id, "ATTACH_BACKING");
+	uint32_t rc;
 
 	if (!res)
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
@@ -186,7 +187,8 @@ uint32_t gpu_cmd_attach_backing(struct gpu *g, struct gpu_call *c)
 				res->id);
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
 	}
-	return take_backing(g, c, c->req.attach_backing.nr_entries, res);
+	rc = take_backing(g, c, c->req.attach_backing.nr_entries, res);
+	return rc ? rc : VIRTIO_GPU_RESP_OK_NODATA;
 }
 
 uint32_t gpu_cmd_detach_backing(struct gpu *g, struct gpu_call *c)
