@@ -259,7 +259,62 @@ def balloon_ctl():
     write("fuzz_balloon_ctl", "hostile", hdr + hostile)
 
 
-TARGETS = {"balloon": balloon, "balloon_ctl": balloon_ctl, "crosvm": crosvm, "vsock": vsock, "net": net, "ctl_ring": ctl_ring, "virtq": virtq, "config": config, "control": control, "agent": agent}
+# fuzz_gpu: commands in buffers from 0x6000 on, each with a response buffer.
+def g_hdr(t, ctx=0, flags=0, fence=0, ring=0):
+    return struct.pack("<IIQIB3x", t, flags, fence, ctx, ring)
+
+
+def g_chains(r, q, cmds):
+    """Each command a readable buffer and a 1056-byte writable one."""
+    descs, avail, off = [], [], 0x6000 + q * 0x8000
+    for c in cmds:
+        r[off:off + len(c)] = c
+        avail.append(len(descs))
+        descs.append((off, len(c), 1, len(descs) + 1))
+        descs.append((off + 0x100, 1056, 2, 0))
+        off += 0x100 + 1056
+    ring(r, q, descs, avail)
+
+
+def gpu():
+    image = 0xc000
+    d2 = [g_hdr(0x100),
+          g_hdr(0x101) + struct.pack("<4I", 1, 2, 16, 8),
+          g_hdr(0x106) + struct.pack("<II", 1, 1) + struct.pack("<QII", image, 512, 0),
+          g_hdr(0x105) + struct.pack("<4IQII", 0, 0, 16, 8, 0, 1, 0),
+          g_hdr(0x103) + struct.pack("<4III", 0, 0, 16, 8, 0, 1),
+          g_hdr(0x104) + struct.pack("<4III", 0, 0, 16, 8, 1, 0),
+          g_hdr(0x10a) + struct.pack("<II", 0, 0),
+          g_hdr(0x10b) + struct.pack("<II", 1, 0),
+          g_hdr(0x102) + struct.pack("<II", 1, 0)]
+    r = bytearray(0x20000)
+    g_chains(r, 0, d2)
+    r[image:image + 512] = bytes(range(256)) * 2
+    write("fuzz_gpu", "2d", driver_input(0, b"\xff\x00", r, qlog=(5, 2, 2)))
+    ctx = [g_hdr(0x108) + struct.pack("<II", 0, 0),
+           g_hdr(0x109) + struct.pack("<II", 9, 0),
+           g_hdr(0x200, ctx=1) + struct.pack("<II", 4, 9) + b"test".ljust(64, b"\0"),
+           g_hdr(0x10c, ctx=1) + struct.pack("<4IQQ", 3, 1, 1, 1, 0, 4096) +
+           struct.pack("<QII", 0xd000, 4096, 0),
+           g_hdr(0x10c, ctx=1) + struct.pack("<4IQQ", 4, 2, 1, 0, 1, 8192),
+           g_hdr(0x208) + struct.pack("<IIQ", 4, 0, 0x10000),
+           g_hdr(0x207, ctx=1) + struct.pack("<II", 13, 0) + b"\x01" + struct.pack("<I", 3) +
+           b"\x00\x00\x00\x00ring",
+           g_hdr(0x207, ctx=1, flags=3, fence=5, ring=1) + struct.pack("<II", 8, 0) + bytes(8),
+           g_hdr(0x202, ctx=1) + struct.pack("<II", 4, 0),
+           g_hdr(0x209) + struct.pack("<II", 4, 0),
+           g_hdr(0x203, ctx=1) + struct.pack("<II", 3, 0),
+           g_hdr(0x201, ctx=1)]
+    r = bytearray(0x20000)
+    g_chains(r, 0, ctx)
+    cur = g_hdr(0x300) + struct.pack("<4I4I", 0, 10, 20, 0, 0, 0, 0, 0)
+    r[0xe000:0xe000 + len(cur)] = cur
+    ring(r, 1, [(0xe000, len(cur), 0, 0)], [0])
+    write("fuzz_gpu", "contexts", driver_input(0, b"\x04\x05", r, qlog=(5, 2, 2)))
+    write("fuzz_gpu", "2d_only", driver_input(1, b"", r, qlog=(5, 2, 2)))
+
+
+TARGETS = {"gpu": gpu, "balloon": balloon, "balloon_ctl": balloon_ctl, "crosvm": crosvm, "vsock": vsock, "net": net, "ctl_ring": ctl_ring, "virtq": virtq, "config": config, "control": control, "agent": agent}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or TARGETS:
