@@ -472,9 +472,9 @@ static const struct cfg_key gpu_keys[] = {
 	  .def = "1", .min = 1, .max = GPU_MAX_SCANOUTS,
 	  .doc = "Scanouts, each `width` x `height`." },
 	{ .name = "width", .type = CFG_UINT, .offset = offsetof(struct gpu_config, width),
-	  .def = "1280", .min = 32, .max = 8192, .doc = "Each scanout's width in pixels." },
+	  .def = "1280", .min = 32, .max = GPU_MAX_MODE, .doc = "Each scanout's width in pixels." },
 	{ .name = "height", .type = CFG_UINT, .offset = offsetof(struct gpu_config, height),
-	  .def = "800", .min = 32, .max = 8192, .doc = "Each scanout's height in pixels." },
+	  .def = "800", .min = 32, .max = GPU_MAX_MODE, .doc = "Each scanout's height in pixels." },
 	{ .name = NULL },
 };
 

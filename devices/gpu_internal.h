@@ -28,6 +28,9 @@
 #define GPU_MAX_MAPPINGS	64	/* the VMM's limit per shared-memory region */
 #define GPU_RES_BUCKETS		4096
 #define GPU_PAGE		4096u
+/* A scanout's mode at most: Linux's XRES_MAX/YRES_MAX, and what a
+ * screenshot must write while the VMM waits. */
+#define GPU_MAX_MODE		8192u
 /* Fds of the GPU process: its loop, rings and log, each context's
  * compositor connection and pipes, each host blob's memfd. */
 #define GPU_NOFILE		4096

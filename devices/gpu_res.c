@@ -377,7 +377,7 @@ uint32_t gpu_cmd_set_scanout(struct gpu *g, struct gpu_call *c)
 	res = res_2d(g, rq->resource_id, "SET_SCANOUT", &rc);
 	if (!res)
 		return rc;
-	if (!rect_inside(res, &rq->r))
+	if (!rect_inside(res, &rq->r) || rq->r.width > GPU_MAX_MODE || rq->r.height > GPU_MAX_MODE)
 		return bad_rect(g, "SET_SCANOUT", res, &rq->r);
 	g->scanouts[rq->scanout_id] = (struct gpu_scanout){ res->id, rq->r };
 	return VIRTIO_GPU_RESP_OK_NODATA;
@@ -583,6 +583,8 @@ uint32_t gpu_cmd_map_blob(struct gpu *g, struct gpu_call *c)
 		return map_refused(g, res, off, "outside the host-visible region");
 	if (overlaps(g, off, size))
 		return map_refused(g, res, off, "over another mapping");
+	if (!host_fd_ok(res->fd, size))
+		return map_refused(g, res, off, "its memory is not whole pages");
 	if ((rc = map_checked(g, res, off, size)))
 		return rc;
 	c->resp_len = gpu_enc_map_info(c->resp, res->map_info & VIRTIO_GPU_MAP_CACHE_MASK);

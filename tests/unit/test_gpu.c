@@ -171,7 +171,8 @@ static bool fake_fence(struct gpu_ctx *ctx, uint8_t ring_idx, uint64_t fence_id)
 	return ring_idx == 0;
 }
 
-/* blob_id 1000: a read-only fd; 1001: too small a memfd; else read-write. */
+/* blob_id 1000: a read-only fd; 1001: too small a memfd; 1002: exactly
+ * size bytes (not whole pages); else read-write, whole pages. */
 static uint32_t fake_create_blob(struct gpu_ctx *ctx, uint64_t blob_id, uint64_t size,
 				 uint32_t blob_flags, int *fd, uint32_t *map_info)
 {
@@ -180,7 +181,7 @@ static uint32_t fake_create_blob(struct gpu_ctx *ctx, uint64_t blob_id, uint64_t
 
 	(void)ctx, (void)blob_flags;
 	fk.blobs++;
-	if (mfd < 0 || ftruncate(mfd, blob_id == 1001 ? 1 : (off_t)bytes) ||
+	if (mfd < 0 || ftruncate(mfd, blob_id == 1001 ? 1 : blob_id == 1002 ? (off_t)size : (off_t)bytes) ||
 	    fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK))
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
 	if (blob_id == 1000) {
@@ -663,6 +664,14 @@ static void test_2d(void)
 		 VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
 	CHECK_EQ(rect_cmd(VIRTIO_GPU_CMD_SET_SCANOUT, 1, 1, 0, w, h, 0),
 		 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	/* No scanout wider than a mode can be: a screenshot of it would hold the VMM. */
+	CHECK_EQ(create_2d(2, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM, GPU_MAX_MODE + 1, 1),
+		 VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(rect_cmd(VIRTIO_GPU_CMD_SET_SCANOUT, 2, 0, 0, GPU_MAX_MODE + 1, 1, 0),
+		 VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(rect_cmd(VIRTIO_GPU_CMD_SET_SCANOUT, 2, 1, 0, GPU_MAX_MODE, 1, 0),
+		 VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(res_cmd(VIRTIO_GPU_CMD_RESOURCE_UNREF, 2, 0), VIRTIO_GPU_RESP_OK_NODATA);
 
 	/* Rects and offsets outside the resource or its backing. */
 	CHECK_EQ(rect_cmd(VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D, 1, 0, 0, w + 1, h, 0),
@@ -1110,6 +1119,10 @@ static void test_blobs_and_maps(void)
 	CHECK_EQ(blob(13, 1, VIRTIO_GPU_BLOB_MEM_HOST3D, VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE, 1,
 		      2 * PAGE, 0, 0), VIRTIO_GPU_RESP_OK_NODATA);
 	CHECK_EQ(map_blob(13, WINDOW - PAGE, NULL), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	/* Memory that ends inside its last page cannot be mapped (the VMM maps pages). */
+	CHECK_EQ(blob(14, 1, VIRTIO_GPU_BLOB_MEM_HOST3D, VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE, 1002,
+		      5000, 0, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(map_blob(14, 0x400000, NULL), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
 	CHECK_EQ(map_blob(11, UINT64_MAX & ~0xfffull, NULL), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
 	CHECK_EQ(map_blob(12, 0x400000, NULL), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
 	CHECK_EQ(map_blob(3, 0x400000, NULL), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
