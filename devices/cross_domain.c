@@ -6,13 +6,22 @@
  * against its struct, and a bad command stops the stream with an error.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <linux/virtio_gpu.h>
 
+#include "devices/cross_domain.h"
 #include "devices/cross_domain_priv.h"
 #include "vmm/log.h"
+
+int cross_domain_prepare(void)
+{
+	struct sigaction sa = { .sa_handler = SIG_IGN };
+
+	return sigaction(SIGPIPE, &sa, NULL) ? -errno : 0;
+}
 
 static void cd_capset(struct gpu *gpu, uint32_t version, void *buf)
 {
@@ -67,8 +76,8 @@ int cd_ring_write(struct cd_ctx *cd, uint32_t ring, const void *buf, size_t len)
 	struct gpu_resource *res = ring ? gpu_ctx_resource(cd->ctx, ring) : NULL;
 
 	if (!res || gpu_res_write(res, 0, buf, len)) {
-		log_ratelimited(LOG_WARN, "gpu: cross-domain ctx %u: ring %u is gone, message dropped",
-				cd->ctx->id, ring);
+		log_ratelimited(LOG_WARN, "gpu: cross-domain ctx %u: its ring (resource %u) is gone: "
+				"message dropped", cd->ctx->id, ring);
 		return -EINVAL;
 	}
 	return 0;

@@ -15,6 +15,14 @@
 
 #include "sandbox/sandbox.h"
 
+/*
+ * For the GPU process's init_jailed, before seccomp: a WRITE into a pipe
+ * whose reader has gone fails with EPIPE instead of killing the process
+ * (SIGPIPE, which a process outside a PID namespace, sandbox = false,
+ * would not survive). 0 or -errno.
+ */
+int cross_domain_prepare(void);
+
 #define CROSS_DOMAIN_SECCOMP_RULES \
 	SANDBOX_ALLOW_EQ(sendmsg, 2, MSG_NOSIGNAL | MSG_DONTWAIT, \
 			 "cross-domain SEND: Wayland bytes and fds to the compositor"), \
