@@ -140,6 +140,7 @@ static uint32_t cd_init(struct cd_ctx *cd, const uint8_t *cmd, uint16_t size)
 	}
 	if (cd_poller_join(cd) || cd_source_add(cd, &cd->sock_src, sock, NULL)) {
 		close(sock);
+		cd_poller_leave(cd);
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
 	}
 	cd->sock = sock;

@@ -85,6 +85,8 @@ int cd_poller_join(struct cd_ctx *cd)
 {
 	struct cd_poller *p = NULL;
 
+	if (cd->poller)
+		return 0;
 	for (unsigned i = 0; i < MAX_POLLERS && !p; i++)
 		if (pollers[i].users && pollers[i].gpu == cd->ctx->gpu)
 			p = &pollers[i];

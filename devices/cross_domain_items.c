@@ -154,6 +154,7 @@ static struct cd_item *memory_item(struct cd_ctx *cd, int fd, const struct stat 
 	int seals = fcntl(fd, F_GET_SEALS);
 	bool read_only = (fl & O_ACCMODE) == O_RDONLY;
 	bool write_sealed = seals >= 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE));
+	bool mappable = (fl & O_ACCMODE) != O_WRONLY && (read_only || !write_sealed);
 	struct cd_item *it;
 	int copy;
 
@@ -161,7 +162,7 @@ static struct cd_item *memory_item(struct cd_ctx *cd, int fd, const struct stat 
 		*why = "memory of no size or beyond the largest blob";
 		return NULL;
 	}
-	if (seals >= 0 && (seals & F_SEAL_SHRINK) && size % CD_PAGE == 0 && (read_only || !write_sealed)) {
+	if (seals >= 0 && (seals & F_SEAL_SHRINK) && size % CD_PAGE == 0 && mappable) {
 		it = item_new(cd, CD_ITEM_BLOB, fd, cd_fresh_id(cd));
 		if (it)
 			it->size = it->held = size;

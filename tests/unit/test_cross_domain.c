@@ -791,6 +791,48 @@ static void test_refused_fds(void)
 	teardown(&e);
 }
 
+/* Memory we must copy: write-sealed read-write (a keymap), too big, over budget. */
+static void test_copies(void)
+{
+	struct env e = setup(23, 161, 162);
+	struct gpu_ctx *early = new_ctx(24);
+	unsigned before = nr_fences();
+	int keymap = sealed_memfd("xkb_keymap", PAGE, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+	int huge = sealed_memfd(NULL, CD_MAX_COPY + 1, 0), big[5], blob = -1;
+	struct cross_domain_send_receive r;
+	char got[10];
+
+	CHECK(fence(early, 1, 1));				/* no channel ring yet */
+	CHECK_EQ(comp_send(e.comp, "k", 1, (int[]){ keymap, huge }, 2), 1);
+	CHECK(!fence(e.ctx, 1, 1300));
+	CHECK_EQ(pump_fences(before + 1), before + 1);
+	r = channel_receive(&e);
+	CHECK_EQ(r.num_identifiers, 1);				/* the huge one refused */
+	CHECK_EQ(r.identifier_sizes[0], PAGE);
+	CHECK_EQ(create_blob(&e, r.identifiers[0], PAGE, &blob), OK);
+	CHECK(!same_file(blob, keymap));			/* it could not be mapped writable */
+	CHECK_EQ(fcntl(blob, F_GETFL) & O_ACCMODE, O_RDWR);
+	CHECK_EQ(pread(blob, got, sizeof(got), 0), (ssize_t)sizeof(got));
+	CHECK(!memcmp(got, "xkb_keymap", sizeof(got)));
+	close(blob);
+	for (int i = 0; i < 5; i++)
+		big[i] = sealed_memfd("big", CD_MAX_COPY, 0);
+	CHECK_EQ(comp_send(e.comp, "b", 1, big, 5), 1);
+	CHECK(!fence(e.ctx, 1, 1301));
+	CHECK_EQ(pump_fences(before + 2), before + 2);
+	CHECK_EQ(channel_receive(&e).num_identifiers, CD_MAX_HELD_COPIES / CD_MAX_COPY);
+	CHECK_EQ(cd_of(&e)->held_copies, CD_MAX_HELD_COPIES);
+	CHECK_EQ(create_blob(&e, channel_receive(&e).identifiers[0], CD_MAX_COPY, &blob), OK);
+	close(blob);
+	CHECK_EQ(cd_of(&e)->held_copies, CD_MAX_HELD_COPIES - CD_MAX_COPY);
+	for (int i = 0; i < 5; i++)
+		close(big[i]);
+	close(keymap);
+	close(huge);
+	fake_ctx_free(early);
+	teardown(&e);
+}
+
 /* 30 fds at once: the kernel keeps 28 for us; the rest are lost, reported. */
 static void test_too_many_fds(void)
 {
@@ -1008,6 +1050,7 @@ int main(void)
 	test_read_pipe();
 	test_receive();
 	test_refused_fds();
+	test_copies();
 	test_too_many_fds();
 	test_item_limit();
 	test_host_hang_up();
