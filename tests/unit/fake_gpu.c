@@ -24,6 +24,7 @@ struct gpu {
 	struct vdev vdev;
 	bool wayland, dmabuf;
 	int refuse;
+	int preset_fd, preset_peer;
 	struct gpu_resource *res[FAKE_GPU_MAX_RES];
 	unsigned nr_res;
 	struct gpu_ctx *ctx[MAX_CTX];
@@ -61,6 +62,7 @@ struct gpu *fake_gpu_new(bool wayland, bool dmabuf)
 	gpu->wayland = wayland;
 	gpu->dmabuf = dmabuf;
 	gpu->vdev.name = "fake-gpu";
+	gpu->preset_fd = -1;
 	return gpu;
 }
 
@@ -84,6 +86,12 @@ void fake_gpu_free(struct gpu *gpu)
 void fake_gpu_refuse_connect(struct gpu *gpu, int err)
 {
 	gpu->refuse = err;
+}
+
+void fake_gpu_preset_connection(struct gpu *gpu, int fd, int peer)
+{
+	gpu->preset_fd = fd;
+	gpu->preset_peer = peer;
 }
 
 int fake_gpu_compositor(struct gpu *gpu, unsigned n)
@@ -219,6 +227,13 @@ int gpu_host_connect(struct gpu *gpu)
 		return -gpu->refuse;
 	if (gpu->nr_conns >= FAKE_GPU_MAX_CONNS)
 		return -EMFILE;
+	if (gpu->preset_fd >= 0) {
+		int fd = gpu->preset_fd;
+
+		gpu->preset_fd = -1;
+		gpu->peers[gpu->nr_conns++] = gpu->preset_peer;
+		return fd;
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
 		return -errno;
 	/* The device's end non-blocking, as gpu.c makes it. */

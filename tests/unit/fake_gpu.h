@@ -30,6 +30,9 @@ struct gpu *fake_gpu_new(bool wayland, bool dmabuf);
 void fake_gpu_free(struct gpu *gpu);
 /* gpu_host_connect fails with -err from now on (0: it works again). */
 void fake_gpu_refuse_connect(struct gpu *gpu, int err);
+/* The next gpu_host_connect returns fd (a socket the test made) and
+ * records peer as its compositor end, for a process that cannot make one. */
+void fake_gpu_preset_connection(struct gpu *gpu, int fd, int peer);
 /* The compositor's end of the connection made n-th (0 first), or -1. */
 int fake_gpu_compositor(struct gpu *gpu, unsigned n);
 unsigned fake_gpu_connections(struct gpu *gpu);
