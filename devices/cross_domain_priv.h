@@ -2,7 +2,8 @@
  * The cross-domain context type's state, shared by its files:
  *   cross_domain.c          the type's ops, the command stream, INIT, fences
  *   cross_domain_image.c    GET_IMAGE_REQUIREMENTS: layouts and templates
- *   cross_domain_items.c    items: fds from the compositor, SEND, WRITE
+ *   cross_domain_items.c    items: the fds held by id, what the compositor sends
+ *   cross_domain_send.c     SEND and WRITE, bounded in time
  *   cross_domain_channel.c  the poller, RECEIVE and READ into the channel ring
  * docs/cross-domain.md tells the protocol and the choices made here.
  */
@@ -99,11 +100,15 @@ void cd_templates_free(struct cd_ctx *cd);
 
 /* cross_domain_items.c */
 struct cd_item *cd_item_find(struct cd_ctx *cd, uint64_t id);
+/* A new item owning fd, or NULL (no id, too many items, no memory). */
+struct cd_item *cd_item_new(struct cd_ctx *cd, enum cd_item_kind kind, int fd, uint32_t id);
 void cd_item_remove(struct cd_ctx *cd, struct cd_item *item);
 void cd_items_free(struct cd_ctx *cd);
 /* An fd the compositor sent: a new item that owns it, or NULL (fd closed). */
 struct cd_item *cd_item_from_host(struct cd_ctx *cd, int fd);
 int cd_memfd_new(uint64_t size);
+
+/* cross_domain_send.c */
 uint32_t cd_send(struct cd_ctx *cd, const uint8_t *cmd, uint16_t size);
 uint32_t cd_write(struct cd_ctx *cd, const uint8_t *cmd, uint16_t size);
 
