@@ -2,9 +2,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "devices/vdev.h"
@@ -25,6 +27,7 @@ struct gpu {
 	bool wayland, dmabuf;
 	int refuse;
 	int preset_fd, preset_peer;
+	const char *path;
 	struct gpu_resource *res[FAKE_GPU_MAX_RES];
 	unsigned nr_res;
 	struct gpu_ctx *ctx[MAX_CTX];
@@ -92,6 +95,28 @@ void fake_gpu_preset_connection(struct gpu *gpu, int fd, int peer)
 {
 	gpu->preset_fd = fd;
 	gpu->preset_peer = peer;
+}
+
+void fake_gpu_connect_path(struct gpu *gpu, const char *path)
+{
+	gpu->path = path;
+}
+
+static int connect_path(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -errno;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
 }
 
 int fake_gpu_compositor(struct gpu *gpu, unsigned n)
@@ -227,6 +252,13 @@ int gpu_host_connect(struct gpu *gpu)
 		return -gpu->refuse;
 	if (gpu->nr_conns >= FAKE_GPU_MAX_CONNS)
 		return -EMFILE;
+	if (gpu->path) {
+		int fd = connect_path(gpu->path);
+
+		if (fd >= 0)
+			gpu->peers[gpu->nr_conns++] = -1;
+		return fd;
+	}
 	if (gpu->preset_fd >= 0) {
 		int fd = gpu->preset_fd;
 

@@ -33,6 +33,9 @@ void fake_gpu_refuse_connect(struct gpu *gpu, int err);
 /* The next gpu_host_connect returns fd (a socket the test made) and
  * records peer as its compositor end, for a process that cannot make one. */
 void fake_gpu_preset_connection(struct gpu *gpu, int fd, int peer);
+/* gpu_host_connect connects to the Unix socket at path (a real
+ * compositor) instead; its compositor end is then -1. */
+void fake_gpu_connect_path(struct gpu *gpu, const char *path);
 /* The compositor's end of the connection made n-th (0 first), or -1. */
 int fake_gpu_compositor(struct gpu *gpu, unsigned n);
 unsigned fake_gpu_connections(struct gpu *gpu);
