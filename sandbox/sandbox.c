@@ -530,7 +530,7 @@ static void warn_mode(const struct sandbox_config *cfg)
 static bool plain_name(const char *name)
 {
 	return *name && strlen(name) <= NAME_MAX && !strchr(name, '/') && strcmp(name, ".") &&
-	       strcmp(name, "..") && strcmp(name, BIND_POINT + 1);
+	       strcmp(name, "..") && strcmp(name, &BIND_POINT[1]);
 }
 
 /* What the bind socket is, and the path the jail's mount takes to it. */
