@@ -94,7 +94,8 @@ void wlc_request(struct wlc *c, struct wl_out *m, const struct cd_item *items,
 		wlc_flush(c);
 	memcpy(c->out + c->out_len, m->buf, size);
 	c->out_len += (uint32_t)size;
-	memcpy(c->out_items + c->out_n, items, n_items * sizeof(*items));
+	if (n_items)
+		memcpy(c->out_items + c->out_n, items, n_items * sizeof(*items));
 	c->out_n += n_items;
 }
 
