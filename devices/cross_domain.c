@@ -97,11 +97,14 @@ static int parse_init(const uint8_t *cmd, uint16_t size, struct cross_domain_ini
 {
 	memset(init, 0, sizeof(*init));
 	switch (size) {
-	case CROSS_DOMAIN_INIT_SIZE_LEGACY:
-		memcpy(&init->query_ring_id, cmd + 8, 4);
-		memcpy(&init->channel_type, cmd + 12, 4);
-		init->channel_ring_id = init->query_ring_id;
+	case CROSS_DOMAIN_INIT_SIZE_LEGACY: {
+		struct cross_domain_init_legacy legacy;
+
+		memcpy(&legacy, cmd, sizeof(legacy));
+		init->query_ring_id = init->channel_ring_id = legacy.query_ring_id;
+		init->channel_type = legacy.channel_type;
 		return 0;
+	}
 	case CROSS_DOMAIN_INIT_SIZE_V1:
 	case CROSS_DOMAIN_INIT_SIZE:
 		memcpy(init, cmd, size);
