@@ -88,6 +88,14 @@ struct cross_domain_init {
 	uint8_t internal_socket_uuid[16];
 };
 
+/* crosvm's 16-byte INIT: channel_type sits where the others have
+ * channel_ring_id, and the query ring is the channel ring too. */
+struct cross_domain_init_legacy {
+	struct cross_domain_hdr hdr;
+	uint32_t query_ring_id;
+	uint32_t channel_type;
+};
+
 struct cross_domain_get_image_requirements {
 	struct cross_domain_hdr hdr;
 	uint32_t width;
@@ -137,6 +145,8 @@ static_assert(sizeof(struct cross_domain_capabilities) == 16, "capset 5 is 16 by
 static_assert(sizeof(struct cross_domain_hdr) == 8, "header");
 static_assert(sizeof(struct cross_domain_init) == CROSS_DOMAIN_INIT_SIZE, "INIT");
 static_assert(offsetof(struct cross_domain_init, internal_socket_uuid) == 20, "INIT v1 size");
+static_assert(sizeof(struct cross_domain_init_legacy) == CROSS_DOMAIN_INIT_SIZE_LEGACY,
+	      "legacy INIT");
 static_assert(sizeof(struct cross_domain_get_image_requirements) == 24, "query");
 static_assert(sizeof(struct cross_domain_image_requirements) == 64, "requirements reply");
 static_assert(offsetof(struct cross_domain_image_requirements, blob_id) == 48, "blob_id");

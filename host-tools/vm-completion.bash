@@ -1,4 +1,4 @@
-# Bash completion for vm-run, vm-start, vm-stop, vm-shell and vm-balloon.
+# Bash completion for vm-run, vm-start, vm-stop, vm-shell, vm-balloon and vm-screenshot.
 # VM names come from the runtime directory (running VMs, and VMs whose
 # command.socket a service manager holds) and from /etc/vmsilo/*.toml.
 # shellcheck shell=bash
@@ -58,7 +58,7 @@ _vmsilo_complete() {
 	case $prev in
 	--runtime-dir) mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
 	--config | --log | --vmm) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
-	--timeout | --wait) return ;;
+	--timeout | --wait | --scanout) return ;;
 	esac
 	name_at=$(_vmsilo_name_index "$2")
 	if ((name_at != 0 && name_at < COMP_CWORD)); then
@@ -66,6 +66,7 @@ _vmsilo_complete() {
 		case ${COMP_WORDS[0]##*/} in
 		vm-run) mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
 		vm-balloon) [[ $cur == -* ]] && mapfile -t COMPREPLY < <(compgen -W "$1" -- "$cur") ;;
+		vm-screenshot) mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
 		esac
 		return
 	fi
@@ -93,9 +94,13 @@ _vm_shell() {
 _vm_balloon() {
 	_vmsilo_complete "--runtime-dir --wait --stats --json --help" "--runtime-dir --wait" running
 }
+_vm_screenshot() {
+	_vmsilo_complete "--runtime-dir --scanout --help" "--runtime-dir --scanout" running
+}
 
 complete -F _vm_run vm-run
 complete -F _vm_start vm-start
 complete -F _vm_stop vm-stop
 complete -F _vm_shell vm-shell
 complete -F _vm_balloon vm-balloon
+complete -F _vm_screenshot vm-screenshot

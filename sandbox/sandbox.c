@@ -11,6 +11,7 @@
 #include <cap-ng.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <stdio.h>
@@ -34,7 +35,8 @@
 #define BIND_POINT "/dir"
 
 enum step {
-	STEP_STDIO = 1, STEP_FDS, STEP_PRIVATE, STEP_TMPFS, STEP_BIND, STEP_BIND_ID, STEP_PIVOT,
+	STEP_STDIO = 1, STEP_FDS, STEP_PRIVATE, STEP_TMPFS, STEP_BIND, STEP_BIND_ID,
+	STEP_SOCKET, STEP_SOCKET_ID, STEP_PIVOT,
 	STEP_DETACH, STEP_CHDIR, STEP_READONLY, STEP_NOFILE, STEP_MEMLOCK, STEP_NPROC,
 	STEP_CORE, STEP_CAPS, STEP_NO_NEW_PRIVS, STEP_PRE_SECCOMP, STEP_SECCOMP,
 };
@@ -46,6 +48,8 @@ static const char *const step_text[] = {
 	[STEP_TMPFS] = "mount the root tmpfs on " ROOT_MOUNT_POINT,
 	[STEP_BIND] = "bind-mount the shared directory into the jail",
 	[STEP_BIND_ID] = "share the directory the VMM opened",
+	[STEP_SOCKET] = "bind-mount the host socket into the jail",
+	[STEP_SOCKET_ID] = "show the socket the VMM opened",
 	[STEP_PIVOT] = "pivot_root into the tmpfs",
 	[STEP_DETACH] = "detach the old root",
 	[STEP_CHDIR] = "enter the shared directory",
@@ -69,13 +73,24 @@ struct spawn {
 	void *arg;
 	bool change_id;		/* as_user, decided by the parent: in a user
 				 * namespace the child is root, the VMM is not */
+	bool jailed;		/* enable and not no_jail */
+	/* bind_socket: what bind_socket_fd is, and (jailed) the path the
+	 * parent reads for it, which the child's mount resolves again. */
+	dev_t socket_dev;
+	ino_t socket_ino;
+	char socket_path[PATH_MAX];
 };
+
+/* In the child: where bind_socket is reached ("" in the VMM). */
+static char socket_path_in_child[sizeof(ROOT_MOUNT_POINT) + NAME_MAX + 16];
 
 static int sort_keep(const struct sandbox_config *cfg, int sock, int *keep)
 {
 	int n = 0;
 
 	keep[n++] = 0, keep[n++] = 1, keep[n++] = 2, keep[n++] = sock;
+	if (cfg->bind_socket_name)
+		keep[n++] = cfg->bind_socket_fd;
 	for (unsigned i = 0; i < cfg->nr_keep_fds; i++)
 		keep[n++] = cfg->keep_fds[i];
 	for (int i = 1; i < n; i++)
@@ -90,7 +105,7 @@ static int sort_keep(const struct sandbox_config *cfg, int sock, int *keep)
 /* Std fds not kept become /dev/null, so new fds never land on 0-2. */
 static int keep_only(const struct sandbox_config *cfg, int sock)
 {
-	int keep[SANDBOX_MAX_KEEP_FDS + 4], n, null = -1;
+	int keep[SANDBOX_MAX_KEEP_FDS + 5], n, null = -1;
 	unsigned lo = 0;
 
 	for (int fd = 0; fd < 3; fd++) {
@@ -128,46 +143,90 @@ static int check_bind_id(const char *point, const struct sandbox_dir_id *want)
 }
 
 /*
- * The shared directory appears read-write at BIND_POINT in the tmpfs. In a
- * user namespace the remount may add flags but must keep those the host
- * mount locked (read-only, the atime ones), so they are carried over.
+ * The bind mount at point becomes nosuid, nodev, noexec and maybe
+ * read-only. In a user namespace the remount may add flags but must keep
+ * those the host mount locked (read-only, the atime ones), so they are
+ * carried over. 0 or -1 with errno.
  */
-static int bind_shared_dir(const struct sandbox_config *cfg)
+static int restrict_bind(const char *point, unsigned long extra)
 {
 	static const struct { unsigned long st, ms; } keep[] = {
 		{ ST_RDONLY, MS_RDONLY }, { ST_NOATIME, MS_NOATIME },
 		{ ST_NODIRATIME, MS_NODIRATIME }, { ST_RELATIME, MS_RELATIME },
 	};
-	unsigned long flags = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC;
-	const char *point = ROOT_MOUNT_POINT BIND_POINT;
+	unsigned long flags = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC | extra;
 	struct statvfs st;
+
+	if (statvfs(point, &st))
+		return -1;
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		if (st.f_flag & keep[i].st)
+			flags |= keep[i].ms;
+	return mount(NULL, point, NULL, flags, NULL);
+}
+
+/* The shared directory appears read-write at BIND_POINT in the tmpfs. */
+static int bind_shared_dir(const struct sandbox_config *cfg)
+{
+	const char *point = ROOT_MOUNT_POINT BIND_POINT;
 	int step;
 
 	if (mkdir(point, 0) || mount(cfg->bind_dir, point, NULL, MS_BIND | MS_REC, NULL))
 		return STEP_BIND;
 	if ((step = check_bind_id(point, &cfg->bind_dir_id)))
 		return step;
-	if (statvfs(point, &st))
-		return STEP_BIND;
-	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
-		if (st.f_flag & keep[i].st)
-			flags |= keep[i].ms;
-	return mount(NULL, point, NULL, flags, NULL) ? STEP_BIND : 0;
+	return restrict_bind(point, 0) ? STEP_BIND : 0;
+}
+
+/*
+ * The host socket, read-only on an empty file in the tmpfs. The mount
+ * resolves the parent's path for the fd again, so what it shows must be
+ * the fd's inode; connect() needs no write access to the mount.
+ */
+static int bind_socket(const struct spawn *s)
+{
+	const char *name = s->cfg->bind_socket_name;
+	char point[sizeof(ROOT_MOUNT_POINT) + NAME_MAX + 1];
+	struct stat st;
+
+	snprintf(point, sizeof(point), "%s/%s", ROOT_MOUNT_POINT, name);
+	if (mknod(point, S_IFREG, 0) || mount(s->socket_path, point, NULL, MS_BIND, NULL) ||
+	    stat(point, &st))
+		return STEP_SOCKET;
+	if (!S_ISSOCK(st.st_mode) || st.st_dev != s->socket_dev || st.st_ino != s->socket_ino) {
+		errno = ESTALE;
+		return STEP_SOCKET_ID;
+	}
+	if (restrict_bind(point, MS_RDONLY))
+		return STEP_SOCKET;
+	close(s->cfg->bind_socket_fd);
+	snprintf(socket_path_in_child, sizeof(socket_path_in_child), "/%s", name);
+	return 0;
 }
 
 /* pivot_root(".", ".") stacks the old root on the new one; detach it. */
-static int enter_empty_root(const struct sandbox_config *cfg)
+static int enter_empty_root(const struct spawn *s)
 {
+	const struct sandbox_config *cfg = s->cfg;
 	const char *bind_dir = cfg->bind_dir;
+	char opts[64];
 	int step;
 
+	/*
+	 * One inode for the root, one per mount point. The socket is reached
+	 * by its absolute name once capabilities are gone, so the root is
+	 * then searchable, still not listable.
+	 */
+	snprintf(opts, sizeof(opts), "mode=%s,size=4k,nr_inodes=%d",
+		 cfg->bind_socket_name ? "0111" : "0", 1 + !!bind_dir + !!cfg->bind_socket_name);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
 		return STEP_PRIVATE;
-	if (mount("vmsilo-sandbox", ROOT_MOUNT_POINT, "tmpfs",
-		  MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  bind_dir ? "mode=0,size=4k,nr_inodes=2" : "mode=0,size=4k,nr_inodes=1"))
+	if (mount("vmsilo-sandbox", ROOT_MOUNT_POINT, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  opts))
 		return STEP_TMPFS;
 	if (bind_dir && (step = bind_shared_dir(cfg)))
+		return step;
+	if (cfg->bind_socket_name && (step = bind_socket(s)))
 		return step;
 	if (chdir(ROOT_MOUNT_POINT) || syscall(SYS_pivot_root, ".", "."))
 		return STEP_PIVOT;
@@ -223,7 +282,7 @@ static int jail(const struct spawn *s)
 {
 	int step;
 
-	step = enter_empty_root(s->cfg);
+	step = enter_empty_root(s);
 	if (!step)
 		step = set_limits(s->cfg);
 	if (!step)
@@ -231,6 +290,24 @@ static int jail(const struct spawn *s)
 	if (!step && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		step = STEP_NO_NEW_PRIVS;
 	return step;
+}
+
+/*
+ * no_jail: what keeps the device working (its directory, its user's ids)
+ * and no_new_privs, which the filter needs without CAP_SYS_ADMIN.
+ */
+static int loosen(const struct spawn *s)
+{
+	const struct sandbox_config *cfg = s->cfg;
+	int step;
+
+	if (cfg->bind_dir && chdir(cfg->bind_dir))
+		return STEP_CHDIR;
+	if (cfg->bind_dir && (step = check_bind_id(".", &cfg->bind_dir_id)))
+		return step;
+	if (s->change_id && (step = drop_caps(cfg, true)))
+		return step;
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ? STEP_NO_NEW_PRIVS : 0;
 }
 
 /* Returns the step that failed, with errno set, or 0. */
@@ -277,8 +354,13 @@ static _Noreturn void child_run(const struct spawn *s)
 		_exit(127);
 	prctl(PR_SET_NAME, s->cfg->name);
 	r.step = keep_only(s->cfg, s->sock);
-	if (!r.step && s->cfg->enable)
+	if (s->cfg->bind_socket_name && !s->jailed)
+		snprintf(socket_path_in_child, sizeof(socket_path_in_child), "/proc/self/fd/%d",
+			 s->cfg->bind_socket_fd);
+	if (!r.step && s->jailed)
 		r.step = jail(s);
+	else if (!r.step && s->cfg->enable)
+		r.step = loosen(s);
 	if (!r.step)
 		r.step = finish_jail(s);
 	if (r.step) {
@@ -393,6 +475,8 @@ static const char *step_hint(int step, int err, bool userns)
 		return " (above the VMM's hard limit)";
 	if (step == STEP_BIND_ID)
 		return " (its path now leads to another directory: swapped for a link?)";
+	if (step == STEP_SOCKET_ID)
+		return " (its path now leads to another file: swapped?)";
 	if (step == STEP_SECCOMP && err == EINVAL)
 		return " (kernel built without CONFIG_SECCOMP_FILTER?)";
 	return "";
@@ -431,12 +515,60 @@ static int finish_spawn(struct sandbox_child *c, bool userns, char *err, size_t 
 
 static void warn_mode(const struct sandbox_config *cfg)
 {
-	if (!cfg->enable)
+	if (cfg->enable && cfg->no_jail)
+		log_warn("%s: not jailed (sandbox = false): no namespaces, the host's root, "
+			 "capabilities kept; seccomp still %s: for debugging only", cfg->name,
+			 cfg->seccomp_log ? "logs violations" : "enforced");
+	else if (!cfg->enable)
 		log_warn("%s: not sandboxed (disabled in the configuration): the device process has the VMM's privileges",
 			 cfg->name);
 	else if (cfg->seccomp_log)
 		log_warn("%s: seccomp in log mode: violations go to the kernel log and are not stopped",
 			 cfg->name);
+}
+
+static bool plain_name(const char *name)
+{
+	return *name && strlen(name) <= NAME_MAX && !strchr(name, '/') && strcmp(name, ".") &&
+	       strcmp(name, "..") && strcmp(name, &BIND_POINT[1]);
+}
+
+/* What the bind socket is, and the path the jail's mount takes to it. */
+static int prepare_socket(const struct sandbox_config *cfg, struct spawn *s, char *err,
+			  size_t errlen)
+{
+	char link[64];
+	struct stat st;
+	ssize_t n;
+
+	if (!cfg->bind_socket_name)
+		return 0;
+	if (!plain_name(cfg->bind_socket_name)) {
+		snprintf(err, errlen, "sandbox: %s: bind_socket_name: not a plain file name",
+			 cfg->name);
+		return -EINVAL;
+	}
+	if (fstat(cfg->bind_socket_fd, &st) || !S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "sandbox: %s: bind_socket_fd %d is not a socket", cfg->name,
+			 cfg->bind_socket_fd);
+		return -ENOTSOCK;
+	}
+	s->socket_dev = st.st_dev;
+	s->socket_ino = st.st_ino;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", cfg->bind_socket_fd);
+	n = s->jailed ? readlink(link, s->socket_path, sizeof(s->socket_path) - 1) : 0;
+	if (s->jailed && (n <= 0 || n >= (ssize_t)sizeof(s->socket_path) - 1 ||
+			  s->socket_path[0] != '/')) {
+		snprintf(err, errlen, "sandbox: %s: the socket's fd has no path to bind", cfg->name);
+		return -ENOENT;
+	}
+	s->socket_path[n > 0 ? n : 0] = '\0';
+	return 0;
+}
+
+const char *sandbox_socket_path(void)
+{
+	return socket_path_in_child[0] ? socket_path_in_child : NULL;
 }
 
 int sandbox_spawn(const struct sandbox_config *cfg,
@@ -448,7 +580,7 @@ int sandbox_spawn(const struct sandbox_config *cfg,
 			 CLONE_NEWNET | CLONE_NEWUTS | (geteuid() ? CLONE_NEWUSER : 0);
 	struct spawn s = {
 		.cfg = cfg, .main = child_main, .arg = arg,
-		.change_id = cfg->as_user && !geteuid(),
+		.change_id = cfg->as_user && !geteuid(), .jailed = cfg->enable && !cfg->no_jail,
 	};
 	int sv[2], rc = 0;
 
@@ -462,6 +594,8 @@ int sandbox_spawn(const struct sandbox_config *cfg,
 			 cfg->name, SANDBOX_MAX_KEEP_FDS);
 		return -EINVAL;
 	}
+	if ((rc = prepare_socket(cfg, &s, err, errlen)))
+		return rc;
 	if (cfg->enable && !(s.filter = filter_build(policy, cfg->seccomp_log, err, errlen)))
 		return -EINVAL;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
@@ -471,7 +605,9 @@ int sandbox_spawn(const struct sandbox_config *cfg,
 		return rc;
 	}
 	s.sock = sv[1];
-	child->pid = clone3_pidfd(cfg->enable ? flags : 0, &child->pidfd);
+	if (!s.jailed)
+		flags = 0;
+	child->pid = clone3_pidfd(flags, &child->pidfd);
 	if (child->pid == 0)
 		child_run(&s);
 	rc = child->pid < 0 ? -errno : 0;
@@ -479,9 +615,9 @@ int sandbox_spawn(const struct sandbox_config *cfg,
 	seccomp_release(s.filter);
 	child->report_fd = sv[0];
 	if (rc)
-		explain_clone(cfg->enable ? flags : 0, -rc, cfg->name, err, errlen);
+		explain_clone(flags, -rc, cfg->name, err, errlen);
 	else
-		rc = finish_spawn(child, flags & CLONE_NEWUSER && cfg->enable, err, errlen);
+		rc = finish_spawn(child, flags & CLONE_NEWUSER, err, errlen);
 	if (rc) {
 		sandbox_release(child);
 		return rc;

@@ -103,6 +103,27 @@ struct sandbox_config {
 	 */
 	struct sandbox_dir_id bind_dir_id;
 	/*
+	 * A host Unix socket the device connects to, or bind_socket_name
+	 * NULL: none. bind_socket_fd is an O_PATH (or any) fd of the socket
+	 * the caller opened and checked; the child keeps it without listing
+	 * it in keep_fds. In the jail that very inode is bind-mounted
+	 * read-only at "/<bind_socket_name>" in the empty root (the child
+	 * refuses to start if the name now leads elsewhere) and the fd is
+	 * closed; without a jail (enable false or no_jail) the fd stays open
+	 * and the socket is reached at "/proc/self/fd/<fd>". Either way the
+	 * device asks sandbox_socket_path() where.
+	 */
+	int bind_socket_fd;
+	const char *bind_socket_name;	/* a plain file name, not "dir" */
+	/*
+	 * With enable: no namespaces, empty root, limits or capability drop
+	 * (a device's "sandbox = false", for debugging): the fds are closed,
+	 * as_user still changes ids, no_new_privs and the seccomp filter
+	 * still apply, bind_dir (still checked against bind_dir_id) becomes
+	 * the working directory.
+	 */
+	bool no_jail;
+	/*
 	 * Run as this user instead of root (a root VMM only; under a user
 	 * namespace the jail already is the VMM's user): for a device that
 	 * acts for the VM's user, such as vsock reaching their sockets.
@@ -152,6 +173,13 @@ int sandbox_wait(struct sandbox_child *child, int options, siginfo_t *info);
  */
 void sandbox_describe(const struct sandbox_child *child,
 		      const siginfo_t *info, char *buf, size_t len);
+
+/*
+ * In a device process: the path that reaches sandbox_config's
+ * bind_socket, for connect(); NULL when it was given none (and in the
+ * VMM).
+ */
+const char *sandbox_socket_path(void);
 
 /* Closes the handle's fds (after sandbox_wait, or to abandon the child). */
 void sandbox_release(struct sandbox_child *child);

@@ -28,7 +28,8 @@
 #define MAX_NAME_LEN	64
 #define QUOTE_CHARS	40	/* longest string quoted back in a message */
 #define QUOTE_LEN	(QUOTE_CHARS * 4 + 8)
-#define MAX_KEYS	(CFG_MAX_KEYS + 1)	/* in one table (seccomp_policy too), for suggestions */
+#define NR_GENERIC_KEYS	3	/* seccomp_policy, sandbox, log_level: in every filtered kind */
+#define MAX_KEYS	(CFG_MAX_KEYS + NR_GENERIC_KEYS)	/* in one table, for suggestions */
 #define MAX_INSTANCES	64	/* of one kind, for its check() */
 #define IFNAME_MAX	15	/* a Linux interface name, IFNAMSIZ - 1 */
 
@@ -553,36 +554,74 @@ static bool set_uint_key(struct ctx *c, const char *key, const struct toml_value
 	return true;
 }
 
-/* STUB until hD's lands: CFG_SIZE, "512M"/"8G" or an integer of bytes. */
-static bool parse_size(const char *s, uint64_t *out)
+/* "8G", "512M", "8GiB", "4096": K, M, G, T are powers of 1024. 0, or -1. */
+static int parse_size(const char *s, uint64_t *out)
 {
-	char *end;
-	unsigned long long n = strtoull(s, &end, 10);
-	const char *units = "KMGT", *u = *end ? strchr(units, *end) : NULL;
+	static const char units[] = "KMGT";
+	const char *p = s, *unit;
+	uint64_t v = 0, mult = 1;
 
-	if (end == s || (*end && (!u || end[1])))
-		return false;
-	for (long i = u ? u - units + 1 : 0; i > 0; i--, n <<= 10)
-		if (n >> 54)
-			return false;
-	*out = n;
-	return true;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (p == s)
+		return -1;
+	if (*p && (unit = strchr(units, toupper((unsigned char)*p)))) {
+		mult = 1ull << (10 * (unit - units + 1));
+		p++;
+		if (!strcmp(p, "iB"))
+			p += 2;
+	}
+	if (*p || v > UINT64_MAX / mult)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
+/* A size as the docs write it: the largest unit that divides it, else bytes. */
+static const char *show_size(uint64_t v, char buf[24])
+{
+	static const char units[] = "TGMK";
+
+	for (int i = 0; i < 4; i++) {
+		unsigned shift = 10 * (4 - i);
+
+		if (v && !(v & ((1ull << shift) - 1))) {
+			snprintf(buf, 24, "%llu%c", (unsigned long long)(v >> shift), units[i]);
+			return buf;
+		}
+	}
+	snprintf(buf, 24, "%llu", (unsigned long long)v);
+	return buf;
 }
 
 static bool set_size_key(struct ctx *c, const char *key, const struct toml_value *v,
 			 const struct cfg_key *k, uint64_t *dst)
 {
+	char q[QUOTE_LEN], lo[24], hi[24], got[24];
 	uint64_t n;
 
-	if (v->type == TOML_INTEGER && v->integer >= 0)
+	if (v->type == TOML_INTEGER && v->integer >= 0) {
 		n = (uint64_t)v->integer;
-	else if (v->type != TOML_STRING || !parse_size(v->string, &n)) {
-		report(c, v->line, v->col, key, "expected a size such as \"512M\" or \"8G\"");
+	} else if (v->type == TOML_INTEGER) {
+		report(c, v->line, v->col, key, "must not be negative, got %lld",
+		       (long long)v->integer);
+		return false;
+	} else if (v->type != TOML_STRING) {
+		report(c, v->line, v->col, key, "expected a size (bytes, or a string like \"8G\"), "
+		       "got %s", toml_type_name(v->type));
+		return false;
+	} else if (parse_size(v->string, &n)) {
+		report(c, v->line, v->col, key, "expected a size: a whole number with an optional "
+		       "K, M, G or T (powers of 1024, \"iB\" allowed), like \"8G\", got %s",
+		       quote(v->string, q));
 		return false;
 	}
 	if (n < k->min || n > k->max) {
-		report(c, v->line, v->col, key, "must be between %llu and %llu bytes",
-		       (unsigned long long)k->min, (unsigned long long)k->max);
+		report(c, v->line, v->col, key, "must be between %s and %s, got %s",
+		       show_size(k->min, lo), show_size(k->max, hi), show_size(n, got));
 		return false;
 	}
 	*dst = n;
@@ -617,11 +656,11 @@ static void set_device_key(struct ctx *c, const char *key, const struct toml_val
 	case CFG_UINT:
 		ok = set_uint_key(c, key, v, k, dst);
 		break;
-	case CFG_STRING:
-		ok = set_string_key(c, key, v, k, dst);
-		break;
 	case CFG_SIZE:
 		ok = set_size_key(c, key, v, k, dst);
+		break;
+	case CFG_STRING:
+		ok = set_string_key(c, key, v, k, dst);
 		break;
 	case CFG_PATH:
 		ok = set_path(c, key, v, dst);
@@ -654,8 +693,8 @@ static void set_device_defaults(const struct device_kind *kind, void *obj)
 			*(bool *)dst = !strcmp(k->def, "true");
 		else if (k->type == CFG_UINT)
 			*(uint64_t *)dst = strtoull(k->def, NULL, 10);
-		else if (k->type == CFG_SIZE)
-			(void)parse_size(k->def, dst);
+		else if (k->type == CFG_SIZE && parse_size(k->def, dst))
+			*(uint64_t *)dst = 0;	/* test_registry refuses such a def */
 		else if (k->type == CFG_CHOICE)
 			for (int i = 0; k->choices[i]; i++)
 				if (!strcmp(k->choices[i], k->def))
@@ -663,7 +702,42 @@ static void set_device_defaults(const struct device_kind *kind, void *obj)
 	}
 }
 
+/* Keys every kind with a process of ours has, besides its own. */
 static const char seccomp_key[] = "seccomp_policy";
+static const char sandbox_key[] = "sandbox";
+static const char log_level_key[] = "log_level";
+
+static void set_device_log_level(struct ctx *c, const char *key, const struct toml_value *v,
+				 struct config_device *dev)
+{
+	static const char *const names[] = { "error", "warn", "info", "debug", "trace", NULL };
+	int i = get_choice(c, key, v, names);
+
+	if (i < 0)
+		return;
+	dev->log_level = (enum log_level)i;
+	dev->log_level_set = true;
+}
+
+/* seccomp_policy, sandbox, log_level: false if key is none of them. */
+static bool set_generic_key(struct ctx *c, const char *key, const struct toml_entry *e,
+			    struct config_device *dev)
+{
+	if (!strcmp(e->key, seccomp_key)) {
+		set_seccomp(c, key, e->value, &dev->seccomp);
+		dev->seccomp_set = true;
+	} else if (!strcmp(e->key, sandbox_key)) {
+		if (want_type(c, key, e->value, TOML_BOOL)) {
+			dev->sandbox = e->value->boolean;
+			dev->sandbox_set = true;
+		}
+	} else if (!strcmp(e->key, log_level_key)) {
+		set_device_log_level(c, key, e->value, dev);
+	} else {
+		return false;
+	}
+	return true;
+}
 
 static void walk_device(struct ctx *c, const struct toml_value *t, const char *name,
 			struct config_device *dev)
@@ -675,10 +749,13 @@ static void walk_device(struct ctx *c, const struct toml_value *t, const char *n
 	char key[256];
 	bool filtered = !dev->kind->vhost_user;	/* a vhost-user backend is not our process */
 
-	for (k = keys; k->name && n < MAX_KEYS - 1; k++)
+	for (k = keys; k->name && n < MAX_KEYS - NR_GENERIC_KEYS; k++)
 		names[n++] = k->name;
-	if (filtered)
+	if (filtered) {
 		names[n++] = seccomp_key;
+		names[n++] = sandbox_key;
+		names[n++] = log_level_key;
+	}
 	for (size_t i = 0; i < t->table.len; i++) {
 		const struct toml_entry *e = &t->table.entries[i];
 
@@ -689,10 +766,7 @@ static void walk_device(struct ctx *c, const struct toml_value *t, const char *n
 			if (k - keys < CFG_MAX_KEYS)
 				given[k - keys] = true;
 			set_device_key(c, key, e->value, k, dev->cfg);
-		} else if (filtered && !strcmp(e->key, seccomp_key)) {
-			set_seccomp(c, key, e->value, &dev->seccomp);
-			dev->seccomp_set = true;
-		} else {
+		} else if (!filtered || !set_generic_key(c, key, e, dev)) {
 			report_unknown(c, e, key, names, n);
 		}
 	}
@@ -830,6 +904,8 @@ static void finish_devices(struct ctx *c)
 
 		if (!dev->seccomp_set)
 			dev->seccomp = cfg->sandbox.seccomp;
+		if (!dev->sandbox_set)
+			dev->sandbox = cfg->sandbox.enable;
 		if (!dev->kind->check)
 			continue;
 		for (size_t j = 0; j < i && n < MAX_INSTANCES; j++)

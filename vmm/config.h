@@ -26,6 +26,10 @@ struct config_device {
 	unsigned index;			/* among its kind, in config order */
 	enum seccomp_policy seccomp;	/* its own seccomp_policy, else [sandbox]'s */
 	bool seccomp_set;
+	bool sandbox;			/* jailed: its own sandbox, else [sandbox] enable */
+	bool sandbox_set;
+	enum log_level log_level;	/* its process's, when log_level_set; else the VMM's */
+	bool log_level_set;
 	bool shared_home;		/* the share shared_home adds, not a table */
 	int line, col;			/* of its table (shared_home: of that key) */
 };

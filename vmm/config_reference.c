@@ -7,6 +7,7 @@ static const char *type_name(enum cfg_type type)
 	case CFG_BOOL: return "boolean";
 	case CFG_UINT: return "integer";
 	case CFG_PATH: return "string (path)";
+	case CFG_SIZE: return "size";
 	default: return "string";
 	}
 }
@@ -18,7 +19,7 @@ static void print_default(FILE *out, const struct cfg_key *k)
 		fputs("required", out);
 	else if (k->type == CFG_BOOL || k->type == CFG_UINT)
 		fprintf(out, "`%s`", k->def);
-	else if (k->type == CFG_CHOICE)
+	else if (k->type == CFG_CHOICE || k->type == CFG_SIZE)
 		fprintf(out, "`\"%s\"`", k->def);
 	else
 		fputs(k->def, out);
@@ -37,4 +38,9 @@ void config_reference_table(FILE *out, const struct device_kind *kind)
 	fputs("| `seccomp_policy` | string | `[sandbox]`'s | `\"enforcing\"`: a syscall outside "
 	      "the device's list kills its process; `\"log\"`: it is allowed and logged by the "
 	      "kernel (to find a missing rule). |\n", out);
+	fputs("| `sandbox` | boolean | `[sandbox]`'s `enable` | `false`: this device's process "
+	      "gets no namespaces, empty root, limits or capability drop (debugging only; one "
+	      "warning at start); seccomp still applies as `seccomp_policy` says. |\n", out);
+	fputs("| `log_level` | string | the VMM's | The device process's log level: "
+	      "`\"error\"`, `\"warn\"`, `\"info\"`, `\"debug\"` or `\"trace\"`. |\n", out);
 }

@@ -115,6 +115,8 @@ static size_t run_command(struct control *ctl, struct control_client *from,
 		return reply_status(ctl, buf, size);
 	if (!strncmp(command, "balloon", 7) || !strcmp(command, "subscribe"))
 		return control_balloon(ctl, from, req, command, buf, size);
+	if (!strcmp(command, "screenshot"))
+		return control_gpu(ctl, req, uid, buf, size);
 	if (!strcmp(command, "stop")) {
 		log_ratelimited(LOG_INFO, "control socket: stop requested by uid %u", (unsigned)uid);
 		vm_request_exit(vm, VM_EXIT_STOPPED);
@@ -135,7 +137,8 @@ static size_t run_command(struct control *ctl, struct control_client *from,
 		vcpus_resume(vm);
 	} else {
 		return control_reply_error(buf, size, "unknown command \"%s\" (status, stop, powerbutton, "
-				   "pause, resume, balloon, balloon_stats, subscribe)", command);
+				   "pause, resume, balloon, balloon_stats, subscribe, screenshot)",
+				   command);
 	}
 	return reply_state(ctl, buf, size);
 }

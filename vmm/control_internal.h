@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "vmm/control.h"
 #include "vmm/json.h"
@@ -22,5 +23,9 @@ void control_client_push(struct control_client *c, const char *line, size_t len,
 /* balloon, balloon_stats, subscribe (control_balloon.c). */
 size_t control_balloon(struct control *ctl, struct control_client *from,
 		       const struct json_object *req, const char *command, char *buf, size_t size);
+
+/* screenshot (control_gpu.c): answered at once, after the GPU device's reply. */
+size_t control_gpu(struct control *ctl, const struct json_object *req, uid_t uid, char *buf,
+		   size_t size);
 
 #endif

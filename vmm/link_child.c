@@ -250,32 +250,62 @@ static void init_link(struct link_child *lc, struct vdev *dev)
 
 /* A device that maps needs its sendmsg on the fd socket (DEVICE_PROCESS_SHM_RULES):
  * refused here rather than killed by SIGSYS at its first map. */
-static bool policy_lets_it_map(const struct vdev *dev, const struct link_child_options *opt)
+static bool policy_lets_it_map(const struct vdev *dev, const struct link_child_options *opt,
+			       const struct sandbox_policy *policy)
 {
 	if (!dev->ops->nr_shm_regions || !opt->sandbox)
 		return true;
-	for (size_t i = 0; opt->policy && i < opt->policy->nr_rules; i++)
-		if (opt->policy->rules[i].nr == SYS_sendmsg)
+	for (size_t i = 0; policy && i < policy->nr_rules; i++)
+		if (policy->rules[i].nr == SYS_sendmsg)
 			return true;
 	return false;
 }
 
-int link_child_start(struct link_child *lc, struct vdev *dev,
-		     const struct link_child_options *opt, char *err, size_t errlen)
+/*
+ * opt->policy, or with opt->extra_policy a copy of it with the instance's
+ * rules after the kind's in *merged (rules malloc'ed: free them once the
+ * spawn has built the filter). NULL when there is no policy at all, or
+ * out of memory (*merged's rules then NULL too).
+ */
+static const struct sandbox_policy *merge_policy(const struct link_child_options *opt,
+						 struct sandbox_policy *merged)
+{
+	const struct sandbox_policy *kind = opt->policy, *extra = opt->extra_policy;
+	size_t nk = kind ? kind->nr_rules : 0, ne = extra ? extra->nr_rules : 0;
+	struct sandbox_syscall *rules;
+
+	*merged = (struct sandbox_policy){ .name = kind ? kind->name : "device" };
+	if (!ne)
+		return kind;
+	rules = calloc(nk + ne, sizeof(*rules));
+	if (!rules)
+		return NULL;
+	if (nk)
+		memcpy(rules, kind->rules, nk * sizeof(*rules));
+	memcpy(rules + nk, extra->rules, ne * sizeof(*rules));
+	merged->rules = rules;
+	merged->nr_rules = nk + ne;
+	return merged;
+}
+
+/* sandbox_config.pre_seccomp: the device's log level first, so its setup logs at it. */
+static int prepare_child(void *arg)
+{
+	struct link_child *lc = arg;
+
+	if (lc->log_level_set)
+		log_set_level(lc->log_level);
+	return device_process_prepare(&lc->proc);
+}
+
+/* link_child_start's work once the policy is known. */
+static int start_process(struct link_child *lc, struct vdev *dev,
+			 const struct link_child_options *opt, struct sandbox_config *sc,
+			 const struct sandbox_policy *policy, char *err, size_t errlen)
 {
 	int keep[MAX_KEEP], rc;
-	struct sandbox_config sc = {
-		.name = dev->name, .enable = opt->sandbox, .seccomp_log = opt->seccomp_log,
-		.keep_fds = keep, .nofile = opt->nofile ? opt->nofile : 64,
-		.nproc = opt->nproc ? opt->nproc : 8,
-		.memlock = 8 << 20, .bind_dir = opt->bind_dir, .bind_dir_id = opt->bind_dir_id,
-		.as_user = opt->as_user, .uid = opt->uid, .gid = opt->gid,
-		.pre_seccomp = device_process_prepare, .pre_seccomp_arg = &lc->proc,
-	};
 
-	init_link(lc, dev);
-	lc->shm_sock = lc->proc.shm_sock = lc->shm_fd = -1;
-	if (!policy_lets_it_map(dev, opt)) {
+	if (!policy_lets_it_map(dev, opt, policy)) {
 		snprintf(err, errlen, "%s: has shared-memory regions, but its policy lacks "
 			 "DEVICE_PROCESS_SHM_RULES", dev->name);
 		return -EINVAL;
@@ -299,9 +329,9 @@ int link_child_start(struct link_child *lc, struct vdev *dev,
 		return rc;
 	}
 	lc->proc.dev = dev;
-	sc.nr_keep_fds = keep_list(lc, opt, keep);
-	rc = sandbox_spawn(&sc, opt->policy, device_process_main, &lc->proc, &lc->child,
-			   err, errlen);
+	sc->keep_fds = keep;
+	sc->nr_keep_fds = keep_list(lc, opt, keep);
+	rc = sandbox_spawn(sc, policy, device_process_main, &lc->proc, &lc->child, err, errlen);
 	ctl_ring_close_fds(lc->proc.ring_fds, CTL_NR_FDS);	/* the child has its own */
 	close(lc->proc.log_fd);
 	lc->proc.log_fd = -1;
@@ -312,6 +342,36 @@ int link_child_start(struct link_child *lc, struct vdev *dev,
 		return rc;
 	log_info("%s: device process %d", dev->name, (int)lc->child.pid);
 	return 0;
+}
+
+int link_child_start(struct link_child *lc, struct vdev *dev,
+		     const struct link_child_options *opt, char *err, size_t errlen)
+{
+	struct sandbox_config sc = {
+		.name = dev->name, .enable = opt->sandbox, .seccomp_log = opt->seccomp_log,
+		.nofile = opt->nofile ? opt->nofile : 64,
+		.nproc = opt->nproc ? opt->nproc : 8,
+		.memlock = 8 << 20, .bind_dir = opt->bind_dir, .bind_dir_id = opt->bind_dir_id,
+		.as_user = opt->as_user, .uid = opt->uid, .gid = opt->gid,
+		.no_jail = opt->no_jail, .bind_socket_fd = opt->bind_socket_fd,
+		.bind_socket_name = opt->bind_socket_name,
+		.pre_seccomp = prepare_child, .pre_seccomp_arg = lc,
+	};
+	struct sandbox_policy merged;
+	const struct sandbox_policy *policy = merge_policy(opt, &merged);
+	int rc;
+
+	init_link(lc, dev);
+	lc->shm_sock = lc->proc.shm_sock = lc->shm_fd = -1;
+	lc->log_level_set = opt->log_level_set;
+	lc->log_level = opt->log_level;
+	if (opt->extra_policy && opt->extra_policy->nr_rules && !policy) {
+		snprintf(err, errlen, "%s: %s", dev->name, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	rc = start_process(lc, dev, opt, &sc, policy, err, errlen);
+	free((void *)merged.rules);
+	return rc;
 }
 
 static int log_fd_of(const struct link_child *lc)

@@ -30,6 +30,9 @@ struct link_child {
 	int shm_fd;
 	uint32_t shm_fd_seq;
 	struct log_ratelimit shm_log;
+	/* The device process's own log level (link_child_options). */
+	bool log_level_set;
+	enum log_level log_level;
 };
 
 /* Bytes of the device's stderr link_child_serve_log() takes per call. */
@@ -39,9 +42,11 @@ struct link_child {
 #define LINK_CHILD_SERVE_BUDGET 16
 
 struct link_child_options {
-	bool sandbox;			/* false: debugging only */
+	bool sandbox;			/* false: no jail and no filter (tests) */
+	bool no_jail;			/* with sandbox: the filter only (sandbox_config) */
 	bool seccomp_log;
 	const struct sandbox_policy *policy;
+	const struct sandbox_policy *extra_policy;	/* this instance's rules on top, or NULL */
 	const int *device_fds;		/* host files the device uses */
 	unsigned nr_device_fds;
 	const char *bind_dir;		/* host directory shared into the jail, or NULL */
@@ -51,6 +56,12 @@ struct link_child_options {
 	bool as_user;			/* run as uid/gid (see sandbox_config) */
 	uid_t uid;
 	gid_t gid;
+	/* A host socket shown to the device (sandbox_config's bind_socket):
+	 * the caller keeps the fd and closes it after the start. */
+	int bind_socket_fd;
+	const char *bind_socket_name;	/* NULL: none */
+	bool log_level_set;		/* the device process logs at log_level */
+	enum log_level log_level;
 };
 
 /* Creates the eventfds and rings and forks the jailed device process.

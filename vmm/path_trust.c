@@ -25,14 +25,20 @@ static bool writable_by_others(const struct stat *st)
 	return st->st_mode & (S_IWGRP | S_IWOTH);
 }
 
-/* Whether someone but root could rename or replace what is inside dir. */
-static bool parent_unsafe(const struct stat *dir, const struct stat *next)
+static bool trusted(const struct path_trust *t, uid_t uid)
 {
-	if (dir->st_uid != 0)
+	return uid == 0 || uid == t->user;
+}
+
+/* Whether someone untrusted could rename or replace what is inside dir. */
+static bool parent_unsafe(const struct path_trust *t, const struct stat *dir,
+			  const struct stat *next)
+{
+	if (!trusted(t, dir->st_uid))
 		return true;
 	if (!writable_by_others(dir))
 		return false;
-	return !(dir->st_mode & S_ISVTX) || next->st_uid != 0;
+	return !(dir->st_mode & S_ISVTX) || !trusted(t, next->st_uid);
 }
 
 static int check_parent(const struct path_trust *t, const char *path, const char *shown,
@@ -40,9 +46,9 @@ static int check_parent(const struct path_trust *t, const char *path, const char
 {
 	char why[PATH_MAX + 256];
 
-	if (!parent_unsafe(dir, next))
+	if (!parent_unsafe(t, dir, next))
 		return 0;
-	if (dir->st_uid != 0)
+	if (!trusted(t, dir->st_uid))
 		snprintf(why, sizeof(why), "%s is owned by uid %u, who could swap %s", shown,
 			 (unsigned)dir->st_uid, t->what);
 	else if (dir->st_mode & S_ISVTX)
@@ -55,12 +61,31 @@ static int check_parent(const struct path_trust *t, const char *path, const char
 	return refuse(t, path, why, err, errlen);
 }
 
+static int check_socket(const struct path_trust *t, const char *path, const struct stat *st,
+			char *err, size_t errlen)
+{
+	char why[128];
+
+	if (!S_ISSOCK(st->st_mode))
+		return refuse(t, path, "not a socket", err, errlen);
+	if (trusted(t, st->st_uid))
+		return 0;
+	if (t->user)
+		snprintf(why, sizeof(why), "owned by uid %u, not root or uid %u",
+			 (unsigned)st->st_uid, (unsigned)t->user);
+	else
+		snprintf(why, sizeof(why), "owned by uid %u, not root", (unsigned)st->st_uid);
+	return refuse(t, path, why, err, errlen);
+}
+
 static int check_last(const struct path_trust *t, const char *path, const struct stat *st,
 		      char *err, size_t errlen)
 {
 	bool want_dir = t->last != PATH_TRUST_ROOT_FILE;
 	char why[PATH_MAX + 256];
 
+	if (t->last == PATH_TRUST_SOCKET)
+		return check_socket(t, path, st, err, errlen);
 	if (want_dir ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode))
 		return refuse(t, path, want_dir ? "not a directory" : "not a regular file", err,
 			      errlen);
@@ -115,7 +140,7 @@ static int open_component(const struct path_trust *t, const char *path, int dir,
 	return fd;
 }
 
-int path_trust_check(const struct path_trust *t, const char *path, char *err, size_t errlen)
+int path_trust_open(const struct path_trust *t, const char *path, char *err, size_t errlen)
 {
 	char name[NAME_MAX + 1], shown[PATH_MAX], child[PATH_MAX];
 	const char *p = path;
@@ -154,6 +179,18 @@ int path_trust_check(const struct path_trust *t, const char *path, char *err, si
 	}
 	if (!r)
 		r = check_last(t, path, &st, err, errlen);
+	if (!r)
+		return dir;
 	close(dir);
-	return r;
+	return -1;
+}
+
+int path_trust_check(const struct path_trust *t, const char *path, char *err, size_t errlen)
+{
+	int fd = path_trust_open(t, path, err, errlen);
+
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
 }

@@ -610,6 +610,14 @@ int virtio_pci_shm_unmap(struct virtio_pci *vp, uint8_t id, uint64_t offset)
 	return rc;
 }
 
+void virtio_pci_shm_clear(struct virtio_pci *vp)
+{
+	pthread_mutex_lock(&vp->lock);
+	for (unsigned i = 0; i < vp->link->nr_shm; i++)
+		shm_region_clear(&vp->shm[i]);
+	pthread_mutex_unlock(&vp->lock);
+}
+
 void virtio_pci_destroy(struct virtio_pci *vp)
 {
 	for (unsigned i = 0; vp->link && i < vp->link->nr_shm; i++)

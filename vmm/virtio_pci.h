@@ -57,6 +57,9 @@ void virtio_pci_set_memslots(struct virtio_pci *vp, struct memslots *slots);
 int virtio_pci_shm_map(struct virtio_pci *vp, uint8_t id, uint64_t offset, int fd,
 		       uint64_t fd_offset, uint64_t size, uint32_t prot);
 int virtio_pci_shm_unmap(struct virtio_pci *vp, uint8_t id, uint64_t offset);
+/* The device is gone (its process died): what it mapped goes now, and its
+ * memslots with it, not only at the guest's reset. */
+void virtio_pci_shm_clear(struct virtio_pci *vp);
 /*
  * From the device: len new bytes of its config at offset (-EINVAL, nothing
  * changed, unless they fit in config_size), or it needs a reset. The latter

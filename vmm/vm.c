@@ -154,10 +154,13 @@ static int start_device(struct vm *vm, struct vm_device *d, const struct config_
 			const struct device_grant *grant, char *err, size_t errlen)
 {
 	struct link_child_options opt = {
-		.sandbox = vm->cfg->sandbox.enable, .seccomp_log = cd->seccomp == SECCOMP_LOG,
-		.policy = cd->kind->policy,
+		.sandbox = true, .no_jail = !cd->sandbox, .seccomp_log = cd->seccomp == SECCOMP_LOG,
+		.policy = cd->kind->policy, .extra_policy = grant->extra_policy,
 		.device_fds = grant->fds, .nr_device_fds = grant->nr_fds, .nofile = grant->nofile,
 		.nproc = grant->nproc,
+		.bind_socket_fd = grant->socket_fd,
+		.bind_socket_name = grant->socket_fd >= 0 ? grant->socket_name : NULL,
+		.log_level_set = cd->log_level_set, .log_level = cd->log_level,
 	};
 
 	if (grant->rundir && grant_rundir(vm, d, &opt, err, errlen))
@@ -168,6 +171,8 @@ static int start_device(struct vm *vm, struct vm_device *d, const struct config_
 
 static void device_env(const struct vm *vm, unsigned index, struct device_env *env)
 {
+	const struct runtime_dir *rd = vm->host ? vm->host->rundir : NULL;
+
 	*env = (struct device_env){
 		.vm_name = vm->cfg->name, .index = index, .cpus = vm->cfg->cpus,
 		.mem = &vm->mem, .ram_bytes = vm->ram.size,
@@ -175,6 +180,7 @@ static void device_env(const struct vm *vm, unsigned index, struct device_env *e
 		.rundir_path = vm->host ? vm->host->rundir->path : NULL,
 		.command_fd = vm->host ? vm->host->command_fd : -1,
 		.vsock_fd = vm->host ? vm->host->vsock_fd : -1,
+		.user_uid = rd ? rd->uid : geteuid(), .user_gid = rd ? rd->gid : getegid(),
 	};
 }
 
@@ -212,7 +218,7 @@ static int attach_host_side(struct vm *vm, struct vm_device *d, const struct con
 static int add_device(struct vm *vm, const struct config_device *cd, char *err, size_t errlen)
 {
 	struct vm_device *d = calloc(1, sizeof(*d));
-	struct device_grant grant = { .nr_fds = 0 };
+	struct device_grant grant = { .socket_fd = -1 };
 	struct device_env env;
 	int rc;
 
@@ -239,6 +245,8 @@ static int add_device(struct vm *vm, const struct config_device *cd, char *err, 
 		rc = attach_host_side(vm, d, cd, err, errlen);
 	for (unsigned i = 0; i < grant.nr_fds && !grant.borrowed; i++)
 		close(grant.fds[i]);	/* the device process has its own */
+	if (grant.socket_fd >= 0)
+		close(grant.socket_fd);
 	if (!rc)
 		vm->nr_devices++;
 	return rc;

@@ -37,6 +37,9 @@ static void check_death(struct vm *vm, struct vm_device *d)
 	if (d->dead_seen || d->link->ops->status(d->link) != VDEV_LINK_DEAD)
 		return;
 	d->dead_seen = true;
+	/* Nothing will unmap for it: the memory and slots it held go now. */
+	if (d->plugged && d->link->nr_shm)
+		virtio_pci_shm_clear(&d->transport);
 	if (d->on_death)
 		d->on_death(d->death_ctx);
 	if (!d->essential)

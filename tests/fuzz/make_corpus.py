@@ -314,7 +314,48 @@ def gpu():
     write("fuzz_gpu", "2d_only", driver_input(1, b"", r, qlog=(5, 2, 2)))
 
 
-TARGETS = {"gpu": gpu, "balloon": balloon, "balloon_ctl": balloon_ctl, "crosvm": crosvm, "vsock": vsock, "net": net, "ctl_ring": ctl_ring, "virtq": virtq, "config": config, "control": control, "agent": agent}
+# fuzz_cross_domain: steps (enum step, then its bytes) on an INITed context.
+X_SUBMIT, X_FENCE, X_HOST, X_PUMP, X_BLOB, X_DETACH, X_HANG_UP = range(7)
+X_MEMFD, X_SEALED, X_PIPE_W, X_PIPE_R, X_EVENT, X_SOCKET = range(1, 7)
+
+
+def x_cmd(cmd, body):
+    return struct.pack("<BBHI", cmd, 0, 8 + len(body), 0) + body
+
+
+def x_send(data, ids=()):
+    ids = list(ids)[:28]
+    body = struct.pack("<II", len(ids), len(data))
+    for field in (0, 1, None):
+        vals = [i[field] if field is not None else 0 for i in ids] + [0] * (28 - len(ids))
+        body += struct.pack("<28I", *vals)
+    return x_cmd(4, body + data)
+
+
+def x_submit(stream):
+    return struct.pack("<BH", X_SUBMIT, len(stream)) + stream
+
+
+def x_host(kind, data):
+    return struct.pack("<BBH", X_HOST, kind, len(data) - 1) + data
+
+
+def cross_domain():
+    poll = struct.pack("<BB", X_FENCE, 1) + bytes([X_PUMP])
+    query = x_cmd(2, struct.pack("<4I", 64, 64, 0x34325258, 0x10))
+    write("fuzz_cross_domain", "send", x_submit(x_send(b"hello", [(3, 1)])))
+    write("fuzz_cross_domain", "receive", x_host(X_MEMFD, b"keymap") + poll +
+          struct.pack("<BII", X_BLOB, 2, 4096))
+    write("fuzz_cross_domain", "query", x_submit(query + query) + struct.pack("<BII", X_BLOB, 2, 16384))
+    write("fuzz_cross_domain", "pipes", x_submit(x_send(b"offer", [(0x80000001, 3)])) +
+          x_host(X_PIPE_W, b"send") + poll + x_submit(x_cmd(7, struct.pack("<4I", 2, 1, 3, 0) + b"abc")) +
+          x_host(X_EVENT, b"e") + poll + poll)
+    write("fuzz_cross_domain", "hostile", x_host(X_SOCKET, b"s") + x_host(X_SEALED, b"m") +
+          x_host(X_PIPE_R, b"r") + poll + x_submit(x_send(b"x", [(40, 1)])) +
+          struct.pack("<BB", X_DETACH, 1) + bytes([X_HANG_UP]) + poll)
+
+
+TARGETS = {"gpu": gpu, "cross_domain": cross_domain, "balloon": balloon, "balloon_ctl": balloon_ctl, "crosvm": crosvm, "vsock": vsock, "net": net, "ctl_ring": ctl_ring, "virtq": virtq, "config": config, "control": control, "agent": agent}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or TARGETS:

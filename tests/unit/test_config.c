@@ -695,6 +695,39 @@ static void test_sandbox_and_rng(void)
 	    "banking.toml:3:7: rng: expected a table, got a boolean");
 }
 
+/* sandbox and log_level: every kind with a process of ours, its own or [sandbox]'s. */
+static void test_device_sandbox_and_log_level(void)
+{
+	struct vm_config cfg;
+
+	if (!parse("b.toml", MIN_DOC "[rng]\n[[disk]]\npath = \"/d\"\nsandbox = false\n"
+		   "log_level = \"debug\"", &cfg)) {
+		CHECK(instance(&cfg, &rng_kind, 0)->sandbox);
+		CHECK(!instance(&cfg, &rng_kind, 0)->log_level_set);
+		CHECK(!instance(&cfg, &blk_kind, 0)->sandbox);
+		CHECK(instance(&cfg, &blk_kind, 0)->log_level_set);
+		CHECK_EQ(instance(&cfg, &blk_kind, 0)->log_level, LOG_DEBUG);
+	}
+	config_free(&cfg);
+	/* [sandbox] enable is the default wherever it stands; a device's own wins. */
+	if (!parse("b.toml", MIN_DOC "[rng]\n[vsock]\ncid = 3\nsandbox = true\nlog_level = \"error\"\n"
+		   "[sandbox]\nenable = false", &cfg)) {
+		CHECK(!instance(&cfg, &rng_kind, 0)->sandbox);
+		CHECK(instance(&cfg, &vsock_kind, 0)->sandbox);
+		CHECK_EQ(instance(&cfg, &vsock_kind, 0)->log_level, LOG_ERROR);
+	}
+	config_free(&cfg);
+	BAD(MIN_DOC "[rng]\nsandbox = \"no\"",
+	    "banking.toml:4:11: rng.sandbox: expected a boolean, got a string");
+	BAD(MIN_DOC "[rng]\nlog_level = \"verbose\"",
+	    "banking.toml:4:13: rng.log_level: expected one of \"error\", \"warn\", \"info\", "
+	    "\"debug\", \"trace\", got \"verbose\"");
+	BAD(MIN_DOC "[balloon]\nlog_levle = \"info\"",
+	    "banking.toml:4:1: balloon.log_levle: unknown key (did you mean \"log_level\"?)");
+	BAD(MIN_DOC "[balloon]\nsandbx = false",
+	    "banking.toml:4:1: balloon.sandbx: unknown key (did you mean \"sandbox\"?)");
+}
+
 static void test_net(void)
 {
 	struct vm_config cfg;
@@ -789,6 +822,7 @@ int main(void)
 	test_net();
 	test_vsock_and_idle();
 	test_sandbox_and_rng();
+	test_device_sandbox_and_log_level();
 	test_disks();
 	test_device_sections();
 	test_defaults();

@@ -17,7 +17,7 @@ struct fake_config {
 	bool flag;
 	int choice;
 	uint8_t mac[6];
-	uint64_t num;
+	uint64_t num, size;
 	bool path_set, ifname_set;
 };
 
@@ -59,6 +59,14 @@ static int refuse_local(const void *value, char *why, size_t len)
 	return -1;
 }
 
+static int refuse_odd_size(const void *value, char *why, size_t len)
+{
+	if (*(const uint64_t *)value != 12345)
+		return 0;
+	snprintf(why, len, "12345 refused by its check");
+	return -1;
+}
+
 static const char *const choices[] = { "a", "b", NULL };
 
 static const struct cfg_key fake_keys[] = {
@@ -72,6 +80,8 @@ static const struct cfg_key fake_keys[] = {
 	  .check = refuse_second },
 	{ "mac", CFG_MAC, FAKE(mac), .def = "none", .doc = "m", .check = refuse_local },
 	{ "num", CFG_UINT, FAKE(num), .def = "0", .max = 10, .doc = "n" },
+	{ "size", CFG_SIZE, FAKE(size), .def = "8G", .min = 4096, .max = 64ull << 30, .doc = "s",
+	  .check = refuse_odd_size },
 	{ 0 },
 };
 
@@ -148,6 +158,83 @@ static void test_check_every_type(void)
 	expect_refused("flag = true", "fake.flag");
 	expect_refused("choice = \"b\"", "fake.choice");
 	expect_refused("mac = \"02:00:00:00:00:01\"", "fake.mac");
+	expect_refused("size = 12345", "fake.size");
+}
+
+/* One value of size, or the error line it gives. */
+static void expect_size(const char *value, uint64_t want)
+{
+	char section[128], err[256];
+	const struct fake_config *f;
+	struct vm_config cfg;
+
+	snprintf(section, sizeof(section), "size = %s", value);
+	f = parse(section, &cfg, err, sizeof(err));
+	if (!f || f->size != want)
+		fprintf(stderr, "size = %s: %s\n", value, err);
+	CHECK(f && f->size == want);
+	if (f)
+		config_free(&cfg);
+}
+
+static void expect_size_error(const char *value, const char *want)
+{
+	char section[128], err[256];
+	struct vm_config cfg;
+
+	snprintf(section, sizeof(section), "size = %s", value);
+	CHECK(!parse(section, &cfg, err, sizeof(err)));
+	CHECK_STR(err, want);
+}
+
+static void test_sizes(void)
+{
+	struct vm_config cfg;
+	const struct fake_config *f;
+	char err[256];
+
+	f = parse("", &cfg, err, sizeof(err));
+	CHECK(f && f->size == 8ull << 30);	/* the default as written: "8G" */
+	if (f)
+		config_free(&cfg);
+	expect_size("4096", 4096);
+	expect_size("\"4096\"", 4096);
+	expect_size("\"4K\"", 4096);
+	expect_size("\"4k\"", 4096);
+	expect_size("\"512M\"", 512ull << 20);
+	expect_size("\"8G\"", 8ull << 30);
+	expect_size("\"8GiB\"", 8ull << 30);
+	expect_size("\"8giB\"", 8ull << 30);
+	expect_size("\"64G\"", 64ull << 30);
+	expect_size("\"4097\"", 4097);
+	expect_size_error("\"1T\"", "t.toml:5:8: fake.size: must be between 4K and 64G, got 1T");
+	expect_size_error("\"8GB\"", "t.toml:5:8: fake.size: expected a size: a whole number with "
+			  "an optional K, M, G or T (powers of 1024, \"iB\" allowed), like \"8G\", "
+			  "got \"8GB\"");
+	expect_size_error("\"8 G\"", "t.toml:5:8: fake.size: expected a size: a whole number with "
+			  "an optional K, M, G or T (powers of 1024, \"iB\" allowed), like \"8G\", "
+			  "got \"8 G\"");
+	expect_size_error("\"\"", "t.toml:5:8: fake.size: expected a size: a whole number with "
+			  "an optional K, M, G or T (powers of 1024, \"iB\" allowed), like \"8G\", "
+			  "got \"\"");
+	expect_size_error("\"1.5G\"", "t.toml:5:8: fake.size: expected a size: a whole number "
+			  "with an optional K, M, G or T (powers of 1024, \"iB\" allowed), like \"8G\", "
+			  "got \"1.5G\"");
+	expect_size_error("\"G\"", "t.toml:5:8: fake.size: expected a size: a whole number with "
+			  "an optional K, M, G or T (powers of 1024, \"iB\" allowed), like \"8G\", "
+			  "got \"G\"");
+	/* 2^64 and beyond overflow instead of wrapping into range. */
+	expect_size_error("\"16777216T\"", "t.toml:5:8: fake.size: expected a size: a whole number "
+			  "with an optional K, M, G or T (powers of 1024, \"iB\" allowed), like \"8G\", "
+			  "got \"16777216T\"");
+	expect_size_error("\"18446744073709551616\"", "t.toml:5:8: fake.size: expected a size: a "
+			  "whole number with an optional K, M, G or T (powers of 1024, \"iB\" allowed), "
+			  "like \"8G\", got \"18446744073709551616\"");
+	expect_size_error("1000", "t.toml:5:8: fake.size: must be between 4K and 64G, got 1000");
+	expect_size_error("\"65G\"", "t.toml:5:8: fake.size: must be between 4K and 64G, got 65G");
+	expect_size_error("-1", "t.toml:5:8: fake.size: must not be negative, got -1");
+	expect_size_error("true", "t.toml:5:8: fake.size: expected a size (bytes, or a string like "
+			  "\"8G\"), got a boolean");
 }
 
 static void test_accepted_values(void)
@@ -187,5 +274,6 @@ int main(void)
 	test_check_every_type();
 	test_accepted_values();
 	test_set_only_when_taken();
+	test_sizes();
 	return check_report("test_config_keys");
 }

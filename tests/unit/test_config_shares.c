@@ -599,6 +599,10 @@ static void test_vhost_user_keys(void)
 	    "banking.toml:6:1: vhost_user[0].seccomp_policy: unknown key");
 	BAD(one_share("seccomp_policy = \"log\"\n"),
 	    "banking.toml:6:1: shared_dir[0].seccomp_policy: unknown key");
+	/* Nor the other keys of our own processes. */
+	BAD(one_share("sandbox = false\n"), "banking.toml:6:1: shared_dir[0].sandbox: unknown key");
+	BAD(MIN_DOC "[[vhost_user]]\ntype = \"blk\"\nsocket = \"/b\"\nlog_level = \"info\"\n",
+	    "banking.toml:6:1: vhost_user[0].log_level: unknown key");
 }
 
 /* The VMM connects from its own directory, through a sockaddr_un. */

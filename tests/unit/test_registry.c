@@ -7,6 +7,7 @@
 #include "devices/registry.h"
 #include "tests/unit/check.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 
 #define PCI_VIRTIO_SLOTS 31	/* slots 1..31: 0 is the host bridge */
@@ -35,6 +36,15 @@ static bool default_readable(const struct cfg_key *k)
 	case CFG_UINT:
 		n = strtoull(k->def, &end, 10);
 		return !*end && n >= k->min && n <= k->max;
+	case CFG_SIZE:	/* digits, then K, M, G or T and maybe "iB" (config.c's parse) */
+		n = strtoull(k->def, &end, 10);
+		if (end == k->def)
+			return false;
+		if (*end && strchr("KMGTkmgt", *end))
+			n <<= 10 * (strchr("KMGT", toupper((unsigned char)*end)) - "KMGT" + 1), end++;
+		if (!strcmp(end, "iB"))
+			end += 2;
+		return !*end && n >= k->min && n <= k->max;
 	case CFG_CHOICE:
 		for (const char *const *c = k->choices; c && *c; c++)
 			if (!strcmp(*c, k->def))
@@ -54,11 +64,13 @@ static void check_keys(const struct device_kind *kind)
 		n++;
 	CHECK(n <= CFG_MAX_KEYS);
 	for (const struct cfg_key *k = kind->keys; k->name; k++) {
-		CHECK(strcmp(k->name, "seccomp_policy"));	/* the registry adds it */
+		/* config.c adds these to every kind with a process of ours. */
+		CHECK(strcmp(k->name, "seccomp_policy"));
+		CHECK(kind->vhost_user || (strcmp(k->name, "sandbox") && strcmp(k->name, "log_level")));
 		CHECK(k->doc && *k->doc);
 		CHECK(k->offset + key_size(k) <= kind->config_size);
 		CHECK(!k->set_offset || k->set_offset + sizeof(bool) <= kind->config_size);
-		CHECK(k->type != CFG_UINT || k->min <= k->max);
+		CHECK((k->type != CFG_UINT && k->type != CFG_SIZE) || k->min <= k->max);
 		CHECK(k->type != CFG_CHOICE || k->choices);
 		if (!default_readable(k))
 			fprintf(stderr, "%s.%s: default \"%s\"\n", kind->section, k->name, k->def);
