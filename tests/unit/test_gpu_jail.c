@@ -7,8 +7,9 @@
  * (getrandom), a host blob from a fake context type (memfd_create,
  * ftruncate, F_ADD_SEALS) mapped through the VMM (fstat, F_GETFL, the fd
  * passed with sendmsg) and unmapped, a fence parked then returned by
- * CTX_DESTROY. Needs root or unprivileged user namespaces; prints SKIP
- * otherwise.
+ * CTX_DESTROY. With allow_wx the instance's extra rules join the kind's
+ * and W+X memory can be made. Needs root or unprivileged user namespaces;
+ * prints SKIP otherwise.
  */
 #include <endian.h>
 #include <errno.h>
@@ -63,9 +64,18 @@ static void fake_destroy(struct gpu_ctx *ctx)
 	(void)ctx;
 }
 
+/* "X": make a page writable and executable (allow_wx only). */
 static uint32_t fake_submit(struct gpu_ctx *ctx, const uint8_t *cmd, uint32_t len)
 {
-	(void)ctx, (void)cmd, (void)len;
+	void *p;
+
+	(void)ctx;
+	if (!len || cmd[0] != 'X')
+		return 0;
+	p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	munmap(p, PAGE);
 	return 0;
 }
 
@@ -291,10 +301,27 @@ static void test_blob_map_fence(void)
 	CHECK_EQ(fake_vq_pending(&ctrl), 2);
 }
 
-static bool start(const char *dir)
+static void test_wx(void)
+{
+	uint8_t b[96];
+
+	hdr(b, 96, VIRTIO_GPU_CMD_CTX_CREATE, 1);
+	put32(b, 28, FAKE_CAPSET);
+	CHECK_EQ(run(b, 96), VIRTIO_GPU_RESP_OK_NODATA);
+	hdr(b, 33, VIRTIO_GPU_CMD_SUBMIT_3D, 1);
+	put32(b, 24, 1);
+	b[32] = 'X';
+	CHECK_EQ(run(b, 33), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK(!lc.dead);
+	CHECK(!needs_reset);
+	lc.link.ops->stop(&lc.link);
+	vdev_destroy(&dev);
+}
+
+static bool start(const char *dir, bool allow_wx)
 {
 	struct gpu_config cfg = { .host_visible_size = 64ull << 20, .displays = 1, .width = 640,
-				  .height = 480 };
+				  .height = 480, .allow_wx = allow_wx };
 	struct device_env env = { .vm_name = "t", .mem = &mem, .rundir_fd = -1, .command_fd = -1,
 				  .vsock_fd = -1, .user_uid = getuid() };
 	struct device_grant grant = { 0 };
@@ -308,6 +335,9 @@ static bool start(const char *dir)
 	CHECK(dir_fd >= 0 && !sandbox_dir_id(dir_fd, &opt.bind_dir_id));
 	close(dir_fd);
 	opt.nofile = grant.nofile;
+	opt.extra_policy = grant.extra_policy;
+	memset(&lc, 0, sizeof(lc));
+	next_buf = BUFS;
 	if (link_child_start(&lc, &dev, &opt, err, sizeof(err))) {
 		printf("SKIP: the GPU process does not start: %s\n", err);
 		return false;
@@ -333,12 +363,15 @@ int main(void)
 	CHECK(ram != MAP_FAILED);
 	guest_mem_layout(&mem, ram, RAM);
 	CHECK(mkdtemp(dir) && !chdir(dir));
-	if (start(dir)) {
+	if (start(dir, false)) {
 		test_2d_and_screenshot();
 		test_blob_map_fence();
 		CHECK(!lc.dead);
 		CHECK(!needs_reset);
 		lc.link.ops->stop(&lc.link);
+		vdev_destroy(&dev);	/* the VMM's copy of the model */
+		if (start(dir, true))
+			test_wx();
 	}
 	unlink("gpu0-scanout0.ppm");
 	CHECK(!chdir("/") && !rmdir(dir));
