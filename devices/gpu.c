@@ -309,6 +309,11 @@ static const struct sandbox_syscall gpu_rules[] = {
 			 "write a screenshot in the working directory (the runtime directory)"),
 	SANDBOX_ALLOW(renameat, "a screenshot's temporary file to its name"),
 	SANDBOX_ALLOW_EQ(getrandom, 2, GRND_NONBLOCK, "RESOURCE_ASSIGN_UUID: random uuids"),
+#ifdef SANDBOX_ASAN_BUILD
+	/* ASan maps shadow for each large allocation (a framebuffer's host copy). */
+	SANDBOX_ALLOW_EQ(madvise, 2, MADV_NOHUGEPAGE, "ASan builds: a large allocation's shadow"),
+	SANDBOX_ALLOW_EQ(madvise, 2, MADV_DONTDUMP, "ASan builds: a large allocation's shadow"),
+#endif
 };
 
 const struct sandbox_policy gpu_policy = {

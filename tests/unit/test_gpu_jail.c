@@ -264,6 +264,14 @@ static void test_2d_and_screenshot(void)
 	CHECK_EQ(le32toh(r.width), 16);
 	CHECK(!stat("gpu0-scanout0.ppm", &st) && st.st_size == 13 + 16 * 16 * 3);
 	CHECK_EQ(run_res(VIRTIO_GPU_CMD_RESOURCE_ASSIGN_UUID, 0, 1), VIRTIO_GPU_RESP_OK_RESOURCE_UUID);
+	/* A framebuffer-sized host copy: large allocations are freed differently. */
+	hdr(b, 40, VIRTIO_GPU_CMD_RESOURCE_CREATE_2D, 0);
+	put32(b, 24, 3);
+	put32(b, 28, VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM);
+	put32(b, 32, 1024);
+	put32(b, 36, 768);
+	CHECK_EQ(run(b, 40), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(run_res(VIRTIO_GPU_CMD_RESOURCE_UNREF, 0, 3), VIRTIO_GPU_RESP_OK_NODATA);
 }
 
 static void test_blob_map_fence(void)
