@@ -7,6 +7,8 @@
  *
  *   wl-fake-compositor --socket PATH [--log FILE] [--bad-fd]
  *
+ * SIGUSR1 turns --bad-fd on or off, for the next keyboards: a VM's GPU
+ * holds the socket's inode, so the compositor cannot be restarted under it.
  * Globals: wl_compositor v4 (surfaces whose commits only answer frame
  * callbacks and release buffers), wl_shm (libwayland's), wl_seat v5 with a
  * keyboard, wl_data_device_manager v3. What it did goes to stdout (and
@@ -14,6 +16,7 @@
  *   FAKE ready                                  listening on PATH
  *   FAKE keymap bytes=N sum=H                   sent a keymap to a keyboard
  *   FAKE keymap-bad-fd sent                     --bad-fd: a keymap whose fd is a socket
+ *   FAKE bad-fd=on|off                          after SIGUSR1
  *   FAKE clip-to-guest bytes=N                  wrote the clipboard into a receive fd
  *   FAKE clip-from-guest bytes=N sum=H          read a client's selection to EOF
  * H is the FNV-1a 32-bit hash of the bytes, 8 lowercase hex digits.
@@ -642,6 +645,13 @@ static int stop(int signal_number, void *data)
 	return 0;
 }
 
+static int toggle_bad_fd(int signal_number, void *data)
+{
+	bad_fd = !bad_fd;
+	say("FAKE bad-fd=%s", bad_fd ? "on" : "off");
+	return 0;
+}
+
 static bool add_globals(struct wl_display *display)
 {
 	return wl_global_create(display, &wl_compositor_interface, 4, NULL, compositor_bind) &&
@@ -661,7 +671,7 @@ int main(int argc, char **argv)
 {
 	const char *path = NULL, *log_path = NULL;
 	struct wl_display *display;
-	struct wl_event_source *on_term, *on_int;
+	struct wl_event_source *on_term, *on_int, *on_usr1;
 	struct transfer *t, *next;
 	int fd;
 
@@ -689,6 +699,7 @@ int main(int argc, char **argv)
 	wl_list_init(&transfers);
 	on_term = wl_event_loop_add_signal(loop, SIGTERM, stop, display);
 	on_int = wl_event_loop_add_signal(loop, SIGINT, stop, display);
+	on_usr1 = wl_event_loop_add_signal(loop, SIGUSR1, toggle_bad_fd, NULL);
 	fd = listen_on(path);
 	if (fd < 0 || wl_display_add_socket_fd(display, fd) < 0)
 		return 1;
@@ -698,6 +709,7 @@ int main(int argc, char **argv)
 		transfer_end(t);
 	wl_event_source_remove(on_term);
 	wl_event_source_remove(on_int);
+	wl_event_source_remove(on_usr1);
 	wl_display_destroy_clients(display);
 	wl_display_destroy(display);
 	unlink(path);

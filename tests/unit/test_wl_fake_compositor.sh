@@ -3,7 +3,7 @@
 # takes the keymap (read-only, sealed, 4196 bytes) and both clipboard
 # directions, and the check finds its VMSILO lines match the FAKE ones;
 # a tampered line is caught; --bad-fd sends one more keymap whose fd is a
-# socket; SIGTERM ends the compositor with status 0 and its socket gone.
+# socket, until SIGUSR1 turns that off; SIGTERM ends the compositor with status 0 and its socket gone.
 #
 #   test_wl_fake_compositor.sh COMPOSITOR CLIENT FDS_CHECK
 set -uo pipefail
@@ -81,6 +81,14 @@ start_fake --bad-fd
 "$client" --socket "$sock" > "$dir/bad.out" 2>&1 || fail "wl-fake-client with --bad-fd: $(cat "$dir/bad.out")"
 grep -q "^VMSILO keymap-fd=socket$" "$dir/bad.out" || fail "--bad-fd: no socket keymap: $(cat "$dir/bad.out")"
 grep -q "^FAKE keymap-bad-fd sent$" "$dir/fake.log" || fail "--bad-fd: not logged"
+# SIGUSR1 turns it off (and on again) for the next keyboards.
+kill -USR1 "$fake_pid"
+for _ in $(seq 100); do
+	grep -q "^FAKE bad-fd=off$" "$dir/fake.log" && break
+	sleep 0.05
+done
+"$client" --socket "$sock" > "$dir/good.out" 2>&1 || fail "wl-fake-client after SIGUSR1: $(cat "$dir/good.out")"
+grep -q "keymap-fd=" "$dir/good.out" && fail "SIGUSR1 did not turn --bad-fd off: $(cat "$dir/good.out")"
 stop_fake
 
 "$compositor" --socket > /dev/null 2>&1
