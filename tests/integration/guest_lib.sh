@@ -258,7 +258,7 @@ gpu_host_tools_missing() {
 weston_start() { # NAME WIDTH HEIGHT
 	weston_xdg=$work/$1.xdg
 	weston_socket=$weston_xdg/wl-test
-	mkdir -p -m 0700 "$weston_xdg"
+	mkdir -p "$weston_xdg" && chmod 0700 "$weston_xdg"
 	# No animations: a window shows in full from its first frame.
 	cat > "$work/$1.weston.ini" <<-EOT
 	[shell]
