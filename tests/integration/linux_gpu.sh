@@ -226,8 +226,13 @@ fds_run() { # LABEL
 	local mark out=$work/fds-$1.out verdict
 	mark=$(wc -l < "$work/f.fake.log")
 	guest f timeout 180 vmsilo-wl-test fds > "$out" 2>&1
-	sleep 1	# the compositor logs a transfer when its pipe reaches EOF
-	fake_lines_since "$mark" "$work/fds-$1.fake"
+	# The compositor logs a transfer when its pipe reaches EOF, which may
+	# come after the guest's program is done: the keymap and two transfers.
+	for _ in $(seq 100); do
+		fake_lines_since "$mark" "$work/fds-$1.fake"
+		[ "$(grep -c '^FAKE \(keymap \|clip-\)' "$work/fds-$1.fake")" -ge 3 ] && break
+		sleep 0.2
+	done
 	verdict=$("$fds_check" "$work/fds-$1.fake" "$out") && ok "fds ($1): $verdict" ||
 		{ bad "fds ($1): $verdict" f; keep "$out" "$work/fds-$1.fake"; }
 }
