@@ -70,7 +70,7 @@ RSS_MAX_KIB=$((256 * 1024))
 ctl() {
 	local name=$1
 	shift
-	printf '%s\n' "$@" | timeout 120 socat -t 100 - "UNIX-CONNECT:$work/run/$name/control.socket"
+	printf '%s\n' "$@" | timeout 120 socat -t 100 - "UNIX-CONNECT:$work/run/$name/control.socket" 2> /dev/null
 }
 status() { ctl "$1" '{"version":1,"command":"status"}'; }
 guest() { timeout 240 "$tools/vm-run" --runtime-dir "$work/run" "$@"; }
@@ -78,6 +78,15 @@ gpu_pid() { status "$1" | grep -o '"name":"gpu0","pid":[0-9]*' | cut -d: -f3; }
 gpu_state() { status "$1" | grep -o '"name":"gpu0","pid":[0-9]*,"state":"[a-z-]*"' | sed 's/.*"state":"//; s/"$//'; }
 rss_kib() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2> /dev/null; }
 keep() { cp "$@" "$logs/" 2> /dev/null; }
+
+# A check that needs NAME's VMM and GPU process running: else one FAIL
+# for WHAT and no waiting on a guest whose GPU is gone (its driver blocks).
+need_gpu() { # NAME WHAT
+	local st
+	kill -0 $pid 2> /dev/null && st=$(gpu_state "$1") && [ "$st" = running ] && return 0
+	bad "$2: not run, gpu0 is ${st:-gone} (or the VMM is)" "$1"
+	return 1
+}
 
 # Boots NAME with the agent and a [gpu] on compositor SOCKET. console=tty0
 # before ttyS0: fbcon gets the kernel's lines, /dev/console stays serial.
@@ -103,6 +112,7 @@ boot() { # NAME SOCKET
 # (and nothing the guest names) at /wayland-0 in its root.
 gpu_jail() {
 	local gpid problems
+	need_gpu w "the GPU's jail" || return
 	gpid=$(gpu_pid w)
 	problems=$(jail_problems "${gpid:-0}" $pid)
 	[ -n "$gpid" ] && [ -z "$problems" ] && ok "the GPU's device process is jailed" ||
@@ -118,6 +128,7 @@ gpu_jail() {
 # Its stdin is a FIFO held open until the screenshot is taken.
 wl_client() {
 	local out=$work/client.out shot=$work/client.png found cpid crc
+	need_gpu w "vmsilo-wl-test client" || return
 	rm -f "$work/client.in" && mkfifo "$work/client.in"
 	guest w vmsilo-wl-test client --width $CLIENT_W --height $CLIENT_H --seconds 300 \
 		< "$work/client.in" > "$out" 2>&1 &
@@ -165,11 +176,13 @@ screenshot() { # NAME
 # emulation's TRANSFER_TO_HOST_2D + RESOURCE_FLUSH), read back on the host.
 fbcon() {
 	local shot found out
+	need_gpu w "fbcon" || return
 	guest w sh -c 'dmesg > /dev/tty1; echo vmsilo fbcon check > /dev/tty1' > /dev/null
 	sleep 2	# the fbdev emulation flushes its damage from a worker
 	shot=$(screenshot w) && found=$("$img_check" ppm-nonblank "$shot" 1) &&
 		[[ $found == *"(${SCANOUT_W}x${SCANOUT_H})"* ]] && ok "fbcon: $found" ||
 		{ bad "fbcon: ${found:-no screenshot}" w; keep "$shot"; }
+	need_gpu w "/dev/fb0 pattern" || return
 	out=$(guest w fb-pattern)
 	sleep 2
 	shot=$(screenshot w) && found=$("$img_check" ppm-pattern "$shot" $SCANOUT_W $SCANOUT_H) &&
@@ -181,6 +194,7 @@ fbcon() {
 # within its bound, still serving; the VM lives.
 hostile() {
 	local gpid rss0 rss1 out rc again
+	need_gpu w "vmsilo-wl-test hostile" || return
 	gpid=$(gpu_pid w)
 	rss0=$(rss_kib "${gpid:-0}")
 	out=$(guest w vmsilo-wl-test hostile 2>&1)
@@ -192,6 +206,7 @@ hostile() {
 		[ "$rss1" -le $RSS_MAX_KIB ] &&
 		ok "the GPU process's VmRSS $rss0 -> $rss1 KiB (bound +$RSS_GROWTH_KIB, at most $RSS_MAX_KIB)" ||
 		bad "the GPU process's VmRSS ${rss0:-none} -> ${rss1:-gone} KiB" w
+	need_gpu w "a client after the hostile run" || return
 	again=$(guest w vmsilo-wl-test client --width 64 --height 32 --seconds 1 < /dev/null 2>&1)
 	[[ $again == *"VMSILO wl-frame-done=1"* ]] && [ "$(gpu_pid w)" = "$gpid" ] &&
 		[ "$(guest w echo alive)" = alive ] &&
@@ -203,6 +218,7 @@ hostile() {
 # needs a reset, and the VMM said so.
 kill_gpu() {
 	local gpid st alive
+	need_gpu w "killing the GPU process" || return
 	gpid=$(gpu_pid w)
 	[ -n "$gpid" ] && kill -KILL "$gpid"
 	for _ in $(seq 100); do
@@ -224,6 +240,7 @@ fake_lines_since() { # MARK FILE
 
 fds_run() { # LABEL
 	local mark out=$work/fds-$1.out verdict
+	need_gpu f "fds ($1)" || return
 	mark=$(wc -l < "$work/f.fake.log")
 	guest f timeout 180 vmsilo-wl-test fds > "$out" 2>&1
 	# The compositor logs a transfer when its pipe reaches EOF, which may
@@ -252,6 +269,7 @@ fds_checks() {
 	local mark out
 	fds_run first
 	fake_bad_fd on || bad "wl-fake-compositor did not turn --bad-fd on" f
+	need_gpu f "a socket as keymap fd" || return
 	mark=$(wc -l < "$work/f.err")
 	out=$(guest f timeout 120 vmsilo-wl-test fds 2>&1)
 	sleep 1
