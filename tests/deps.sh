@@ -3,13 +3,13 @@
 # shellcheck shell=bash
 
 # Build, unit tests, fuzz harnesses (libFuzzer is in libclang-rt-14-dev),
-# nested rig (QEMU, busybox, kernel tools), benchmarks; for the GPU tests
-# the host compositor (Weston headless), wayland-info, libwayland-server
-# for the test's fake compositor, and python3 for the image checks.
+# nested rig (QEMU, busybox, kernel tools), benchmarks; the GPU tests'
+# compositors, their clients and screenshot checks (weston, wayland-utils,
+# libwayland-dev, wayland-protocols, python3).
 VMSILO_DEPS=(cmake make gcc clang libclang-rt-14-dev libc6-dev pkg-config busybox-static cpio
 	xz-utils zstd procps tmux util-linux libseccomp-dev libcap-ng-dev
 	liburing-dev erofs-utils e2fsprogs kmod socat systemd iproute2 fio
-	weston wayland-utils libwayland-dev python3)
+	weston wayland-utils libwayland-dev wayland-protocols python3)
 
 # The nested rig needs QEMU 8 or newer. Under bookworm's 7.2 the L2 guest
 # triple-faults within seconds of bulk I/O: its TCG fails to deliver an

@@ -229,3 +229,110 @@ qemu_host_root() {
 		-append "console=ttyS0 panic=-1 quiet $params" > "$work/$name.qemu.log" 2>&1
 	rc=$?
 }
+
+# --- GPU: host compositors ---------------------------------------------------
+# The host side of virtio-gpu's cross-domain tests (linux_gpu.sh,
+# bench/gpu.sh, unit/test_weston_pattern.sh): Weston headless, and
+# wl-fake-compositor for the fds Weston never sends (it has no seat).
+
+GPU_HOST_TOOLS="weston weston-screenshooter wayland-info python3"
+
+# What of $GPU_HOST_TOOLS is missing, as words (nothing when all are there).
+gpu_host_tools_missing() {
+	local t out=""
+	for t in $GPU_HOST_TOOLS; do
+		command -v "$t" > /dev/null || out+=" $t"
+	done
+	printf '%s' "$out"
+}
+
+# weston_start NAME WIDTH HEIGHT: Weston 10 headless on an output of that
+# size, with the pixman renderer (real pixels) and --debug (without it
+# weston-screenshooter is refused), in a private 0700 XDG_RUNTIME_DIR
+# $work/NAME.xdg, log $work/NAME.weston.log. The desktop shell, not the
+# kiosk shell: Weston 10's kiosk shell on the headless backend never
+# shows a client's window nor answers its frame callbacks (weston-simple-shm
+# neither). Sets weston_pid, weston_xdg and weston_socket (an absolute
+# path, for [gpu] wayland_socket). Fails, having stopped it, when the
+# socket is not there within 60 s (TCG is slow).
+weston_start() { # NAME WIDTH HEIGHT
+	weston_xdg=$work/$1.xdg
+	weston_socket=$weston_xdg/wl-test
+	mkdir -p "$weston_xdg" && chmod 0700 "$weston_xdg"
+	# No animations: a window shows in full from its first frame.
+	cat > "$work/$1.weston.ini" <<-EOT
+	[shell]
+	startup-animation=none
+	animation=none
+	close-animation=none
+	focus-animation=none
+	background-color=0xff202020
+	EOT
+	XDG_RUNTIME_DIR=$weston_xdg weston --backend=headless-backend.so --use-pixman --debug \
+		--width="$2" --height="$3" --socket=wl-test --idle-time=0 --config="$work/$1.weston.ini" \
+		--log="$work/$1.weston.log" > "$work/$1.weston.out" 2>&1 &
+	weston_pid=$!
+	for _ in $(seq 600); do
+		[ -S "$weston_socket" ] && return 0
+		kill -0 $weston_pid 2> /dev/null || break
+		sleep 0.1
+	done
+	echo "weston did not start:"
+	tail -n 5 "$work/$1.weston.log" "$work/$1.weston.out" 2> /dev/null
+	weston_stop
+	return 1
+}
+
+weston_stop() {
+	kill -TERM "$weston_pid" 2> /dev/null
+	wait "$weston_pid" 2> /dev/null
+}
+
+# weston_screenshot FILE: the whole output as a PNG (weston-screenshooter
+# writes it into its working directory).
+weston_screenshot() { # FILE
+	local dir=$weston_xdg/shots shot
+	rm -rf "$dir" && mkdir -p "$dir" || return 1
+	(cd "$dir" && XDG_RUNTIME_DIR=$weston_xdg WAYLAND_DISPLAY=$weston_socket \
+		timeout 60 weston-screenshooter) > "$dir.log" 2>&1 || { cat "$dir.log"; return 1; }
+	shot=$(ls "$dir"/*.png 2> /dev/null | head -n 1)
+	[ -n "$shot" ] && mv "$shot" "$1"
+}
+
+# wayland_globals SOCKET: the compositor's globals as wayland-info sees
+# them, "interface vVERSION" a line, sorted.
+wayland_globals() { # SOCKET
+	WAYLAND_DISPLAY=$1 timeout 60 wayland-info 2> /dev/null |
+		sed -n "s/^interface: '\([^']*\)', *version: *\([0-9]*\),.*/\1 v\2/p" | sort
+}
+
+# guest_globals FILE: the same from vmsilo-wl-test's "VMSILO wl-global=" lines.
+guest_globals() { # FILE
+	tr -d '\r' < "$1" | sed -n 's/^VMSILO wl-global=\([^ ]*\) v\([0-9]*\)$/\1 v\2/p' | sort
+}
+
+# fake_start NAME BINARY [ARGS...]: wl-fake-compositor on $work/NAME.fake.sock
+# (fake_socket), its FAKE lines in $work/NAME.fake.log; sets fake_pid.
+# Fails, having stopped it, without "FAKE ready" within 30 s.
+fake_start() { # NAME BINARY [ARGS...]
+	local name=$1 bin=$2
+	shift 2
+	fake_socket=$work/$name.fake.sock
+	rm -f "$fake_socket" "$work/$name.fake.log"
+	"$bin" --socket "$fake_socket" --log "$work/$name.fake.log" "$@" > "$work/$name.fake.out" 2>&1 &
+	fake_pid=$!
+	for _ in $(seq 300); do
+		grep -q "^FAKE ready" "$work/$name.fake.log" 2> /dev/null && return 0
+		kill -0 $fake_pid 2> /dev/null || break
+		sleep 0.1
+	done
+	echo "wl-fake-compositor did not start:"
+	cat "$work/$name.fake.out"
+	fake_stop
+	return 1
+}
+
+fake_stop() {
+	kill -TERM "$fake_pid" 2> /dev/null
+	wait "$fake_pid" 2> /dev/null
+}
