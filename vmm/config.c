@@ -1111,7 +1111,7 @@ static const struct key_spec root_keys[] = {
 	{ "shared_root", set_shared_root },
 	{ "home_template", set_home_template },
 	/* Later features. */
-	{ "gpu", NULL }, { "sound", NULL },
+	{ "sound", NULL },
 	{ "usb", NULL }, { "pci", NULL },
 	{ NULL, NULL },
 };
