@@ -29,6 +29,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
 
+#include "devices/cross_domain.h"
 #include "devices/device_process.h"
 #include "devices/gpu_internal.h"
 #include "devices/gpu_socket.h"
@@ -282,7 +283,7 @@ static int gpu_init_jailed(struct vdev *dev)
 
 	if (g->cfg.wayland && path)
 		g->connect_path = path;
-	return 0;
+	return cross_domain_prepare();
 }
 
 /* ---- the GPU process's policy ---- */
@@ -292,18 +293,8 @@ static const struct sandbox_syscall gpu_rules[] = {
 	DEVICE_PROCESS_SHM_RULES,
 	SANDBOX_ALLOW_EQ(socket, 0, AF_UNIX, "a connection to the host compositor per context"),
 	SANDBOX_ALLOW(connect, "to \"/" GPU_SOCKET_NAME "\", the compositor's socket the VMM checked"),
-	SANDBOX_ALLOW_EQ(sendmsg, 2, MSG_DONTWAIT | MSG_NOSIGNAL,
-			 "Wayland bytes and fds to the compositor, without blocking or SIGPIPE"),
-	SANDBOX_ALLOW(recvmsg, "Wayland bytes and fds from the compositor"),
-	SANDBOX_ALLOW(pipe2, "read pipes the guest sends (clipboard, drag and drop)"),
-	SANDBOX_ALLOW(memfd_create, "host blobs: buffers the guest maps through the region"),
-	SANDBOX_ALLOW(ftruncate, "size a new host blob"),
+	CROSS_DOMAIN_SECCOMP_RULES,
 	SANDBOX_ALLOW(lseek, "the size of a memfd from the compositor"),
-	SANDBOX_ALLOW_EQ(fcntl, 1, F_ADD_SEALS, "seal host blobs against shrinking: the VMM maps them"),
-	SANDBOX_ALLOW_EQ(fcntl, 1, F_GET_SEALS, "is a compositor memfd sealed, or must it be copied"),
-	SANDBOX_ALLOW_EQ(fcntl, 1, F_GETFL, "a blob's access mode: read-only fds map read-only"),
-	SANDBOX_ALLOW_EQ(fcntl, 1, F_SETFL, "make a compositor's pipe non-blocking"),
-	SANDBOX_ALLOW(fstat, "what an fd from the compositor is: memfd, pipe, eventfd"),
 	SANDBOX_ALLOW_EQ(newfstatat, 3, AT_EMPTY_PATH, "glibc's fstat"),
 	SANDBOX_ALLOW_EQ(openat, 2, GPU_SCREENSHOT_OPEN_FLAGS,
 			 "write a screenshot in the working directory (the runtime directory)"),
