@@ -76,8 +76,8 @@ int cd_ring_write(struct cd_ctx *cd, uint32_t ring, const void *buf, size_t len)
 	struct gpu_resource *res = ring ? gpu_ctx_resource(cd->ctx, ring) : NULL;
 
 	if (!res || gpu_res_write(res, 0, buf, len)) {
-		log_ratelimited(LOG_WARN, "gpu: cross-domain ctx %u: its ring (resource %u) is gone: "
-				"message dropped", cd->ctx->id, ring);
+		cd_warn(cd->ctx, "its ring (resource %u) is gone: "
+				"message dropped", ring);
 		return -EINVAL;
 	}
 	return 0;
@@ -132,13 +132,12 @@ static uint32_t cd_init(struct cd_ctx *cd, const uint8_t *cmd, uint16_t size)
 	else if (!ring_usable(ctx, init.query_ring_id) || !ring_usable(ctx, init.channel_ring_id))
 		why = "a ring that is not a page of guest memory attached to this context";
 	if (why) {
-		log_ratelimited(LOG_WARN, "gpu: cross-domain ctx %u: %s", ctx->id, why);
+		cd_warn(ctx, "%s", why);
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	}
 	sock = gpu_host_connect(ctx->gpu);
 	if (sock < 0) {
-		log_ratelimited(LOG_WARN, "gpu: cross-domain ctx %u: cannot connect to the compositor: %s",
-				ctx->id, strerror(-sock));
+		cd_warn(ctx, "cannot connect to the compositor: %s", strerror(-sock));
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
 	}
 	if (cd_poller_join(cd) || cd_source_add(cd, &cd->sock_src, sock, NULL)) {
@@ -167,8 +166,7 @@ static uint32_t dispatch(struct cd_ctx *cd, const uint8_t *cmd, uint8_t op, uint
 	case CROSS_DOMAIN_CMD_WRITE:
 		return cd_write(cd, cmd, size);
 	default:
-		log_ratelimited(LOG_WARN, "gpu: cross-domain ctx %u: command %u not supported",
-				cd->ctx->id, op);
+		cd_warn(cd->ctx, "command %u not supported", op);
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	}
 }
@@ -184,14 +182,12 @@ static uint32_t cd_submit(struct gpu_ctx *ctx, const uint8_t *cmd, uint32_t len)
 		uint32_t rc;
 
 		if (len - off < sizeof(hdr)) {
-			log_ratelimited(LOG_WARN, "gpu: cross-domain ctx %u: %u stray bytes after the last command",
-					ctx->id, len - off);
+			cd_warn(ctx, "%u stray bytes after the last command", len - off);
 			return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 		}
 		memcpy(&hdr, cmd + off, sizeof(hdr));
 		if (hdr.cmd_size < sizeof(hdr) || hdr.cmd_size > len - off) {
-			log_ratelimited(LOG_WARN, "gpu: cross-domain ctx %u: cmd_size %u with %u bytes left",
-					ctx->id, hdr.cmd_size, len - off);
+			cd_warn(ctx, "cmd_size %u with %u bytes left", hdr.cmd_size, len - off);
 			return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 		}
 		rc = dispatch(cd, cmd + off, hdr.cmd, hdr.cmd_size);
@@ -227,8 +223,7 @@ static uint32_t cd_create_blob(struct gpu_ctx *ctx, uint64_t blob_id, uint64_t s
 		item->fd = -1;		/* the resource owns it now */
 		cd_item_remove(cd, item);
 	} else {
-		log_ratelimited(LOG_WARN, "gpu: cross-domain ctx %u: no blob %llu of %llu bytes",
-				ctx->id, (unsigned long long)blob_id, (unsigned long long)size);
+		cd_warn(ctx, "no blob %llu of %llu bytes", (unsigned long long)blob_id, (unsigned long long)size);
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	}
 	*map_info = VIRTIO_GPU_MAP_CACHE_CACHED;

@@ -52,8 +52,8 @@ static void on_ready(struct vdev *dev, int fd, uint32_t revents, void *arg)
 	if (fd < 0) {	/* the loop dropped the watch: take it again */
 		p->watch = vdev_watch_fd(dev, p->epfd, POLLIN, on_ready, p);
 		if (p->watch < 0)
-			log_err("gpu: cross-domain: no fd watch (%s): contexts get no more messages",
-				strerror(-p->watch));
+			log_err("%s: cross-domain: no fd watch (%s): contexts get no more messages",
+				dev->name, strerror(-p->watch));
 		return;
 	}
 	if (epoll_wait(p->epfd, &ev, 1, 0) == 1)
@@ -91,8 +91,7 @@ int cd_poller_join(struct cd_ctx *cd)
 		if (pollers[i].users && pollers[i].gpu == cd->ctx->gpu)
 			p = &pollers[i];
 	if (!p && !(p = poller_new(cd->ctx->gpu))) {
-		log_ratelimited(LOG_WARN, "gpu: cross-domain ctx %u: cannot poll the host (%s)",
-				cd->ctx->id, strerror(errno));
+		cd_warn(cd->ctx, "cannot poll the host (%s)", strerror(errno));
 		return -ENOSPC;
 	}
 	p->users++;
@@ -120,8 +119,7 @@ static int source_ctl(struct cd_source *src, int op, bool armed)
 	};
 
 	if (epoll_ctl(src->cd->poller->epfd, op, src->fd, &ev)) {
-		log_ratelimited(LOG_WARN, "gpu: cross-domain ctx %u: cannot poll an fd: %s",
-				src->cd->ctx->id, strerror(errno));
+		cd_warn(src->cd->ctx, "cannot poll an fd: %s", strerror(errno));
 		return -errno;
 	}
 	return 0;
@@ -170,8 +168,7 @@ void cd_host_close(struct cd_ctx *cd)
 bool cd_fence_park(struct cd_ctx *cd, uint64_t fence_id)
 {
 	if (!cd->channel_ring || cd->nr_fences >= CD_MAX_FENCES) {
-		log_ratelimited(LOG_WARN, "gpu: cross-domain ctx %u: ring-1 fence %llu %s: signalled at once",
-				cd->ctx->id, (unsigned long long)fence_id,
+		cd_warn(cd->ctx, "ring-1 fence %llu %s: signalled at once", (unsigned long long)fence_id,
 				cd->channel_ring ? "beyond the queue" : "without a channel ring");
 		return true;
 	}
@@ -266,11 +263,11 @@ static int receive(struct cd_ctx *cd)
 		return deliver_hang_up(cd);
 	nfds = take_fds(&msg, fds, CROSS_DOMAIN_MAX_IDENTIFIERS);
 	if (msg.msg_flags & MSG_CTRUNC)
-		log_ratelimited(LOG_WARN, "gpu: cross-domain ctx %u: the compositor sent more than %u fds "
-				"at once: the rest are lost", cd->ctx->id, CROSS_DOMAIN_MAX_IDENTIFIERS);
+		cd_warn(cd->ctx, "the compositor sent more than %u fds "
+				"at once: the rest are lost", CROSS_DOMAIN_MAX_IDENTIFIERS);
 	if (cd->nr_items + nfds > CD_MAX_ITEMS) {
-		log_ratelimited(LOG_WARN, "gpu: cross-domain ctx %u: more than %u items held: "
-				"the connection ends", cd->ctx->id, CD_MAX_ITEMS);
+		cd_warn(cd->ctx, "more than %u items held: "
+				"the connection ends", CD_MAX_ITEMS);
 		close_fds(fds, nfds);
 		return deliver_hang_up(cd);
 	}

@@ -157,15 +157,13 @@ uint32_t cd_get_image_requirements(struct cd_ctx *cd, const uint8_t *cmd, uint16
 	uint32_t rc = 0;
 
 	if (!cd->inited || size < sizeof(q)) {
-		log_ratelimited(LOG_WARN, "gpu: cross-domain ctx %u: bad GET_IMAGE_REQUIREMENTS (%u bytes%s)",
-				cd->ctx->id, size, cd->inited ? "" : ", before INIT");
+		cd_warn(cd->ctx, "bad GET_IMAGE_REQUIREMENTS (%u bytes%s)", size, cd->inited ? "" : ", before INIT");
 		return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	}
 	memcpy(&q, cmd, sizeof(q));
 	t = find_same(cd, q.width, q.height, q.drm_format);
 	if (!t && cd_image_layout(q.width, q.height, q.drm_format, &req)) {
-		log_ratelimited(LOG_WARN, "gpu: cross-domain ctx %u: no layout for %ux%u of format 0x%08x",
-				cd->ctx->id, q.width, q.height, q.drm_format);
+		cd_warn(cd->ctx, "no layout for %ux%u of format 0x%08x", q.width, q.height, q.drm_format);
 		rc = VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	} else if (!t && !(t = template_new(cd, q.width, q.height, q.drm_format, &req))) {
 		memset(&req, 0, sizeof(req));

@@ -227,8 +227,8 @@ struct cd_item *cd_item_from_host(struct cd_ctx *cd, int fd)
 	else
 		why = S_ISSOCK(st.st_mode) ? "a socket" : "an fd of a type we do not pass";
 	if (!it) {
-		log_ratelimited(LOG_WARN, "gpu: cross-domain ctx %u: the compositor sent %s: closed, "
-				"its message goes on without it", cd->ctx->id, why);
+		cd_warn(cd->ctx, "the compositor sent %s: closed, "
+				"its message goes on without it", why);
 		close(fd);
 	}
 	return it;

@@ -15,6 +15,13 @@
 
 #include "devices/cross_domain_proto.h"
 #include "devices/gpu_ctx.h"
+#include "devices/vdev.h"
+#include "vmm/log.h"
+
+/* A warning that names the device (gpu0) and the guest's context. */
+#define cd_warn(ctx, fmt, ...) \
+	log_ratelimited(LOG_WARN, "%s: cross-domain ctx %u: " fmt, \
+			gpu_vdev((ctx)->gpu)->name, (ctx)->id, ##__VA_ARGS__)
 
 /* Bounds on what one guest context can make the GPU process hold. */
 #define CD_MAX_ITEMS		1024		/* live fds from or for the compositor */

@@ -214,7 +214,7 @@ static void keep_read_pipes(struct cd_ctx *cd, struct send_fds *s)
 
 static uint32_t send_refused(struct cd_ctx *cd, struct send_fds *s, const char *why, uint32_t rc)
 {
-	log_ratelimited(LOG_WARN, "gpu: cross-domain ctx %u: SEND refused: %s", cd->ctx->id, why);
+	cd_warn(cd->ctx, "SEND refused: %s", why);
 	close_pipes(s);
 	return rc;
 }
@@ -271,12 +271,11 @@ uint32_t cd_write(struct cd_ctx *cd, const uint8_t *cmd, uint16_t size)
 	if (w.opaque_data_size)
 		err = write_bounded(it->fd, cmd + sizeof(w), w.opaque_data_size);
 	if (err)
-		log_ratelimited(LOG_WARN, "gpu: cross-domain ctx %u: WRITE to item %u: %s; closed",
-				cd->ctx->id, w.identifier, strerror(-err));
+		cd_warn(cd->ctx, "WRITE to item %u: %s; closed", w.identifier, strerror(-err));
 	if (err || w.hang_up)
 		cd_item_remove(cd, it);
 	return err ? VIRTIO_GPU_RESP_ERR_UNSPEC : 0;
 bad:
-	log_ratelimited(LOG_WARN, "gpu: cross-domain ctx %u: bad WRITE (%u bytes)", cd->ctx->id, size);
+	cd_warn(cd->ctx, "bad WRITE (%u bytes)", size);
 	return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 }
