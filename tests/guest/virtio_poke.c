@@ -6,17 +6,21 @@
  *
  *   virtio-poke --device ID COMMAND [ARG]...
  *
- * ID is the PCI device id in hex (1045: virtio-balloon), the first device
- * of vendor 0x1af4 with it is taken. Commands:
+ * ID is the PCI device id in hex (1045: virtio-balloon, 1050: virtio-gpu),
+ * the first device of vendor 0x1af4 with it is taken. Commands:
  *   inflate PFN...   one device-readable buffer of le32 PFNs on queue 0
  *                    (virtio-balloon's inflateq)
+ *   gpu-map WINDOW   virtio-gpu MAP_BLOB at hostile offsets into a
+ *                    host-visible region of WINDOW bytes
+ *                    (virtio_poke_gpu.c says what and what it prints)
  * The device is initialised with VIRTIO_F_VERSION_1 and the command's
- * features only, one queue of up to 8 entries is set up, the buffer posted
- * and notified. Once the device returns it: "used N" and "status 0xSS".
+ * features only, one queue of up to 8 entries is set up. A buffer command
+ * posts its buffer and notifies; once the device returns it: "used N" and
+ * "status 0xSS". A script command makes its own calls (poke_call).
  * Exit status: 0 the device answered without NEEDS_RESET, 1 a setup error,
- * 2 no reply within 10 s, 3 NEEDS_RESET; each failure one line on stderr.
- * A new command is a queue index, its features and a buffer builder in
- * commands[].
+ * 2 no reply within 10 s, 3 NEEDS_RESET, 4 an answer not the one expected
+ * (scripts); each failure one line on stderr. A new command is a queue
+ * index, its features and a buffer builder or a script in commands[].
  */
 #include <dirent.h>
 #include <errno.h>
@@ -32,8 +36,10 @@
 #include <unistd.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_pci.h>
+#include <linux/virtio_ring.h>
 
 #include "virtio_pci_caps.h"
+#include "virtio_poke.h"
 
 #define SYSFS_PCI	"/sys/bus/pci/devices"
 #define PATH_LEN	512
@@ -51,6 +57,7 @@
 #define AVAIL_AT	128	/* flags, idx, ring[QUEUE_SIZE] */
 #define USED_AT		256	/* flags, idx, {id, len}[QUEUE_SIZE] */
 #define BUF_AT		512
+#define RESP_AT		2048	/* poke_call: the request before, the reply here */
 
 enum { EXIT_SETUP = 1, EXIT_NO_REPLY = 2, EXIT_NEEDS_RESET = 3 };
 
@@ -72,6 +79,13 @@ struct ring {
 	uint8_t *va;
 	uint64_t pa;
 	uint16_t size;
+	uint16_t posted;	/* avail idx: buffers made available so far */
+};
+
+struct poke {
+	struct device *d;
+	struct ring *r;
+	unsigned q;
 };
 
 struct command {
@@ -80,6 +94,8 @@ struct command {
 	uint64_t features;	/* accepted besides VIRTIO_F_VERSION_1 */
 	/* Fills buf (room bytes) from args; the length, or -1 with a message. */
 	int (*build)(int argc, char **argv, uint8_t *buf, size_t room);
+	/* Or a script run on the ready device: the exit status. */
+	int (*script)(struct poke *p, int argc, char **argv);
 };
 
 static _Noreturn void die(const char *fmt, ...)
@@ -267,16 +283,21 @@ static uint64_t physical_address(void *va)
 	return pfn * PAGE;
 }
 
-static void ring_alloc(struct ring *r)
+uint64_t poke_page(uint8_t **va)
 {
 	if (sysconf(_SC_PAGESIZE) != PAGE)
 		die("the page size is not %d", PAGE);
-	r->va = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED | MAP_POPULATE, -1, 0);
-	if (r->va == MAP_FAILED || mlock(r->va, PAGE))
-		die("a locked ring page: %s", strerror(errno));
-	memset(r->va, 0, PAGE);
-	r->pa = physical_address(r->va);
+	*va = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED | MAP_POPULATE, -1, 0);
+	if (*va == MAP_FAILED || mlock(*va, PAGE))
+		die("a locked page: %s", strerror(errno));
+	memset(*va, 0, PAGE);
+	return physical_address(*va);
+}
+
+static void ring_alloc(struct ring *r)
+{
+	r->pa = poke_page(&r->va);
 }
 
 /* --- virtio initialisation (3.1.1) --- */
@@ -368,7 +389,7 @@ static void post(struct device *d, unsigned q, struct ring *r, uint32_t len)
 	desc[0] = (struct vring_desc_le){ .addr = r->pa + BUF_AT, .len = len };	/* device-readable */
 	avail[2] = 0;		/* ring[0]: descriptor 0 */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
-	*(volatile uint16_t *)&avail[1] = 1;	/* idx */
+	*(volatile uint16_t *)&avail[1] = ++r->posted;	/* idx */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* idx before the notify */
 	w16(d->notify, (uint16_t)q);
 }
@@ -382,11 +403,11 @@ static int64_t now_ns(void)
 }
 
 /* Polls for the device's answer (no interrupts: nothing is bound to them). */
-static int await_used(struct device *d, struct ring *r)
+static int await_reply(struct device *d, struct ring *r)
 {
 	int64_t deadline = now_ns() + REPLY_TIMEOUT_NS;
 
-	while (*used_idx(r) != 1) {
+	while (*used_idx(r) != r->posted) {
 		if (status(d) & VIRTIO_CONFIG_S_NEEDS_RESET) {
 			fprintf(stderr, "virtio-poke: %s: NEEDS_RESET instead of an answer (status %#x)\n",
 				d->bdf, status(d));
@@ -400,8 +421,53 @@ static int await_used(struct device *d, struct ring *r)
 		usleep(1000);
 	}
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return 0;
+}
+
+static int await_used(struct device *d, struct ring *r)
+{
+	int rc = await_reply(d, r);
+
+	if (rc)
+		return rc;
 	printf("used %u\nstatus 0x%02x\n", *used_idx(r), status(d));
 	return status(d) & VIRTIO_CONFIG_S_NEEDS_RESET ? EXIT_NEEDS_RESET : 0;
+}
+
+/* A request and a reply buffer as one chain; what the device wrote. */
+int poke_call(struct poke *p, const void *req, uint32_t req_len, void *resp, uint32_t resp_len)
+{
+	struct vring_desc_le *desc = (void *)(p->r->va + DESC_AT);
+	uint16_t *avail = (void *)(p->r->va + AVAIL_AT);
+	uint32_t used_len;
+	uint16_t slot = p->r->posted % p->r->size;
+	int rc;
+
+	if (req_len > RESP_AT - BUF_AT || resp_len > PAGE - RESP_AT)
+		die("a call of %u + %u bytes does not fit the ring page", req_len, resp_len);
+	memcpy(p->r->va + BUF_AT, req, req_len);
+	memset(p->r->va + RESP_AT, 0, resp_len);
+	desc[0] = (struct vring_desc_le){ .addr = p->r->pa + BUF_AT, .len = req_len,
+					  .flags = VRING_DESC_F_NEXT, .next = 1 };
+	desc[1] = (struct vring_desc_le){ .addr = p->r->pa + RESP_AT, .len = resp_len,
+					  .flags = VRING_DESC_F_WRITE };
+	avail[2 + slot] = 0;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	*(volatile uint16_t *)&avail[1] = ++p->r->posted;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	w16(p->d->notify, (uint16_t)p->q);
+	if ((rc = await_reply(p->d, p->r)))
+		return -rc;
+	memcpy(&used_len, p->r->va + USED_AT + 4 + 8 * slot + 4, sizeof(used_len));
+	if (used_len > resp_len)
+		used_len = resp_len;
+	memcpy(resp, p->r->va + RESP_AT, used_len);
+	return (int)used_len;
+}
+
+bool poke_needs_reset(struct poke *p)
+{
+	return status(p->d) & VIRTIO_CONFIG_S_NEEDS_RESET;
 }
 
 /* --- commands --- */
@@ -430,11 +496,13 @@ static int build_pfns(int argc, char **argv, uint8_t *buf, size_t room)
 
 static const struct command commands[] = {
 	{ .name = "inflate", .queue = 0, .build = build_pfns },
+	{ .name = "gpu-map", .queue = 0, .features = POKE_GPU_FEATURES, .script = poke_gpu_map },
 };
 
 static _Noreturn void usage(void)
 {
-	fputs("usage: virtio-poke --device ID inflate PFN...\n", stderr);
+	fputs("usage: virtio-poke --device ID inflate PFN...\n"
+	      "       virtio-poke --device ID gpu-map WINDOW_BYTES\n", stderr);
 	exit(EXIT_SETUP);
 }
 
@@ -462,7 +530,7 @@ int main(int argc, char **argv)
 	if (*end || end == argv[2] || id > 0xffff)
 		usage();
 	cmd = command_named(argv[3]);
-	len = cmd->build(argc - 4, argv + 4, buf, sizeof(buf));
+	len = cmd->build ? cmd->build(argc - 4, argv + 4, buf, sizeof(buf)) : 0;
 	if (len < 0)
 		return EXIT_SETUP;
 
@@ -476,8 +544,14 @@ int main(int argc, char **argv)
 	negotiate(&d, cmd->features);
 	setup_queue(&d, cmd->queue, &r);
 	add_status(&d, VIRTIO_CONFIG_S_DRIVER_OK);
-	post(&d, cmd->queue, &r, (uint32_t)len);
-	rc = await_used(&d, &r);
+	if (cmd->script) {
+		struct poke p = { &d, &r, cmd->queue };
+
+		rc = cmd->script(&p, argc - 4, argv + 4);
+	} else {
+		post(&d, cmd->queue, &r, (uint32_t)len);
+		rc = await_used(&d, &r);
+	}
 	/* The device must not keep a ring in memory this process gives back. */
 	w8(COMMON(&d, STATUS), 0);
 	return rc;

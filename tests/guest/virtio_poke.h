@@ -1,0 +1,28 @@
+/*
+ * What virtio-poke's scripts (tests/guest/virtio_poke_gpu.c) get of its
+ * driver core (tests/guest/virtio_poke.c): calls on the one queue set up,
+ * locked pages with their guest-physical addresses, the device's status.
+ */
+#ifndef VMSILO_VIRTIO_POKE_H
+#define VMSILO_VIRTIO_POKE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define POKE_EXIT_UNEXPECTED	4	/* a script's answer was not the one expected */
+
+struct poke;
+
+/* req (device-readable) then a resp_len-byte reply (device-writable) as one
+ * chain, notified and polled for: the bytes written into resp, or the
+ * negated exit status (no reply, NEEDS_RESET). */
+int poke_call(struct poke *p, const void *req, uint32_t req_len, void *resp, uint32_t resp_len);
+/* A zeroed, locked page: its address in *va, its guest-physical one returned. */
+uint64_t poke_page(uint8_t **va);
+bool poke_needs_reset(struct poke *p);
+
+/* virtio-gpu: VIRGL (bit 0, as Linux takes it), RESOURCE_BLOB, CONTEXT_INIT. */
+#define POKE_GPU_FEATURES	(1ull << 0 | 1ull << 3 | 1ull << 4)
+int poke_gpu_map(struct poke *p, int argc, char **argv);
+
+#endif
