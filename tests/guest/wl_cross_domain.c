@@ -19,6 +19,7 @@
 #define DEFAULT_SECONDS	30
 #define MAX_SIDE	16384
 #define MAX_SECONDS	86400
+#define MAX_FRAMES	1000000
 
 static const char usage_text[] =
 "usage: vmsilo-wl-test MODE [OPTION]...\n"
@@ -46,6 +47,11 @@ static const char usage_text[] =
 "Options:\n"
 "  --width W, --height H   the buffer (default 200x120)\n"
 "  --seconds S             see the modes (default 30)\n"
+"  --frames N              client: after the first frame, N more, each\n"
+"                          redrawn in full (two buffers), damaged whole,\n"
+"                          committed and its frame callback waited for;\n"
+"                          then \"bench fps=F ms-per-frame=L frames=N\"\n"
+"                          (L: commit to frame callback); --seconds 0\n"
 "  --title T               the toplevel's title (default vmsilo-wl-test)\n"
 "  --init-size 16|20|36    INIT's size (default 20); with 16 the query ring\n"
 "                          is the channel ring too, as that layout has it\n"
@@ -106,6 +112,8 @@ static void parse(int argc, char **argv, struct wlt_opts *o)
 			o->height = (uint32_t)number(val, 1, MAX_SIDE, opt);
 		else if (!strcmp(opt, "--seconds"))
 			o->seconds = (int)number(val, 0, MAX_SECONDS, opt);
+		else if (!strcmp(opt, "--frames"))
+			o->frames = (int)number(val, 1, MAX_FRAMES, opt);
 		else if (!strcmp(opt, "--title"))
 			o->title = val;
 		else if (!strcmp(opt, "--device"))
@@ -119,7 +127,7 @@ static void parse(int argc, char **argv, struct wlt_opts *o)
 	    o->init_size != CROSS_DOMAIN_INIT_SIZE_V1 && o->init_size != CROSS_DOMAIN_INIT_SIZE)
 		usage("--init-size is 16, 20 or 36");
 	if (o->seconds < 0)
-		o->seconds = strcmp(o->mode, "hostile") ? DEFAULT_SECONDS : 0;
+		o->seconds = strcmp(o->mode, "hostile") && !o->frames ? DEFAULT_SECONDS : 0;
 }
 
 static int param(int fd, uint64_t which)

@@ -34,6 +34,7 @@
 /* Events */
 #define WL_REGISTRY_GLOBAL		0
 #define WL_CALLBACK_DONE		0
+#define WL_BUFFER_RELEASE		0
 #define XDG_WM_BASE_PING		0
 #define XDG_SURFACE_CONFIGURE		0
 #define XDG_TOPLEVEL_CONFIGURE		0

@@ -16,6 +16,7 @@ struct wlt_opts {
 	const char *node;		/* the virtio_gpu DRM node */
 	uint32_t width, height;
 	int seconds;
+	int frames;			/* client: 0, or redraw and time this many */
 	const char *title;
 	unsigned init_size;
 };
@@ -26,6 +27,8 @@ struct wlt_global {
 
 struct wlt_window {
 	uint32_t compositor, shm, surface, xdg_surface, toplevel, frame_cb;
+	uint32_t buffers[2];		/* the second only with --frames */
+	bool busy[2];			/* attached, not yet released */
 	int32_t conf_width, conf_height;
 	bool configured, frame_done;
 };

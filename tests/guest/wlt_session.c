@@ -87,6 +87,11 @@ static void on_event(struct wlc *c, uint32_t object, enum wl_iface iface, uint16
 	case IF_TOPLEVEL:
 		window_event(s, iface, opcode, a);
 		break;
+	case IF_BUFFER:
+		for (int i = 0; i < 2; i++)
+			if (opcode == WL_BUFFER_RELEASE && object == s->win.buffers[i])
+				s->win.busy[i] = false;
+		break;
 	case IF_KEYBOARD:
 	case IF_DATA_SOURCE:
 	case IF_DATA_DEVICE:
@@ -94,7 +99,7 @@ static void on_event(struct wlc *c, uint32_t object, enum wl_iface iface, uint16
 		wlt_fds_event(s, object, iface, opcode, a);
 		break;
 	default:
-		break;		/* wl_shm formats, buffer releases, enter/leave: not needed */
+		break;		/* wl_shm formats, enter/leave: not needed */
 	}
 }
 

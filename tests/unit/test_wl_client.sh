@@ -2,7 +2,8 @@
 # vmsilo-wl-test's client code on the host, its device replaced by a fake
 # cross-domain host (fake_xd.c): the client flow against Weston headless
 # (desktop shell: Weston 10's kiosk shell maps nothing without a seat),
-# the fds flow against fake_compositor.
+# the same with --frames (the benchmark's two buffers, each released and
+# redrawn), the fds flow against fake_compositor.
 #
 #   test_wl_client.sh TEST_WL_CLIENT FAKE_COMPOSITOR
 set -u
@@ -41,6 +42,12 @@ has "VMSILO wl-globals-done" "$dir/client.out"
 has "VMSILO wl-configure=0 0" "$dir/client.out"
 has "VMSILO wl-frame-done=1" "$dir/client.out"
 grep -q "^VMSILO wl-image stride=832 offset=0 size=" "$dir/client.out" || fail "no wl-image line"
+XDG_RUNTIME_DIR=$dir WAYLAND_DISPLAY=wl-test timeout 60 "$client" client 0 30 >"$dir/bench.out" 2>&1 ||
+	fail "client --frames 30: exit $?: $(cat "$dir/bench.out")"
+grep -q "^VMSILO bench fps=[0-9.]* ms-per-frame=[0-9.]* frames=30$" "$dir/bench.out" ||
+	fail "no bench line: $(cat "$dir/bench.out")"
+grep -q "^VMSILO wl-image stride=832 offset=0 size=200704 " "$dir/bench.out" ||
+	fail "--frames: not one blob of two 200x120 buffers (832 x 240, page-rounded): $(grep wl-image "$dir/bench.out")"
 
 "$fake" "$dir/fake-0" >"$dir/fake.out" 2>&1 &
 pids="$pids $!"
