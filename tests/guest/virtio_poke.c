@@ -519,7 +519,7 @@ int main(int argc, char **argv)
 	static struct device d;
 	static uint8_t buf[PAGE - BUF_AT];
 	const struct command *cmd;
-	struct ring r;
+	struct ring r = { 0 };
 	unsigned long id;
 	char *end;
 	int len, rc;

@@ -38,10 +38,14 @@ struct script {
 	unsigned unexpected;
 };
 
-/* One command; the reply's type, 0 when there was none. */
+/* One command; the reply's type, 0 when there was none. The reply buffer
+ * fits every reply but display info's (MAP_BLOB's is 32 bytes). */
 static uint32_t call(struct script *s, const void *req, uint32_t len)
 {
-	struct virtio_gpu_ctrl_hdr reply = { 0 };
+	union {
+		struct virtio_gpu_ctrl_hdr hdr;
+		struct virtio_gpu_resp_map_info map_info;
+	} reply = { 0 };
 	int n;
 
 	if (s->rc)
@@ -51,7 +55,7 @@ static uint32_t call(struct script *s, const void *req, uint32_t len)
 		s->rc = -n;
 		return 0;
 	}
-	return n >= (int)sizeof(reply) ? reply.type : 0;
+	return n >= (int)sizeof(reply.hdr) ? reply.hdr.type : 0;
 }
 
 static void expect(struct script *s, const char *step, uint32_t got, uint32_t want)

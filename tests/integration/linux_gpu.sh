@@ -19,7 +19,9 @@
 #   ways through pipes (wl_fds_check.sh compares both sides' bytes and
 #   hashes); with --bad-fd on (SIGUSR1) a keymap whose fd is a socket is
 #   refused and reported by the device, the VM lives, and with it off
-#   again a new context gets everything right.
+#   again a new context gets everything right. Then virtio-poke (the
+#   driver unbound) maps blobs at offsets only a hostile guest kernel
+#   sends: every one refused, the device serves on, the VM lives.
 # Budgets: a guest boots in one to two minutes in the rig (nested TCG);
 # each step below waits far longer than it needs on a quiet machine.
 #   linux_gpu.sh VMSILO_VMM BUILD_DIR
@@ -34,7 +36,8 @@ if [ "${1:-}" != --inside ]; then
 	agent=$build/guest-agent/vmsilo-guest-agent
 	wltest=$build/tests/vmsilo-wl-test
 	fake=$build/tests/wl-fake-compositor
-	for f in "$agent" "$wltest" "$fake"; do
+	poke=$build/tests/virtio-poke
+	for f in "$agent" "$wltest" "$fake" "$poke"; do
 		[ -x "$f" ] || { echo "linux_gpu: $f is not built" >&2; exit 1; }
 	done
 	rig_begin "$build"
@@ -42,7 +45,7 @@ if [ "${1:-}" != --inside ]; then
 	"$top/tests/guest/mkinitramfs.sh" "$initrd" \
 		--modules "button evdev vmw_vsock_virtio_transport virtio_gpu" \
 		--add "$agent:/bin/vmsilo-guest-agent" --add "$wltest:/bin/vmsilo-wl-test" \
-		--add "$top/tests/guest/fb_pattern.sh:/bin/fb-pattern"
+		--add "$top/tests/guest/fb_pattern.sh:/bin/fb-pattern" --add "$poke:/bin/virtio-poke"
 	rig_reexec "$build" "$here/linux_gpu.sh" "$vmm" "$vmlinux" "$initrd" \
 		"$build/integration-logs" "$build/host-tools" "$fake"
 fi
@@ -59,6 +62,7 @@ missing=$(gpu_host_tools_missing)
 
 GUEST_MIB=512
 SCANOUT_W=1280 SCANOUT_H=800
+HOST_VISIBLE=$((8 << 30))	# [gpu] host_visible_size's default
 CLIENT_W=200 CLIENT_H=120
 # The GPU process's resident memory: at most this much more after the
 # hostile run than before it, and at most RSS_MAX_KIB in all. Generous for
@@ -282,6 +286,19 @@ fds_checks() {
 	fds_run again
 }
 
+# (e) Map offsets Linux's driver never sends (it picks them): virtio-poke
+# takes the device from it and maps at hostile offsets; each refused, the
+# device still answers, the GPU process and the VM live.
+gpu_maps() {
+	local out rc
+	need_gpu f "hostile map offsets" || return
+	out=$(guest f virtio-poke --device 1050 gpu-map $HOST_VISIBLE 2>&1)
+	rc=$?
+	[ $rc -eq 0 ] && [ "$(gpu_state f)" = running ] && [ "$(guest f echo alive)" = alive ] &&
+		ok "hostile map offsets: $(grep -c '=ok$' <<< "$out") answers as expected, gpu0 runs, the VM lives" ||
+		bad "hostile map offsets: virtio-poke exit $rc: $(grep -v '=ok$' <<< "$out" | tr '\n' ' ')" f
+}
+
 if weston_start w 640 480; then
 	if boot w "$weston_socket"; then
 		gpu_jail
@@ -302,6 +319,7 @@ fi
 if fake_start f "$fake_bin"; then
 	if boot f "$fake_socket"; then
 		fds_checks
+		gpu_maps
 	else
 		bad "f: the guest did not boot, or its agent did not answer" f
 	fi
