@@ -218,10 +218,16 @@ hostile() {
 		bad "after the hostile run: client said $(tail -n 3 <<< "$again" | tr '\n' ' ')" w
 }
 
-# (g) Killing the GPU process: the VM runs on, the device is dead or
-# needs a reset, and the VMM said so.
+# The virtio status byte the guest reads of its GPU (virtio device id 16).
+guest_gpu_status() { # NAME
+	guest "$1" sh -c 'for d in /sys/bus/virtio/devices/*; do
+		[ "$(cat "$d/device")" = 0x0010 ] && cat "$d/status"; done'
+}
+
+# (g) Killing the GPU process: the VM runs on, the guest sees NEEDS_RESET
+# (0x40) in its GPU's status, and the VMM said so.
 kill_gpu() {
-	local gpid st alive
+	local gpid st alive vst=
 	need_gpu w "killing the GPU process" || return
 	gpid=$(gpu_pid w)
 	[ -n "$gpid" ] && kill -KILL "$gpid"
@@ -230,11 +236,16 @@ kill_gpu() {
 		[ "$st" = dead ] || [ "$st" = needs-reset ] && break
 		sleep 0.2
 	done
+	for _ in $(seq 20); do
+		vst=$(guest_gpu_status w)
+		[ -n "$vst" ] && [ $((vst & 0x40)) -ne 0 ] && break
+		sleep 1
+	done
 	alive=$(guest w echo alive)
 	[ "$alive" = alive ] && kill -0 $pid && { [ "$st" = dead ] || [ "$st" = needs-reset ]; } &&
-		grep -q "gpu0" "$work/w.err" &&
-		ok "GPU process killed: the VM runs commands, gpu0 is $st, the VMM logged it" ||
-		bad "GPU process killed: gpu0 ${st:-missing}, guest said '$alive'" w
+		[ -n "$vst" ] && [ $((vst & 0x40)) -ne 0 ] && grep -q "gpu0" "$work/w.err" &&
+		ok "GPU process killed: the VM runs commands, gpu0 is $st, the guest reads status $vst (NEEDS_RESET), the VMM logged it" ||
+		bad "GPU process killed: gpu0 ${st:-missing}, guest's status '${vst}', guest said '$alive'" w
 }
 
 # The FAKE lines logged since MARK (a line count), into FILE.
