@@ -381,17 +381,24 @@ static volatile uint16_t *used_idx(struct ring *r)
 	return (volatile uint16_t *)(void *)(r->va + USED_AT + 2);
 }
 
-static void post(struct device *d, unsigned q, struct ring *r, uint32_t len)
+/* Descriptor 0's chain into the next avail slot, published and notified. */
+static void publish(struct device *d, unsigned q, struct ring *r)
 {
-	struct vring_desc_le *desc = (void *)(r->va + DESC_AT);
 	uint16_t *avail = (void *)(r->va + AVAIL_AT);
 
-	desc[0] = (struct vring_desc_le){ .addr = r->pa + BUF_AT, .len = len };	/* device-readable */
-	avail[2] = 0;		/* ring[0]: descriptor 0 */
+	avail[2 + r->posted % r->size] = 0;
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	*(volatile uint16_t *)&avail[1] = ++r->posted;	/* idx */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* idx before the notify */
 	w16(d->notify, (uint16_t)q);
+}
+
+static void post(struct device *d, unsigned q, struct ring *r, uint32_t len)
+{
+	struct vring_desc_le *desc = (void *)(r->va + DESC_AT);
+
+	desc[0] = (struct vring_desc_le){ .addr = r->pa + BUF_AT, .len = len };	/* device-readable */
+	publish(d, q, r);
 }
 
 static int64_t now_ns(void)
@@ -438,7 +445,6 @@ static int await_used(struct device *d, struct ring *r)
 int poke_call(struct poke *p, const void *req, uint32_t req_len, void *resp, uint32_t resp_len)
 {
 	struct vring_desc_le *desc = (void *)(p->r->va + DESC_AT);
-	uint16_t *avail = (void *)(p->r->va + AVAIL_AT);
 	uint32_t used_len;
 	uint16_t slot = p->r->posted % p->r->size;
 	int rc;
@@ -451,11 +457,7 @@ int poke_call(struct poke *p, const void *req, uint32_t req_len, void *resp, uin
 					  .flags = VRING_DESC_F_NEXT, .next = 1 };
 	desc[1] = (struct vring_desc_le){ .addr = p->r->pa + RESP_AT, .len = resp_len,
 					  .flags = VRING_DESC_F_WRITE };
-	avail[2 + slot] = 0;
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	*(volatile uint16_t *)&avail[1] = ++p->r->posted;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	w16(p->d->notify, (uint16_t)p->q);
+	publish(p->d, p->q, p->r);
 	if ((rc = await_reply(p->d, p->r)))
 		return -rc;
 	memcpy(&used_len, p->r->va + USED_AT + 4 + 8 * slot + 4, sizeof(used_len));

@@ -39,13 +39,10 @@ struct script {
 };
 
 /* One command; the reply's type, 0 when there was none. The reply buffer
- * fits every reply but display info's (MAP_BLOB's is 32 bytes). */
+ * fits every reply (display info's is the largest, MAP_BLOB's 32 bytes). */
 static uint32_t call(struct script *s, const void *req, uint32_t len)
 {
-	union {
-		struct virtio_gpu_ctrl_hdr hdr;
-		struct virtio_gpu_resp_map_info map_info;
-	} reply = { 0 };
+	static struct virtio_gpu_resp_display_info reply;
 	int n;
 
 	if (s->rc)
@@ -158,15 +155,8 @@ static uint32_t unmap(struct script *s, uint32_t id)
 static uint32_t display_info(struct script *s)
 {
 	struct virtio_gpu_ctrl_hdr c = hdr(VIRTIO_GPU_CMD_GET_DISPLAY_INFO, 0);
-	static struct virtio_gpu_resp_display_info reply;
-	int n;
 
-	if (s->rc)
-		return 0;
-	n = poke_call(s->p, &c, sizeof(c), &reply, sizeof(reply));
-	if (n < 0)
-		s->rc = -n;
-	return n >= (int)sizeof(reply.hdr) ? reply.hdr.type : 0;
+	return call(s, &c, sizeof(c));
 }
 
 static int parse_window(int argc, char **argv, uint64_t *window)
