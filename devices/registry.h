@@ -103,6 +103,8 @@ struct device_grant {
 	 */
 	int socket_fd;
 	const char *socket_name;
+	/* The host's /usr read-only in the jail: drivers loaded at start (virgl's Mesa). */
+	bool host_libs;
 	/* Rules this instance adds to the kind's policy (gpu's allow_wx), or NULL. */
 	const struct sandbox_policy *extra_policy;
 };

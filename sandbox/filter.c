@@ -168,13 +168,18 @@ scmp_filter_ctx filter_build(const struct sandbox_policy *policy, bool log_only,
 		return NULL;
 	}
 	/* A syscall of another ABI (i386, x32) must not slip past the list. */
+	/*
+	 * TSYNC: threads a device's pre-seccomp setup started (Mesa's, in
+	 * virglrenderer's init) get the filter too, or the load fails.
+	 */
 	if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS) ||
+	    seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1) ||
 	    check_conflicts(&sandbox_base_policy, err, errlen) ||
 	    (policy && check_conflicts(policy, err, errlen)) ||
 	    add_rules(ctx, &sandbox_base_policy, err, errlen) ||
 	    (policy && add_rules(ctx, policy, err, errlen))) {
 		if (!err[0])
-			snprintf(err, errlen, "sandbox: cannot set the bad-arch action");
+			snprintf(err, errlen, "sandbox: cannot set the filter's bad-arch action or thread sync");
 		seccomp_release(ctx);
 		return NULL;
 	}

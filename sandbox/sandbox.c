@@ -36,7 +36,7 @@
 
 enum step {
 	STEP_STDIO = 1, STEP_FDS, STEP_PRIVATE, STEP_TMPFS, STEP_BIND, STEP_BIND_ID,
-	STEP_SOCKET, STEP_SOCKET_ID, STEP_PIVOT,
+	STEP_SOCKET, STEP_SOCKET_ID, STEP_HOST_LIBS, STEP_PIVOT,
 	STEP_DETACH, STEP_CHDIR, STEP_READONLY, STEP_NOFILE, STEP_MEMLOCK, STEP_NPROC,
 	STEP_CORE, STEP_CAPS, STEP_NO_NEW_PRIVS, STEP_PRE_SECCOMP, STEP_SECCOMP,
 };
@@ -50,6 +50,7 @@ static const char *const step_text[] = {
 	[STEP_BIND_ID] = "share the directory the VMM opened",
 	[STEP_SOCKET] = "bind-mount the host socket into the jail",
 	[STEP_SOCKET_ID] = "show the socket the VMM opened",
+	[STEP_HOST_LIBS] = "bind-mount the host's /usr read-only into the jail",
 	[STEP_PIVOT] = "pivot_root into the tmpfs",
 	[STEP_DETACH] = "detach the old root",
 	[STEP_CHDIR] = "enter the shared directory",
@@ -204,6 +205,21 @@ static int bind_socket(const struct spawn *s)
 	return 0;
 }
 
+/* /usr read-only; exec stays allowed, for the drivers mapped from it. */
+static int bind_host_libs(void)
+{
+	const char *point = ROOT_MOUNT_POINT "/usr";
+	struct statvfs st;
+	unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV;
+
+	if (mkdir(point, 0555) || mount("/usr", point, NULL, MS_BIND | MS_REC, NULL) ||
+	    statvfs(point, &st))
+		return STEP_HOST_LIBS;
+	if (st.f_flag & ST_NOEXEC)
+		flags |= MS_NOEXEC;
+	return mount(NULL, point, NULL, flags, NULL) ? STEP_HOST_LIBS : 0;
+}
+
 /* pivot_root(".", ".") stacks the old root on the new one; detach it. */
 static int enter_empty_root(const struct spawn *s)
 {
@@ -218,7 +234,8 @@ static int enter_empty_root(const struct spawn *s)
 	 * then searchable, still not listable.
 	 */
 	snprintf(opts, sizeof(opts), "mode=%s,size=4k,nr_inodes=%d",
-		 cfg->bind_socket_name ? "0111" : "0", 1 + !!bind_dir + !!cfg->bind_socket_name);
+		 cfg->bind_socket_name || cfg->host_libs ? "0111" : "0",
+		 1 + !!bind_dir + !!cfg->bind_socket_name + !!cfg->host_libs);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
 		return STEP_PRIVATE;
 	if (mount("vmsilo-sandbox", ROOT_MOUNT_POINT, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
@@ -227,6 +244,8 @@ static int enter_empty_root(const struct spawn *s)
 	if (bind_dir && (step = bind_shared_dir(cfg)))
 		return step;
 	if (cfg->bind_socket_name && (step = bind_socket(s)))
+		return step;
+	if (cfg->host_libs && (step = bind_host_libs()))
 		return step;
 	if (chdir(ROOT_MOUNT_POINT) || syscall(SYS_pivot_root, ".", "."))
 		return STEP_PIVOT;

@@ -124,6 +124,14 @@ struct sandbox_config {
 	 */
 	bool no_jail;
 	/*
+	 * The host's /usr, read-only, nosuid, nodev, at /usr in the jail:
+	 * for a device that loads drivers at start (virglrenderer's Mesa
+	 * dlopens its driver, LLVM and their data files from /usr; on a
+	 * merged-/usr system that is every library). Executable: a driver
+	 * is mapped PROT_EXEC from it. Nothing else of the host's root.
+	 */
+	bool host_libs;
+	/*
 	 * Run as this user instead of root (a root VMM only; under a user
 	 * namespace the jail already is the VMM's user): for a device that
 	 * acts for the VM's user, such as vsock reaching their sockets.

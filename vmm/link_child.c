@@ -354,7 +354,7 @@ int link_child_start(struct link_child *lc, struct vdev *dev,
 		.memlock = 8 << 20, .bind_dir = opt->bind_dir, .bind_dir_id = opt->bind_dir_id,
 		.as_user = opt->as_user, .uid = opt->uid, .gid = opt->gid,
 		.no_jail = opt->no_jail, .bind_socket_fd = opt->bind_socket_fd,
-		.bind_socket_name = opt->bind_socket_name,
+		.bind_socket_name = opt->bind_socket_name, .host_libs = opt->host_libs,
 		.pre_seccomp = prepare_child, .pre_seccomp_arg = lc,
 	};
 	struct sandbox_policy merged;

@@ -60,6 +60,7 @@ struct link_child_options {
 	 * the caller keeps the fd and closes it after the start. */
 	int bind_socket_fd;
 	const char *bind_socket_name;	/* NULL: none */
+	bool host_libs;			/* the host's /usr in the jail (sandbox_config) */
 	bool log_level_set;		/* the device process logs at log_level */
 	enum log_level log_level;
 };
