@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -33,6 +34,8 @@
 #include "devices/device_process.h"
 #include "devices/gpu_internal.h"
 #include "devices/gpu_socket.h"
+#include "devices/gpu_virgl.h"
+#include "sandbox/threads.h"
 #include "virtio/iov.h"
 #include "vmm/log.h"
 
@@ -94,6 +97,9 @@ static const struct {
 	{ VIRTIO_GPU_CMD_CTX_ATTACH_RESOURCE, GPU_HDR_SIZE, gpu_cmd_ctx_attach },
 	{ VIRTIO_GPU_CMD_CTX_DETACH_RESOURCE, GPU_HDR_SIZE, gpu_cmd_ctx_detach },
 	{ VIRTIO_GPU_CMD_SUBMIT_3D, GPU_HDR_SIZE, gpu_cmd_submit },
+	{ VIRTIO_GPU_CMD_RESOURCE_CREATE_3D, GPU_HDR_SIZE, gpu_cmd_create_3d },
+	{ VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D, GPU_HDR_SIZE, gpu_cmd_transfer_to_3d },
+	{ VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D, GPU_HDR_SIZE, gpu_cmd_transfer_from_3d },
 	{ VIRTIO_GPU_CMD_RESOURCE_MAP_BLOB, GPU_RESP_MAP_INFO, gpu_cmd_map_blob },
 	{ VIRTIO_GPU_CMD_RESOURCE_UNMAP_BLOB, GPU_HDR_SIZE, gpu_cmd_unmap_blob },
 };
@@ -247,8 +253,12 @@ static void gpu_reset(struct vdev *dev)
 
 static void gpu_destroy(struct vdev *dev)
 {
+	struct gpu *g = of(dev);
+
 	gpu_reset(dev);
-	free(dev->priv);
+	if (g->render_fd >= 0)
+		close(g->render_fd);
+	free(g);
 }
 
 static int gpu_command(struct vdev *dev, const void *req, unsigned len, void *reply,
@@ -280,9 +290,12 @@ static int gpu_init_jailed(struct vdev *dev)
 {
 	struct gpu *g = of(dev);
 	const char *path = sandbox_socket_path();
+	int rc;
 
 	if (g->cfg.wayland && path)
 		g->connect_path = path;
+	if (g->virgl && (rc = gpu_virgl_start(g, g->render_fd)))
+		return rc;
 	return cross_domain_prepare();
 }
 
@@ -311,16 +324,49 @@ const struct sandbox_policy gpu_policy = {
 	"gpu", gpu_rules, sizeof(gpu_rules) / sizeof(gpu_rules[0]),
 };
 
-/* allow_wx: executable memory, writable at once or flipped (JITs). */
-static const struct sandbox_syscall gpu_wx_rules[] = {
-	SANDBOX_ALLOW_MASKED(mmap, 2, PROT_EXEC, PROT_EXEC,
-			     "allow_wx: drivers that need W+X memory (NVIDIA's), llvmpipe's JIT"),
-	SANDBOX_ALLOW_MASKED(mprotect, 2, PROT_EXEC, PROT_EXEC,
-			     "allow_wx: a JIT makes its code executable"),
+/*
+ * opengl: virglrenderer on Mesa, measured on llvmpipe (Mesa 22.3, LLVM
+ * 15): its threads, and what they do while rendering. Mesa opens and
+ * maps every file it needs before the filter.
+ */
+#define GPU_VIRGL_RULES \
+	SANDBOX_THREAD_RULES, \
+	SANDBOX_ALLOW(sched_yield, "Mesa's queues and llvmpipe's fences spin, then yield"), \
+	SANDBOX_ALLOW(gettid, "Mesa's thread helpers"), \
+	SANDBOX_ALLOW(sched_getaffinity, "llvmpipe counts the CPUs it may use"), \
+	SANDBOX_ALLOW_EQ(prctl, 0, PR_SET_NAME, "Mesa names its threads")
+
+/* Executable memory exactly as llvmpipe makes it; nothing file-backed. */
+static const struct sandbox_syscall gpu_virgl_rules[] = {
+	GPU_VIRGL_RULES,
+	SANDBOX_ALLOW_EQ(mmap, 2, PROT_READ | PROT_WRITE | PROT_EXEC,
+			 "llvmpipe: glapi's dispatch stubs and the vertex translator's code heap "
+			 "are anonymous memory written and run at once"),
+	SANDBOX_ALLOW_EQ(mprotect, 2, PROT_READ | PROT_EXEC,
+			 "llvmpipe: LLVM writes a compiled shader, then makes it executable"),
 };
+
+const struct sandbox_policy gpu_virgl_policy = {
+	"gpu-virgl", gpu_virgl_rules, sizeof(gpu_virgl_rules) / sizeof(gpu_virgl_rules[0]),
+};
+
+/* allow_wx: executable memory, writable at once or flipped (JITs). */
+#define GPU_WX_RULES \
+	SANDBOX_ALLOW_MASKED(mmap, 2, PROT_EXEC, PROT_EXEC, \
+			     "allow_wx: drivers that need W+X memory (NVIDIA's), llvmpipe's JIT"), \
+	SANDBOX_ALLOW_MASKED(mprotect, 2, PROT_EXEC, PROT_EXEC, \
+			     "allow_wx: a JIT makes its code executable")
+
+static const struct sandbox_syscall gpu_wx_rules[] = { GPU_WX_RULES };
 
 const struct sandbox_policy gpu_wx_policy = {
 	"gpu-wx", gpu_wx_rules, sizeof(gpu_wx_rules) / sizeof(gpu_wx_rules[0]),
+};
+
+static const struct sandbox_syscall gpu_virgl_wx_rules[] = { GPU_VIRGL_RULES, GPU_WX_RULES };
+
+const struct sandbox_policy gpu_virgl_wx_policy = {
+	"gpu-virgl-wx", gpu_virgl_wx_rules, sizeof(gpu_virgl_wx_rules) / sizeof(gpu_virgl_wx_rules[0]),
 };
 
 /* ---- [gpu] ---- */
@@ -346,6 +392,55 @@ int gpu_add_ctx_type(struct gpu *g, const struct gpu_ctx_type *type)
 		return -EINVAL;
 	g->types[g->nr_types++] = type;
 	g->ops.features = offered_features(g);
+	return 0;
+}
+
+/* The first render node, or -ENOENT: then virgl renders on llvmpipe. */
+static int first_render_node(void)
+{
+	char path[32];
+
+	for (int i = 128; i < 192; i++) {
+		int fd;
+
+		snprintf(path, sizeof(path), "/dev/dri/renderD%d", i);
+		fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+		if (fd >= 0)
+			return fd;
+	}
+	return -ENOENT;
+}
+
+/*
+ * virgl's capsets, the render node opened here (the jail has no /dev),
+ * the host's /usr in the jail for Mesa, room for its threads. With
+ * allow_wx, its rules include what gpu_virgl_policy allows.
+ */
+static int enable_virgl(struct gpu *g, const char *name, const struct gpu_config *gc,
+			struct device_grant *grant, char *err, size_t errlen)
+{
+	int rc = gpu_virgl_enable(g, err, errlen);
+
+	if (rc)
+		return rc;
+	g->virgl = true;
+	if (gc->render_node) {
+		g->render_fd = open(gc->render_node, O_RDWR | O_CLOEXEC | O_NOCTTY);
+		if (g->render_fd < 0) {
+			rc = -errno;
+			snprintf(err, errlen, "%s: render_node: cannot open %s: %s", name,
+				 gc->render_node, strerror(errno));
+			return rc;
+		}
+	} else {
+		g->render_fd = first_render_node();
+	}
+	if (grant && g->render_fd >= 0)
+		grant->fds[grant->nr_fds++] = g->render_fd;
+	if (grant) {
+		grant->host_libs = true;
+		grant->nproc = GPU_VIRGL_NPROC;
+	}
 	return 0;
 }
 
@@ -393,23 +488,28 @@ static int gpu_create(struct vdev *dev, const char *name, const struct device_en
 	struct gpu *g;
 	int rc;
 
-	if (gc->opengl) {
-		snprintf(err, errlen, "%s: opengl is not supported yet (issue 12)", name);
-		return -ENOTSUP;
-	}
 	if (!(g = calloc(1, sizeof(*g)))) {
 		snprintf(err, errlen, "%s: out of memory", name);
 		return -ENOMEM;
 	}
 	g->cfg = *gc;
 	g->cfg.wayland_socket = NULL;
+	g->cfg.render_node = NULL;
+	g->render_fd = -1;
 	set_ops(g);
+	rc = gc->opengl ? enable_virgl(g, name, gc, grant, err, errlen) : 0;
+	if (rc) {
+		free(g);
+		return rc;
+	}
 	rc = gc->wayland ? gpu_add_ctx_type(g, &cross_domain_type) : 0;
 	if (!rc && gc->wayland)
 		rc = open_socket(g, name, env, gc, grant, err, errlen);
 	else if (rc)
 		snprintf(err, errlen, "%s: the cross-domain context type is broken", name);
 	if (rc) {
+		if (g->render_fd >= 0)
+			close(g->render_fd);
 		free(g);
 		return rc;
 	}
@@ -417,7 +517,9 @@ static int gpu_create(struct vdev *dev, const char *name, const struct device_en
 	if (grant) {
 		grant->rundir = true;
 		grant->nofile = GPU_NOFILE;
-		grant->extra_policy = gc->allow_wx ? &gpu_wx_policy : NULL;
+		grant->extra_policy = gc->opengl ? gc->allow_wx ? &gpu_virgl_wx_policy
+							       : &gpu_virgl_policy
+				      : gc->allow_wx ? &gpu_wx_policy : NULL;
 	}
 	vdev_init(dev, &g->ops, g, name, env->mem);
 	g->dev = dev;
@@ -435,23 +537,21 @@ static int power_of_two(const void *value, char *why, size_t len)
 	return 0;
 }
 
-static int not_yet(const void *value, char *why, size_t len)
-{
-	if (*(const bool *)value) {
-		snprintf(why, len, "not supported yet (issue 12)");
-		return -1;
-	}
-	return 0;
-}
-
 static const struct cfg_key gpu_keys[] = {
 	{ .name = "wayland", .type = CFG_BOOL, .offset = offsetof(struct gpu_config, wayland),
 	  .def = "true",
 	  .doc = "The cross-domain context (capset 5): the guest's Wayland clients show their "
 		 "windows on the host compositor." },
 	{ .name = "opengl", .type = CFG_BOOL, .offset = offsetof(struct gpu_config, opengl),
-	  .def = "false", .check = not_yet,
-	  .doc = "virgl 3D acceleration; `true` is refused: not supported yet." },
+	  .def = "false",
+	  .doc = "virgl contexts (capsets VIRGL and VIRGL2): OpenGL in the guest through Mesa's "
+		 "virgl driver, rendered by virglrenderer in the GPU process. Off by default "
+		 "until its rig test lands (issue 12)." },
+	{ .name = "render_node", .type = CFG_PATH,
+	  .offset = offsetof(struct gpu_config, render_node), .def = "derived",
+	  .doc = "The DRM render node virglrenderer's EGL runs on; by default the first "
+		 "`/dev/dri/renderD*`, or surfaceless EGL on llvmpipe (software) if there is "
+		 "none." },
 	{ .name = "wayland_socket", .type = CFG_PATH,
 	  .offset = offsetof(struct gpu_config, wayland_socket), .def = "derived",
 	  .doc = "The host compositor's socket; by default `$XDG_RUNTIME_DIR/$WAYLAND_DISPLAY` "

@@ -1,7 +1,7 @@
 /*
  * virtio-gpu (virtio 1.2, 5.7): 2D resources and scanouts, blob resources
  * in a host-visible shared-memory region, and 3D contexts whose work a
- * context type does (cross-domain now, virgl next). Files:
+ * context type does (virgl, cross-domain). Files:
  *   gpu.c         the kind, its config keys, the model's ops, the ctrl and
  *                 cursor queues, command dispatch, contexts and capsets,
  *                 fences and their timelines, the seccomp policy
@@ -11,6 +11,8 @@
  *                 their screenshots, blobs, MAP_BLOB through vdev_shm_map
  *   gpu_socket.c  (VMM side, create()) finding and checking the host's
  *                 Wayland socket
+ *   gpu_virgl.c   virgl: its context types (capsets 1, 2), 3D resources,
+ *                 virglrenderer's fences
  *   cross_domain.c  the cross-domain context type (capset 5)
  *
  * CONTRACT (lead, issue 11): the config struct, the device command, the
@@ -43,7 +45,8 @@
 /* [gpu]: see gpu.c's key table and docs/config.md. */
 struct gpu_config {
 	bool wayland;			/* cross-domain context (capset 5) */
-	bool opengl;			/* virgl: refused until issue 12 */
+	bool opengl;			/* virgl contexts (capsets 1 and 2) */
+	char *render_node;		/* NULL: the first /dev/dri/renderD*, or surfaceless */
 	char *wayland_socket;		/* NULL: the VM user's $XDG_RUNTIME_DIR/$WAYLAND_DISPLAY */
 	uint64_t host_visible_size;	/* bytes, a power of two */
 	bool allow_wx;

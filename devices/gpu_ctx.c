@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "devices/gpu_internal.h"
+#include "devices/gpu_virgl.h"
 #include "virtio/iov.h"
 #include "vmm/log.h"
 
@@ -219,6 +220,8 @@ uint32_t gpu_cmd_ctx_attach(struct gpu *g, struct gpu_call *c)
 
 	if (rc)
 		return rc;
+	if (!(res->ctx_mask & 1ull << gpu_context_slot(g, x)) && x->ctx.type->attach)
+		x->ctx.type->attach(&x->ctx, res->id);
 	res->ctx_mask |= 1ull << gpu_context_slot(g, x);
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
@@ -281,6 +284,25 @@ uint32_t gpu_cmd_submit(struct gpu *g, struct gpu_call *c)
 
 /* ---- fences ---- */
 
+/* Has virgl's global timeline passed fence_id (wrap-safe on its 32 bits)? */
+static bool global_passed(const struct gpu *g, uint64_t fence_id)
+{
+	return (int32_t)(g->global_signalled - (uint32_t)fence_id) >= 0;
+}
+
+/*
+ * A fence on the global timeline (FENCE without INFO_RING_IDX) with virgl
+ * on: every one waits for virgl's, 2D commands' too, since Linux signals
+ * all earlier fences of the timeline with each one that comes back.
+ */
+static bool global_fence_pending(struct gpu *g, const struct gpu_hdr *h)
+{
+	if (!g->virgl || (h->flags & (VIRTIO_GPU_FLAG_FENCE | VIRTIO_GPU_FLAG_INFO_RING_IDX)) !=
+	    VIRTIO_GPU_FLAG_FENCE)
+		return false;
+	return gpu_virgl_global_fence(g, h->fence_id) && !global_passed(g, h->fence_id);
+}
+
 /* Has the fence of h (FENCE | INFO_RING_IDX, on a live context) not come yet? */
 static bool fence_pending(struct gpu *g, const struct gpu_hdr *h)
 {
@@ -304,14 +326,18 @@ static bool fence_pending(struct gpu *g, const struct gpu_hdr *h)
 
 bool gpu_fence_park(struct gpu *g, const struct gpu_hdr *h, uint16_t head, uint32_t written)
 {
-	if (!fence_pending(g, h))
+	bool global = global_fence_pending(g, h);
+
+	if (!global && !fence_pending(g, h))
 		return false;
 	for (unsigned i = 0; i < GPU_QUEUE_SIZE; i++) {
 		struct gpu_parked *p = &g->parked[i];
 
 		if (p->used)
 			continue;
-		*p = (struct gpu_parked){ true, head, written, h->ctx_id, h->ring_idx, h->fence_id };
+		/* A global fence is no context's: CTX_DESTROY does not return it. */
+		*p = (struct gpu_parked){ true, head, written, global ? 0 : h->ctx_id,
+					  global ? GPU_RING_GLOBAL : h->ring_idx, h->fence_id };
 		return true;
 	}
 	/* Only a driver that made one head available twice gets here. */
@@ -339,6 +365,28 @@ void gpu_fence_signal(struct gpu_ctx *ctx, uint8_t ring_idx, uint64_t fence_id)
 		struct gpu_parked *p = &g->parked[i];
 
 		if (!p->used || p->ctx_id != ctx->id || p->ring != ring_idx || p->fence_id > fence_id)
+			continue;
+		p->used = false;
+		if (dev->active) {
+			virtq_push(&dev->queues[GPU_QUEUE_CTRL].vq, p->head, p->written);
+			any = true;
+		}
+	}
+	if (any)
+		vdev_signal(dev, GPU_QUEUE_CTRL);
+}
+
+void gpu_fence_signal_global(struct gpu *g, uint32_t fence)
+{
+	struct vdev *dev = g->dev;
+	bool any = false;
+
+	if ((int32_t)(fence - g->global_signalled) > 0)
+		g->global_signalled = fence;
+	for (unsigned i = 0; i < GPU_QUEUE_SIZE; i++) {
+		struct gpu_parked *p = &g->parked[i];
+
+		if (!p->used || p->ring != GPU_RING_GLOBAL || !global_passed(g, p->fence_id))
 			continue;
 		p->used = false;
 		if (dev->active) {

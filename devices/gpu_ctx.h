@@ -50,6 +50,8 @@ struct gpu_ctx_type {
 	 */
 	uint32_t (*create_blob)(struct gpu_ctx *ctx, uint64_t blob_id, uint64_t size,
 				uint32_t blob_flags, int *fd, uint32_t *map_info);
+	/* Optional: the guest attached the resource res_id to the context. */
+	void (*attach)(struct gpu_ctx *ctx, uint32_t res_id);
 	/* Optional: the resource res_id left the context (detach, unref). */
 	void (*detach)(struct gpu_ctx *ctx, uint32_t res_id);
 };

@@ -39,6 +39,7 @@ struct gpu_resource {
 	struct gpu_resource *next;	/* hash chain */
 	uint32_t id;
 	bool blob;
+	bool virgl;			/* virglrenderer has it too, by the same id (3D) */
 	/* 2D: the host copy TRANSFER_TO_HOST_2D fills, stride * height bytes */
 	uint32_t format, width, height, stride;
 	uint8_t *pixels;
@@ -75,6 +76,9 @@ struct gpu_context {
 	uint64_t completed[GPU_CTX_MAX_RINGS];	/* per ring: the last fence signalled */
 };
 
+/* A parked command's ring on virgl's global timeline (no INFO_RING_IDX). */
+#define GPU_RING_GLOBAL		0xff
+
 /* A fenced command's chain, its response written, kept until its fence. */
 struct gpu_parked {
 	bool used;
@@ -104,6 +108,10 @@ struct gpu {
 	struct gpu_context ctxs[GPU_MAX_CONTEXTS];
 	unsigned nr_ctxs;
 	struct gpu_parked parked[GPU_QUEUE_SIZE];
+	/* virgl's global timeline: the last fence it signalled (its 32 bits). */
+	bool virgl;
+	uint32_t global_signalled;
+	int render_fd;			/* [gpu] render_node's, or -1 */
 	struct virtq_chain chain;
 	uint8_t resp[GPU_MAX_RESP];
 };
@@ -134,6 +142,8 @@ unsigned gpu_context_slot(const struct gpu *g, const struct gpu_context *x);
 /* The resource leaves every context it was attached to (type->detach). */
 void gpu_contexts_forget(struct gpu *g, struct gpu_resource *res);
 void gpu_contexts_destroy_all(struct gpu *g);
+/* virgl's global timeline reached fence (the low 32 bits of the guest's ids). */
+void gpu_fence_signal_global(struct gpu *g, uint32_t fence);
 /* A served fenced command: true if its chain is parked until its fence. */
 bool gpu_fence_park(struct gpu *g, const struct gpu_hdr *h, uint16_t head, uint32_t written);
 void gpu_fences_drop(struct gpu *g);
@@ -151,6 +161,9 @@ uint32_t gpu_cmd_create_blob(struct gpu *g, struct gpu_call *c);
 uint32_t gpu_cmd_map_blob(struct gpu *g, struct gpu_call *c);
 uint32_t gpu_cmd_unmap_blob(struct gpu *g, struct gpu_call *c);
 uint32_t gpu_cmd_assign_uuid(struct gpu *g, struct gpu_call *c);
+uint32_t gpu_cmd_create_3d(struct gpu *g, struct gpu_call *c);
+uint32_t gpu_cmd_transfer_to_3d(struct gpu *g, struct gpu_call *c);
+uint32_t gpu_cmd_transfer_from_3d(struct gpu *g, struct gpu_call *c);
 /* Every resource freed; unmap: ask the VMM to unmap blobs (not on a
  * reset, which drops the mappings on the VMM's side). */
 void gpu_res_free_all(struct gpu *g, bool unmap);
@@ -167,5 +180,10 @@ int gpu_screenshot(struct gpu *g, uint32_t scanout, struct gpu_cmd_reply *reply)
 int gpu_add_ctx_type(struct gpu *g, const struct gpu_ctx_type *type);
 extern const struct sandbox_policy gpu_policy;
 extern const struct sandbox_policy gpu_wx_policy;
+extern const struct sandbox_policy gpu_virgl_policy;
+extern const struct sandbox_policy gpu_virgl_wx_policy;
+/* RLIMIT_NPROC of the GPU process with opengl: llvmpipe's threads (one
+ * per CPU, up to 16 here) and virglrenderer's fence thread. */
+#define GPU_VIRGL_NPROC		SANDBOX_THREAD_NPROC(32)
 
 #endif

@@ -39,6 +39,9 @@ static const struct {
 	{ VIRTIO_GPU_CMD_CTX_ATTACH_RESOURCE, sizeof(struct virtio_gpu_ctx_resource) },
 	{ VIRTIO_GPU_CMD_CTX_DETACH_RESOURCE, sizeof(struct virtio_gpu_ctx_resource) },
 	{ VIRTIO_GPU_CMD_SUBMIT_3D, sizeof(struct virtio_gpu_cmd_submit) },
+	{ VIRTIO_GPU_CMD_RESOURCE_CREATE_3D, sizeof(struct virtio_gpu_resource_create_3d) },
+	{ VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D, sizeof(struct virtio_gpu_transfer_host_3d) },
+	{ VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D, sizeof(struct virtio_gpu_transfer_host_3d) },
 	{ VIRTIO_GPU_CMD_RESOURCE_MAP_BLOB, sizeof(struct virtio_gpu_resource_map_blob) },
 	{ VIRTIO_GPU_CMD_RESOURCE_UNMAP_BLOB, sizeof(struct virtio_gpu_resource_unmap_blob) },
 	{ VIRTIO_GPU_CMD_UPDATE_CURSOR, sizeof(struct virtio_gpu_update_cursor) },
@@ -98,6 +101,30 @@ static void dec_ctx_create(const uint8_t *p, struct gpu_req *req)
 	req->ctx_create.debug_name[nlen] = '\0';
 }
 
+static void dec_create_3d(const uint8_t *p, struct gpu_create_3d *c)
+{
+	uint32_t *f[] = { &c->resource_id, &c->target, &c->format, &c->bind, &c->width,
+			  &c->height, &c->depth, &c->array_size, &c->last_level,
+			  &c->nr_samples, &c->flags };
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		*f[i] = u32_at(p, GPU_HDR_SIZE + 4 * i);
+}
+
+/* box (x, y, z, w, h, d), offset, resource_id, level, stride, layer_stride */
+static void dec_transfer_3d(const uint8_t *p, struct gpu_transfer_3d *t)
+{
+	const size_t b = GPU_HDR_SIZE;
+
+	for (size_t i = 0; i < 6; i++)
+		t->box[i] = u32_at(p, b + 4 * i);
+	t->offset = u64_at(p, b + 24);
+	t->resource_id = u32_at(p, b + 32);
+	t->level = u32_at(p, b + 36);
+	t->stride = u32_at(p, b + 40);
+	t->layer_stride = u32_at(p, b + 44);
+}
+
 /* The fixed part after the header; p holds gpu_req_size(type) bytes. */
 static void dec_body(const uint8_t *p, struct gpu_req *req)
 {
@@ -152,6 +179,13 @@ static void dec_body(const uint8_t *p, struct gpu_req *req)
 	case VIRTIO_GPU_CMD_SUBMIT_3D:
 		req->submit.size = u32_at(p, b);
 		req->submit.num_in_fences = u32_at(p, b + 4);
+		break;
+	case VIRTIO_GPU_CMD_RESOURCE_CREATE_3D:
+		dec_create_3d(p, &req->create_3d);
+		break;
+	case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D:
+	case VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D:
+		dec_transfer_3d(p, &req->transfer_3d);
 		break;
 	case VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB:
 		req->create_blob.resource_id = u32_at(p, b);

@@ -26,8 +26,9 @@
 #define GPU_RESP_CAPSET_INFO	(GPU_HDR_SIZE + 16u)
 #define GPU_RESP_UUID		(GPU_HDR_SIZE + 16u)
 #define GPU_RESP_MAP_INFO	(GPU_HDR_SIZE + 8u)
-#define GPU_MAX_CAPSET_SIZE	1024u	/* what a context type may declare */
-#define GPU_MAX_RESP		(GPU_HDR_SIZE + 8u + 1024u)
+/* What a context type may declare: virglrenderer 0.10's VIRGL2 is 1376. */
+#define GPU_MAX_CAPSET_SIZE	4096u
+#define GPU_MAX_RESP		(GPU_HDR_SIZE + GPU_MAX_CAPSET_SIZE)
 
 struct gpu_hdr {
 	uint32_t type, flags;
@@ -53,6 +54,15 @@ struct gpu_create_blob {
 	uint32_t resource_id, blob_mem, blob_flags, nr_entries;
 	uint64_t blob_id, size;
 };
+struct gpu_create_3d {
+	uint32_t resource_id, target, format, bind, width, height, depth, array_size,
+		 last_level, nr_samples, flags;
+};
+struct gpu_transfer_3d {
+	uint32_t box[6];		/* x, y, z, w, h, d */
+	uint64_t offset;
+	uint32_t resource_id, level, stride, layer_stride;
+};
 struct gpu_cursor { uint32_t scanout_id, x, y, resource_id, hot_x, hot_y; };
 
 /* One command's fixed part, by hdr.type. */
@@ -72,6 +82,8 @@ struct gpu_req {
 		struct { uint32_t nlen, context_init; char debug_name[65]; } ctx_create;
 		struct { uint32_t size, num_in_fences; } submit;
 		struct gpu_create_blob create_blob;
+		struct gpu_create_3d create_3d;
+		struct gpu_transfer_3d transfer_3d;
 		struct { uint32_t resource_id; uint64_t offset; } map_blob;
 		struct gpu_cursor cursor;
 	};

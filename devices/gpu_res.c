@@ -18,6 +18,7 @@
 
 #include "boot/guest_mem.h"
 #include "devices/gpu_internal.h"
+#include "devices/gpu_virgl.h"
 #include "virtio/iov.h"
 #include "vmm/log.h"
 
@@ -103,6 +104,7 @@ static void res_insert(struct gpu *g, struct gpu_resource *res)
 
 static void res_release(struct gpu_resource *res)
 {
+	gpu_virgl_unref(res);
 	free(res->pixels);
 	free(res->iov);
 	if (res->fd >= 0)
@@ -142,6 +144,14 @@ static uint32_t read_entries(struct gpu *g, const struct gpu_call *c, uint64_t o
 	return 0;
 }
 
+static void drop_backing(struct gpu_resource *res)
+{
+	free(res->iov);
+	res->iov = NULL;
+	res->nr_iov = 0;
+	res->backing_len = 0;
+}
+
 /* nr mem entries after the fixed part of c's command become res's backing. */
 static uint32_t take_backing(struct gpu *g, const struct gpu_call *c, uint32_t nr,
 			     struct gpu_resource *res)
@@ -166,12 +176,8 @@ static uint32_t take_backing(struct gpu *g, const struct gpu_call *c, uint32_t n
 	res->backing_len = 0;
 	for (unsigned i = 0; i < nr && !rc; i += ENTRY_CHUNK)
 		rc = read_entries(g, c, off, i, nr - i < ENTRY_CHUNK ? nr - i : ENTRY_CHUNK, res);
-	if (rc) {
-		free(res->iov);
-		res->iov = NULL;
-		res->nr_iov = 0;
-		res->backing_len = 0;
-	}
+	if (rc)
+		drop_backing(res);
 	return rc;
 }
 
@@ -188,6 +194,8 @@ uint32_t gpu_cmd_attach_backing(struct gpu *g, struct gpu_call *c)
 		return VIRTIO_GPU_RESP_ERR_UNSPEC;
 	}
 	rc = take_backing(g, c, c->req.attach_backing.nr_entries, res);
+	if (!rc && res->virgl && (rc = gpu_virgl_attach_backing(g, res)))
+		drop_backing(res);
 	return rc ? rc : VIRTIO_GPU_RESP_OK_NODATA;
 }
 
@@ -197,10 +205,8 @@ uint32_t gpu_cmd_detach_backing(struct gpu *g, struct gpu_call *c)
 
 	if (!res)
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
-	free(res->iov);
-	res->iov = NULL;
-	res->nr_iov = 0;
-	res->backing_len = 0;
+	gpu_virgl_detach_backing(res);
+	drop_backing(res);
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
@@ -294,8 +300,9 @@ static struct gpu_resource *res_2d(struct gpu *g, uint32_t id, const char *what,
 	struct gpu_resource *res = named(g, id, what);
 
 	*rc = VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
-	if (res && res->blob) {
-		log_ratelimited(LOG_WARN, "%s: %s of blob resource %u", g->dev->name, what, id);
+	if (res && (res->blob || res->virgl)) {
+		log_ratelimited(LOG_WARN, "%s: %s of %s resource %u", g->dev->name, what,
+				res->blob ? "blob" : "3D", id);
 		*rc = VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 		return NULL;
 	}
@@ -394,6 +401,57 @@ uint32_t gpu_cmd_flush(struct gpu *g, struct gpu_call *c)
 		return rc;
 	return rect_inside(res, &c->req.flush.r) ? VIRTIO_GPU_RESP_OK_NODATA
 						 : bad_rect(g, "RESOURCE_FLUSH", res, &c->req.flush.r);
+}
+
+/* ---- 3D (virgl) ---- */
+
+uint32_t gpu_cmd_create_3d(struct gpu *g, struct gpu_call *c)
+{
+	struct gpu_resource *res;
+	uint32_t rc;
+
+	if (!g->virgl) {
+		log_ratelimited(LOG_WARN, "%s: RESOURCE_CREATE_3D without opengl", g->dev->name);
+		return VIRTIO_GPU_RESP_ERR_UNSPEC;
+	}
+	if ((rc = id_free(g, c->req.create_3d.resource_id)))
+		return rc;
+	if (!(res = res_alloc(c->req.create_3d.resource_id)))
+		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	rc = gpu_virgl_create_3d(g, res, &c->req.create_3d);
+	if (rc) {
+		free(res);
+		return rc;
+	}
+	res_insert(g, res);
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+/* ctx_id 0 (Linux's for a resource no context has yet) or a live context. */
+static uint32_t transfer_3d(struct gpu *g, struct gpu_call *c, bool to_host, const char *what)
+{
+	const struct gpu_transfer_3d *t = &c->req.transfer_3d;
+	struct gpu_resource *res = named(g, t->resource_id, what);
+	uint32_t ctx = c->req.hdr.ctx_id, rc;
+
+	if (!res)
+		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+	if (ctx && !gpu_context_find(g, ctx)) {
+		log_ratelimited(LOG_WARN, "%s: %s on unknown context %u", g->dev->name, what, ctx);
+		return VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID;
+	}
+	rc = gpu_virgl_transfer(g, res, ctx, t, to_host);
+	return rc ? rc : VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+uint32_t gpu_cmd_transfer_to_3d(struct gpu *g, struct gpu_call *c)
+{
+	return transfer_3d(g, c, true, "TRANSFER_TO_HOST_3D");
+}
+
+uint32_t gpu_cmd_transfer_from_3d(struct gpu *g, struct gpu_call *c)
+{
+	return transfer_3d(g, c, false, "TRANSFER_FROM_HOST_3D");
 }
 
 /* ---- blobs ---- */

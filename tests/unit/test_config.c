@@ -409,7 +409,7 @@ static void test_unknown_keys(void)
 
 static void test_not_supported(void)
 {
-	BAD(MIN_DOC "[gpu]\nopengl = true", "banking.toml:4:10: gpu.opengl: not supported yet (issue 12)");
+	BAD(MIN_DOC "[gpu]\nopengl = 3", "banking.toml:4:10: gpu.opengl: expected a boolean, got an integer");
 	BAD(MIN_DOC "[sound]", "banking.toml:3:2: sound: not supported yet");
 	BAD(MIN_DOC "[usb]", "banking.toml:3:2: usb: not supported yet");
 	BAD(MIN_DOC "[pci]", "banking.toml:3:2: pci: not supported yet");

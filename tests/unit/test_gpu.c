@@ -1264,7 +1264,7 @@ static void test_hostile_chains(void)
 	hdr(b, VIRTIO_GPU_CMD_RESOURCE_CREATE_2D, 0);	/* cut short */
 	CHECK_EQ(run(b, 30), VIRTIO_GPU_RESP_ERR_UNSPEC);
 	CHECK_EQ(g->nr_resources, 0);
-	hdr(b, VIRTIO_GPU_CMD_RESOURCE_CREATE_3D, 0);	/* not served */
+	hdr(b, VIRTIO_GPU_CMD_RESOURCE_CREATE_3D, 0);	/* no virgl: opengl is off */
 	CHECK_EQ(run(b, 72), VIRTIO_GPU_RESP_ERR_UNSPEC);
 	hdr(b, VIRTIO_GPU_CMD_SET_SCANOUT_BLOB, 0);
 	CHECK_EQ(run(b, 96), VIRTIO_GPU_RESP_ERR_UNSPEC);
