@@ -418,7 +418,9 @@ uint32_t gpu_cmd_create_3d(struct gpu *g, struct gpu_call *c)
 		return rc;
 	if (!(res = res_alloc(c->req.create_3d.resource_id)))
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
-	rc = gpu_virgl_create_3d(g, res, &c->req.create_3d);
+	res->host_bytes = gpu_virgl_3d_bytes(&c->req.create_3d);
+	rc = budget_ok(g, res->host_bytes) ? gpu_virgl_create_3d(g, res, &c->req.create_3d)
+					   : VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
 	if (rc) {
 		free(res);
 		return rc;

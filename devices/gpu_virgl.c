@@ -270,6 +270,31 @@ static const char *create_3d_problem(const struct gpu_create_3d *rq)
 	return NULL;
 }
 
+static uint64_t mul_sat(uint64_t a, uint64_t b)
+{
+	uint64_t r;
+
+	return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+/*
+ * What the renderer will hold for it, for the device's budget (checked
+ * before the bounds, so saturating): 4 bytes a texel (most formats;
+ * 16-byte ones are under-counted 4 times, still bounded), a third more
+ * with mip levels, times samples.
+ */
+uint64_t gpu_virgl_3d_bytes(const struct gpu_create_3d *rq)
+{
+	uint64_t bytes = rq->width;
+
+	if (rq->target != PIPE_BUFFER)
+		bytes = mul_sat(mul_sat(mul_sat(mul_sat(bytes, rq->height), rq->depth),
+					rq->array_size), 4);
+	if (rq->last_level)
+		bytes = mul_sat(bytes / 3, 4);
+	return mul_sat(bytes, rq->nr_samples ? rq->nr_samples : 1);
+}
+
 uint32_t gpu_virgl_create_3d(struct gpu *g, struct gpu_resource *res,
 			     const struct gpu_create_3d *rq)
 {

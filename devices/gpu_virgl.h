@@ -29,6 +29,8 @@ int gpu_virgl_enable(struct gpu *g, char *err, size_t errlen);
  */
 int gpu_virgl_start(struct gpu *g, int render_fd);
 
+/* What a 3D resource will hold on the host, for the device's budget. */
+uint64_t gpu_virgl_3d_bytes(const struct gpu_create_3d *rq);
 /* The 3D part of resources; each returns 0 or a VIRTIO_GPU_RESP_ERR_*. */
 uint32_t gpu_virgl_create_3d(struct gpu *g, struct gpu_resource *res,
 			     const struct gpu_create_3d *rq);

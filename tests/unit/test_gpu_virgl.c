@@ -292,8 +292,11 @@ static void test_hostile(void)
 	uint32_t junk[8] = { 0xffffffff, 0x12345678, 0, 0xdeadbeef, 7, 7, 7, 7 };
 
 	CHECK(submit(1, junk, 8, 0, 0) >= VIRTIO_GPU_RESP_ERR_UNSPEC);
-	CHECK_EQ(create_3d(6, 1u << 20, 1u << 20), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(create_3d(6, 1u << 20, 1u << 20), VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
+	CHECK_EQ(create_3d(6, 32768, 1), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);	/* too wide */
 	CHECK_EQ(create_3d(0, W, W), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	/* 16384 x 16384 x 4 bytes is 1 GiB, the device's whole budget with 5's. */
+	CHECK_EQ(create_3d(6, 16384, 16384), VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
 	CHECK_EQ(transfer(VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D, 1, 99, W, W, 0),
 		 VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
 	CHECK(transfer(VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D, 1, 5, W, W, W * W * 4 - 4) >=
