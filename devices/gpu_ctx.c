@@ -350,21 +350,21 @@ void gpu_fences_drop(struct gpu *g)
 	memset(g->parked, 0, sizeof(g->parked));
 }
 
-void gpu_fence_signal(struct gpu_ctx *ctx, uint8_t ring_idx, uint64_t fence_id)
+/*
+ * The parked commands of timeline (ctx_id, ring) its fence has passed go
+ * back, with one interrupt: up to fence_id, or on the global timeline
+ * (ctx_id 0) up to what virgl signalled.
+ */
+static void release_passed(struct gpu *g, uint32_t ctx_id, uint8_t ring, uint64_t fence_id)
 {
-	struct gpu_context *x = of_ctx(ctx);
-	struct gpu *g = ctx->gpu;
 	struct vdev *dev = g->dev;
 	bool any = false;
 
-	if (ring_idx >= GPU_CTX_MAX_RINGS)
-		return;
-	if (fence_id > x->completed[ring_idx])
-		x->completed[ring_idx] = fence_id;
 	for (unsigned i = 0; i < GPU_QUEUE_SIZE; i++) {
 		struct gpu_parked *p = &g->parked[i];
 
-		if (!p->used || p->ctx_id != ctx->id || p->ring != ring_idx || p->fence_id > fence_id)
+		if (!p->used || p->ctx_id != ctx_id || p->ring != ring ||
+		    (ring == GPU_RING_GLOBAL ? !global_passed(g, p->fence_id) : p->fence_id > fence_id))
 			continue;
 		p->used = false;
 		if (dev->active) {
@@ -376,26 +376,23 @@ void gpu_fence_signal(struct gpu_ctx *ctx, uint8_t ring_idx, uint64_t fence_id)
 		vdev_signal(dev, GPU_QUEUE_CTRL);
 }
 
+void gpu_fence_signal(struct gpu_ctx *ctx, uint8_t ring_idx, uint64_t fence_id)
+{
+	struct gpu_context *x = of_ctx(ctx);
+	struct gpu *g = ctx->gpu;
+
+	if (ring_idx >= GPU_CTX_MAX_RINGS)
+		return;
+	if (fence_id > x->completed[ring_idx])
+		x->completed[ring_idx] = fence_id;
+	release_passed(g, ctx->id, ring_idx, fence_id);
+}
+
 void gpu_fence_signal_global(struct gpu *g, uint32_t fence)
 {
-	struct vdev *dev = g->dev;
-	bool any = false;
-
 	if ((int32_t)(fence - g->global_signalled) > 0)
 		g->global_signalled = fence;
-	for (unsigned i = 0; i < GPU_QUEUE_SIZE; i++) {
-		struct gpu_parked *p = &g->parked[i];
-
-		if (!p->used || p->ring != GPU_RING_GLOBAL || !global_passed(g, p->fence_id))
-			continue;
-		p->used = false;
-		if (dev->active) {
-			virtq_push(&dev->queues[GPU_QUEUE_CTRL].vq, p->head, p->written);
-			any = true;
-		}
-	}
-	if (any)
-		vdev_signal(dev, GPU_QUEUE_CTRL);
+	release_passed(g, 0, GPU_RING_GLOBAL, 0);
 }
 
 /* ---- what context types get (gpu_ctx.h) ---- */
