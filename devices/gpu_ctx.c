@@ -99,7 +99,7 @@ static struct gpu_context *free_slot(struct gpu *g)
 	return NULL;
 }
 
-/* context_init's capset, 0 being the first enabled type (the only one now). */
+/* context_init's capset; 0: the first enabled type (VIRGL2 with opengl, else cross-domain). */
 static const struct gpu_ctx_type *type_of_init(const struct gpu *g, uint32_t context_init)
 {
 	uint32_t capset = context_init & VIRTIO_GPU_CONTEXT_INIT_CAPSET_ID_MASK;

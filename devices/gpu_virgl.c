@@ -86,14 +86,14 @@ static void poll_fences(struct vdev *dev, int fd, uint32_t events, void *arg)
 	virgl_renderer_poll();
 }
 
-/* Mesa's messages through virglrenderer: the device's log, rate-limited. */
+/* virglrenderer's and Mesa's messages (its start, a context's errors): the device's log. */
 static void on_debug(const char *fmt, va_list ap)
 {
 	char line[256];
 
 	vsnprintf(line, sizeof(line), fmt, ap);
 	line[strcspn(line, "\n")] = '\0';
-	log_ratelimited(LOG_WARN, "%s: virglrenderer: %s", the_gpu ? the_gpu->dev->name : "gpu", line);
+	log_ratelimited(LOG_INFO, "%s: virglrenderer: %s", the_gpu ? the_gpu->dev->name : "gpu", line);
 }
 
 int gpu_virgl_start(struct gpu *g, int render_fd)
