@@ -334,7 +334,10 @@ const struct sandbox_policy gpu_policy = {
 	SANDBOX_ALLOW(sched_yield, "Mesa's queues and llvmpipe's fences spin, then yield"), \
 	SANDBOX_ALLOW(gettid, "Mesa's thread helpers"), \
 	SANDBOX_ALLOW(sched_getaffinity, "llvmpipe counts the CPUs it may use"), \
-	SANDBOX_ALLOW_EQ(prctl, 0, PR_SET_NAME, "Mesa names its threads")
+	SANDBOX_ALLOW_EQ(prctl, 0, PR_SET_NAME, "Mesa names its threads"), \
+	SANDBOX_FAIL(readlink, ENOENT, \
+		     "each new GL context reads driconf, which resolves /proc/self/exe for the " \
+		     "process name; the jail has no /proc, so it fails as it would anyway")
 
 /* Executable memory exactly as llvmpipe makes it; nothing file-backed. */
 static const struct sandbox_syscall gpu_virgl_rules[] = {
