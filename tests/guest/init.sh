@@ -40,7 +40,8 @@
 # switch_root, under /bin/busybox sh (the new root must have busybox-static,
 # as the rig's host has), with the argument "host-root". That second run
 # prints "VMSILO root=virtiofs:TAG" and does all of the above, so vmsilo.cmd
-# runs with the share's whole userland (/bin/sh there is Debian's dash).
+# runs with the share's whole userland (/bin/sh there is Debian's dash);
+# the image's /bin/vmsilo-* programs are copied to /usr/local/bin there.
 # On failure it prints "VMSILO root-failed=TAG" and powers off.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 # Set when switch_root re-ran us inside the host-userland root.
@@ -124,6 +125,16 @@ mount_extras() {
 	done
 }
 
+# The image's own programs (the guest agent, test tools: /bin/vmsilo-*)
+# into the new root's writable layer, where the host's userland lacks them.
+copy_image_tools() {
+	mkdir -p "$1" || return 1
+	for f in /bin/vmsilo-*; do
+		[ -e "$f" ] || continue
+		cp "$f" "$1/" || return 1
+	done
+}
+
 # vmsilo.root=virtiofs:TAG (see the header). Returns only on failure.
 switch_to_host_root() {
 	tag=${1#virtiofs:}
@@ -135,6 +146,7 @@ switch_to_host_root() {
 			-o lowerdir=/lower,upperdir=/upper/up,workdir=/upper/work /newroot &&
 		[ -x /newroot/bin/busybox ] &&
 		cp /init /newroot/.vmsilo-init &&
+		copy_image_tools /newroot/usr/local/bin &&
 		mount --move /proc /newroot/proc &&
 		mount --move /sys /newroot/sys &&
 		mount --move /dev /newroot/dev &&
@@ -162,7 +174,9 @@ add_users() {
 
 start_agent() {
 	[ -n "$(param vmsilo.agent)" ] || return
-	/bin/vmsilo-guest-agent &
+	agent=/bin/vmsilo-guest-agent
+	$in_host_root && agent=/usr/local/bin/vmsilo-guest-agent
+	$agent &
 	echo "VMSILO agent-started"
 }
 
