@@ -12,7 +12,7 @@ VMSILO_DEPS=(cmake make gcc clang libclang-rt-14-dev libc6-dev pkg-config busybo
 	xz-utils zstd procps tmux util-linux libseccomp-dev libcap-ng-dev
 	liburing-dev erofs-utils e2fsprogs kmod socat systemd iproute2 fio
 	weston wayland-utils libwayland-dev wayland-protocols python3
-	libvirglrenderer-dev libepoxy-dev libgbm-dev libegl1-mesa-dev libgl1-mesa-dri mesa-utils)
+	libvirglrenderer-dev libepoxy-dev libgbm-dev libegl1-mesa-dev libegl-dev libgles-dev libgl1-mesa-dri mesa-utils)
 
 # The nested rig needs QEMU 8 or newer. Under bookworm's 7.2 the L2 guest
 # triple-faults within seconds of bulk I/O: its TCG fails to deliver an
