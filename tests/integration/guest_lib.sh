@@ -117,6 +117,8 @@ jail_problems() { # CHILD VMM_PID
 }
 
 value() { sed -n "s/^VMSILO $2=\([0-9]*\).*/\1/p" "$work/$1.console" | head -n 1; }
+# The rest of NAME's first "VMSILO KEY=" console line.
+line() { tr -d '\r' < "$work/$1.console" | sed -n "s/^VMSILO $2=//p" | head -n 1; }
 
 # The kernel splits its command line at spaces: init.sh's "cmd" action
 # takes its script URL-encoded ('+' for a space, %XX for other bytes).

@@ -26,8 +26,9 @@ if [ "${1:-}" != --inside ]; then
 	[ -x "$glcheck" ] || { echo "linux_virgl: $glcheck is not built" >&2; exit 1; }
 	rig_begin "$build"
 	initrd=$build/guest/virgl-initramfs.cpio
-	source "$here/guest_lib.sh"
-	"$top/tests/guest/mkinitramfs.sh" "$initrd" --modules "virtio_gpu $VIRTIOFS_MODULES" \
+	# guest_lib.sh's VIRTIOFS_MODULES and the GPU (sourcing it here would
+	# make its work directory on the host).
+	"$top/tests/guest/mkinitramfs.sh" "$initrd" --modules "virtio_gpu fuse virtiofs overlay" \
 		--add "$glcheck:/bin/vmsilo-gl-check"
 	rig_reexec "$build" "$here/linux_virgl.sh" "$vmm" "$vmlinux" "$initrd" "$build/integration-logs"
 fi
@@ -37,7 +38,6 @@ vmm=$1 vmlinux=$2 initrd=$3 logs=$4
 source "$here/guest_lib.sh"
 virtiofsd=$(virtiofsd_path) || { echo "FAIL: no virtiofsd (tests/rig/virtiofsd.sh)"; exit 1; }
 l1root=$(l1_root_share) || { echo "FAIL: cannot bind L1's root for the root share"; exit 1; }
-line() { tr -d '\r' < "$work/$1.console" | sed -n "s/^VMSILO $2=//p" | head -n 1; }
 
 script='eglinfo 2>&1 | sed -n "/^Surfaceless platform/,/^EGL driver name/s/^EGL driver name: /VMSILO egl-driver=/p"
 /usr/local/bin/vmsilo-gl-check; echo "VMSILO gl-check-rc=$?"'

@@ -57,7 +57,6 @@ source "$here/guest_lib.sh"
 
 command -v socat > /dev/null || { echo "FAIL: socat is missing (tests/deps.sh)"; exit 1; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
-line() { tr -d '\r' < "$work/$1.console" | sed -n "s/^VMSILO $2=//p" | head -n 1; }
 ctl() { printf '%s\n' "$2" | timeout 30 socat -t 20 - "UNIX-CONNECT:$work/run/$1/control.socket"; }
 status() { ctl "$1" '{"version":1,"command":"status"}'; }
 

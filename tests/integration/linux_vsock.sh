@@ -53,7 +53,6 @@ fi
 # guest's sha256sum, under nested TCG, the slowest part of the test.
 MIB16=16777216
 sha() { sha256sum | cut -d' ' -f1; }
-line() { tr -d '\r' < "$work/$1.console" | sed -n "s/^VMSILO $2=//p" | head -n 1; }
 # A Unix client of the VMM's socket; stdin is what it sends, then it half-closes.
 client() { timeout 300 socat -t 120 - "UNIX-CONNECT:$1"; }
 
