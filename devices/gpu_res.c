@@ -486,7 +486,7 @@ static uint32_t host_blob(struct gpu *g, struct gpu_context *x, struct gpu_resou
 	uint32_t rc;
 	int fd = -1;
 
-	if (!x || !x->ctx.type->create_blob) {
+	if (!x || (!x->ctx.type->create_blob && !gpu_virgl_type(x->ctx.type))) {
 		log_ratelimited(LOG_WARN, "%s: host blob %u without a context that makes them",
 				g->dev->name, res->id);
 		return x ? VIRTIO_GPU_RESP_ERR_UNSPEC : VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID;
@@ -499,6 +499,8 @@ static uint32_t host_blob(struct gpu *g, struct gpu_context *x, struct gpu_resou
 	res->host_bytes = page_up(res->size);
 	if (!budget_ok(g, res->host_bytes))
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
+	if (gpu_virgl_type(x->ctx.type))
+		return gpu_virgl_create_blob(g, x->ctx.id, res);
 	rc = x->ctx.type->create_blob(&x->ctx, res->blob_id, res->size, res->blob_flags, &fd,
 				      &res->map_info);
 	if (!rc && !host_fd_ok(fd, res->size)) {

@@ -12,6 +12,12 @@
  * - virglrenderer starts in the jail before the filter: Mesa opens every
  *   file it needs (glvnd's vendor file, the DRI driver, LLVM) and starts
  *   llvmpipe's threads there, and opens nothing afterwards.
+ * - VIRGL_RENDERER_USE_EXTERNAL_BLOB: virglrenderer keeps a GL buffer's
+ *   persistent mapping in this process, where the VMM cannot map it into
+ *   the guest, so it must not offer ARB_buffer_storage (Mesa would then
+ *   put every upload in such a HOST3D blob and the guest's draws would
+ *   have no vertices). With the flag it offers only blobs it can export;
+ *   the guest's buffers go through their guest pages and transfers.
  * - Fences: VIRGL_RENDERER_THREAD_SYNC gives an eventfd that fires when
  *   a fence may have passed; the loop then calls virgl_renderer_poll(),
  *   which runs our callbacks. Without the fd (a driver without native
@@ -98,7 +104,8 @@ static void on_debug(const char *fmt, va_list ap)
 
 int gpu_virgl_start(struct gpu *g, int render_fd)
 {
-	int flags = VIRGL_RENDERER_USE_EGL | VIRGL_RENDERER_THREAD_SYNC, fd, rc;
+	int flags = VIRGL_RENDERER_USE_EGL | VIRGL_RENDERER_THREAD_SYNC |
+		    VIRGL_RENDERER_USE_EXTERNAL_BLOB, fd, rc;
 
 	if (the_gpu) {
 		log_msg(LOG_ERROR, "%s: virglrenderer serves another device in this process",
@@ -383,6 +390,53 @@ uint32_t gpu_virgl_transfer(struct gpu *g, struct gpu_resource *res, uint32_t ct
 	maybe_poll();
 	if (rc)
 		return refused(g, res->id, "virglrenderer refused the transfer");
+	return 0;
+}
+
+/* ---- blobs ---- */
+
+static uint32_t blob_refused(struct gpu *g, uint32_t id, const char *what)
+{
+	log_ratelimited(LOG_WARN, "%s: virgl blob %u: %s", g->dev->name, id, what);
+	return VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
+}
+
+bool gpu_virgl_type(const struct gpu_ctx_type *t)
+{
+	return t == &virgl_types[0] || t == &virgl_types[1];
+}
+
+/*
+ * A HOST3D blob the context's stream made (PIPE_RESOURCE_CREATE with
+ * this blob_id), taken out of the context and kept only if virglrenderer
+ * exports it as shareable memory the VMM can map (a memfd); else it is
+ * freed again at once.
+ */
+uint32_t gpu_virgl_create_blob(struct gpu *g, uint32_t ctx_id, struct gpu_resource *res)
+{
+	struct virgl_renderer_resource_create_blob_args a = {
+		.res_handle = res->id, .ctx_id = ctx_id, .blob_mem = VIRGL_RENDERER_BLOB_MEM_HOST3D,
+		.blob_flags = res->blob_flags, .blob_id = res->blob_id, .size = res->size,
+	};
+	uint32_t type = 0;
+	int fd = -1;
+
+	if (res->blob_mem != VIRTIO_GPU_BLOB_MEM_HOST3D)
+		return blob_refused(g, res->id, "a virgl blob with guest pages too");
+	if (virgl_renderer_resource_create_blob(&a))
+		return blob_refused(g, res->id, "virglrenderer has no such blob in the context");
+	maybe_poll();
+	if (virgl_renderer_resource_export_blob(res->id, &type, &fd) ||
+	    type != VIRGL_RENDERER_BLOB_FD_TYPE_SHM) {
+		if (fd >= 0)
+			close(fd);
+		virgl_renderer_resource_unref(res->id);
+		return blob_refused(g, res->id, "its memory stays in virglrenderer (not exportable)");
+	}
+	if (virgl_renderer_resource_get_map_info(res->id, &res->map_info))
+		res->map_info = VIRTIO_GPU_MAP_CACHE_CACHED;
+	res->fd = fd;
+	res->virgl = true;
 	return 0;
 }
 

@@ -16,6 +16,7 @@ struct gpu;
 struct gpu_resource;
 struct gpu_create_3d;
 struct gpu_transfer_3d;
+struct gpu_ctx_type;
 
 #define GPU_CAPSET_VIRGL	1
 #define GPU_CAPSET_VIRGL2	2
@@ -40,6 +41,13 @@ uint32_t gpu_virgl_transfer(struct gpu *g, struct gpu_resource *res, uint32_t ct
 uint32_t gpu_virgl_attach_backing(struct gpu *g, struct gpu_resource *res);
 void gpu_virgl_detach_backing(struct gpu_resource *res);
 void gpu_virgl_unref(struct gpu_resource *res);
+/* A virgl context type, whose HOST3D blobs gpu_virgl_create_blob() makes. */
+bool gpu_virgl_type(const struct gpu_ctx_type *t);
+/*
+ * RESOURCE_CREATE_BLOB on a virgl context: res->fd (a memfd the VMM can
+ * map) and res->map_info, and res->virgl set. 0 or a VIRTIO_GPU_RESP_ERR_*.
+ */
+uint32_t gpu_virgl_create_blob(struct gpu *g, uint32_t ctx_id, struct gpu_resource *res);
 /*
  * A fenced command on the global timeline: true if it waits for
  * virglrenderer's fence fence_id (then gpu_fence_signal_global later).

@@ -4,7 +4,9 @@
  * (llvmpipe here), the capsets VIRGL2 and VIRGL are offered, a context
  * made with context_init 0 is virgl's, a 16x16 RGBA render target is
  * cleared by a virgl command stream and read back through the guest's
- * backing pixel-exact, a fenced command waits for virgl's fence; then
+ * backing pixel-exact, a fenced command waits for virgl's fence, no
+ * persistent buffer mappings are offered and a HOST3D blob that would
+ * need one is refused; then
  * hostile input (garbage stream, unknown ids, huge sizes, a transfer
  * past the backing) gets errors and the process lives. Prints SKIP when
  * the jail cannot be made (no root, no user namespaces).
@@ -17,10 +19,17 @@
 #define CCMD_CREATE_OBJECT 1
 #define CCMD_SET_FRAMEBUFFER_STATE 5
 #define CCMD_CLEAR 7
+#define CCMD_PIPE_RESOURCE_CREATE 48
 #define OBJECT_SURFACE 8
 #define FORMAT_R8G8B8A8_UNORM 67
 #define PIPE_TEXTURE_2D 2
 #define BIND_RENDER_TARGET (1u << 1)
+#define BIND_VERTEX_BUFFER (1u << 4)
+#define RESOURCE_FLAG_MAP_PERSISTENT (1u << 1)
+#define RESOURCE_FLAG_MAP_COHERENT (1u << 2)
+#define FORMAT_R8_UNORM 64
+#define CAPS_V2_CAPABILITY_BITS 392	/* virgl_caps_v2's, after v1's 308 bytes */
+#define CAP_ARB_BUFFER_STORAGE (1u << 31)
 #define CLEAR_COLOR0 (1u << 2)
 #define W 16u
 
@@ -83,6 +92,10 @@ static void test_capsets(void)
 	put32(b, 24, 2);
 	put32(b, 28, 2);
 	CHECK_EQ(run(b, 32), VIRTIO_GPU_RESP_OK_CAPSET);
+	/* Persistent buffer mappings would live in virglrenderer's memory: not offered. */
+	memcpy(&id, ram + next_buf - 64 - GPU_MAX_RESP + 24 + CAPS_V2_CAPABILITY_BITS, 4);
+	CHECK(le32toh(id) != 0);
+	CHECK(!(le32toh(id) & CAP_ARB_BUFFER_STORAGE));
 }
 
 static void test_clear_and_read_back(void)
@@ -138,6 +151,38 @@ static void test_clear_and_read_back(void)
 	}
 }
 
+static uint32_t create_host3d_blob(uint32_t ctx, uint32_t id, uint64_t blob_id, uint64_t size)
+{
+	uint8_t b[56];
+
+	hdr(b, sizeof(b), VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB, ctx);
+	put32(b, 24, id);
+	put32(b, 28, VIRTIO_GPU_BLOB_MEM_HOST3D);
+	put32(b, 32, VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE);
+	put64(b, 40, blob_id);
+	put64(b, 48, size);
+	return run(b, sizeof(b));
+}
+
+/*
+ * A guest that asks for a coherent buffer anyway (as Mesa would with
+ * ARB_buffer_storage): the stream makes it, the blob is refused because
+ * its memory cannot reach the VMM, and virglrenderer lets go of it.
+ */
+static void test_host3d_blob(void)
+{
+	uint32_t dw[12] = { VIRGL_CMD(CCMD_PIPE_RESOURCE_CREATE, 0, 11), 0, FORMAT_R8_UNORM,
+			    BIND_VERTEX_BUFFER, 65536, 1, 1, 1, 0, 0,
+			    RESOURCE_FLAG_MAP_PERSISTENT | RESOURCE_FLAG_MAP_COHERENT, 9 };
+
+	CHECK_EQ(submit(1, dw, 12, 0, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	CHECK_EQ(create_host3d_blob(1, 20, 9, 65536), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(create_host3d_blob(1, 20, 9, 65536), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(create_host3d_blob(1, 21, 1234, 4096), VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	CHECK_EQ(create_host3d_blob(0, 22, 9, 4096), VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID);
+	CHECK_EQ(run_res(VIRTIO_GPU_CMD_RESOURCE_UNREF, 0, 20), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+}
+
 static void test_hostile(void)
 {
 	uint32_t junk[8] = { 0xffffffff, 0x12345678, 0, 0xdeadbeef, 7, 7, 7, 7 };
@@ -179,6 +224,7 @@ int main(void)
 	if (start(dir)) {
 		test_capsets();
 		test_clear_and_read_back();
+		test_host3d_blob();
 		test_hostile();
 		CHECK(!lc.dead);
 		CHECK(!needs_reset);
