@@ -337,7 +337,10 @@ const struct sandbox_policy gpu_policy = {
 	SANDBOX_ALLOW_EQ(prctl, 0, PR_SET_NAME, "Mesa names its threads"), \
 	SANDBOX_FAIL(readlink, ENOENT, \
 		     "each new GL context reads driconf, which resolves /proc/self/exe for the " \
-		     "process name; the jail has no /proc, so it fails as it would anyway")
+		     "process name; the jail has no /proc, so it fails as it would anyway"), \
+	SANDBOX_FAIL(sysinfo, ENOSYS, \
+		     "glibc's sysconf(_SC_PHYS_PAGES), asked by Mesa (its memory caps) and by " \
+		     "qsort for large arrays; both take a failure as \"unknown\"")
 
 /* Executable memory exactly as llvmpipe makes it; nothing file-backed. */
 static const struct sandbox_syscall gpu_virgl_rules[] = {
