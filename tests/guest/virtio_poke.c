@@ -13,6 +13,8 @@
  *   gpu-map WINDOW   virtio-gpu MAP_BLOB at hostile offsets into a
  *                    host-visible region of WINDOW bytes
  *                    (virtio_poke_gpu.c says what and what it prints)
+ *   gpu-virgl        hostile virgl streams, 3D resources and transfers,
+ *                    then a render read back (virtio_poke_virgl.c)
  * The device is initialised with VIRTIO_F_VERSION_1 and the command's
  * features only, one queue of up to 8 entries is set up. A buffer command
  * posts its buffer and notifies; once the device returns it: "used N" and
@@ -499,12 +501,14 @@ static int build_pfns(int argc, char **argv, uint8_t *buf, size_t room)
 static const struct command commands[] = {
 	{ .name = "inflate", .queue = 0, .build = build_pfns },
 	{ .name = "gpu-map", .queue = 0, .features = POKE_GPU_FEATURES, .script = poke_gpu_map },
+	{ .name = "gpu-virgl", .queue = 0, .features = POKE_GPU_FEATURES, .script = poke_gpu_virgl },
 };
 
 static _Noreturn void usage(void)
 {
 	fputs("usage: virtio-poke --device ID inflate PFN...\n"
-	      "       virtio-poke --device ID gpu-map WINDOW_BYTES\n", stderr);
+	      "       virtio-poke --device ID gpu-map WINDOW_BYTES\n"
+	      "       virtio-poke --device ID gpu-virgl\n", stderr);
 	exit(EXIT_SETUP);
 }
 

@@ -24,5 +24,6 @@ bool poke_needs_reset(struct poke *p);
 /* virtio-gpu: VIRGL (bit 0, as Linux takes it), RESOURCE_BLOB, CONTEXT_INIT. */
 #define POKE_GPU_FEATURES	(1ull << 0 | 1ull << 3 | 1ull << 4)
 int poke_gpu_map(struct poke *p, int argc, char **argv);
+int poke_gpu_virgl(struct poke *p, int argc, char **argv);
 
 #endif

@@ -8,11 +8,19 @@
 # - vmsilo-gl-check (tests/guest/gl_check.c) gets a GLES2 context whose
 #   renderer is virgl over llvmpipe, draws a clear and a shader gradient
 #   into an FBO and reads back every pixel within 1 LSB of what it drew;
-# - the GPU process stayed jailed and running, and logged no refusal.
+# - virtio-poke gpu-virgl (tests/guest/virtio_poke_virgl.c) takes the device
+#   from the kernel's driver and sends hostile virgl input: garbage
+#   streams, unknown resources and contexts, huge and empty 3D resources,
+#   transfers outside the resource and past its backing; each refused,
+#   then a clear rendered on a clean context reads back right;
+# - the kernel's driver bound again, vmsilo-gl-check passes a second time:
+#   the same GPU process (never killed, never NEEDS_RESET) serves new
+#   contexts after the hostile ones;
+# - the GPU process stayed jailed, and logged no refusal before the
+#   hostile part and no seccomp kill at all.
 # Budget: the guest boots in one to two minutes in the rig; Mesa loads and
-# llvmpipe compiles the guest's shaders under nested TCG, so the command
-# gets up to 10 minutes before the VM is called stuck.
-# Not in CTest until HOST3D blobs exist (tests/CMakeLists.txt says why).
+# llvmpipe compiles the guest's shaders under nested TCG, so the commands
+# get up to 10 minutes before the VM is called stuck.
 #   linux_virgl.sh VMSILO_VMM BUILD_DIR
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,13 +31,15 @@ if [ "${1:-}" != --inside ]; then
 	set -e
 	vmm=$1 build=$2
 	glcheck=$build/tests/vmsilo-gl-check
-	[ -x "$glcheck" ] || { echo "linux_virgl: $glcheck is not built" >&2; exit 1; }
+	for f in "$glcheck" "$build/tests/virtio-poke"; do
+		[ -x "$f" ] || { echo "linux_virgl: $f is not built" >&2; exit 1; }
+	done
 	rig_begin "$build"
 	initrd=$build/guest/virgl-initramfs.cpio
 	# guest_lib.sh's VIRTIOFS_MODULES and the GPU (sourcing it here would
 	# make its work directory on the host).
 	"$top/tests/guest/mkinitramfs.sh" "$initrd" --modules "virtio_gpu fuse virtiofs overlay" \
-		--add "$glcheck:/bin/vmsilo-gl-check"
+		--add "$glcheck:/bin/vmsilo-gl-check" --add "$build/tests/virtio-poke:/bin/vmsilo-virtio-poke"
 	rig_reexec "$build" "$here/linux_virgl.sh" "$vmm" "$vmlinux" "$initrd" "$build/integration-logs"
 fi
 
@@ -40,7 +50,14 @@ virtiofsd=$(virtiofsd_path) || { echo "FAIL: no virtiofsd (tests/rig/virtiofsd.s
 l1root=$(l1_root_share) || { echo "FAIL: cannot bind L1's root for the root share"; exit 1; }
 
 script='eglinfo 2>&1 | sed -n "/^Surfaceless platform/,/^EGL driver name/s/^EGL driver name: /VMSILO egl-driver=/p"
-/usr/local/bin/vmsilo-gl-check; echo "VMSILO gl-check-rc=$?"'
+/usr/local/bin/vmsilo-gl-check; echo "VMSILO gl-check-rc=$?"
+/usr/local/bin/vmsilo-virtio-poke --device 1050 gpu-virgl > /tmp/poke.out 2>&1; echo "VMSILO poke-rc=$?"
+echo "VMSILO poke-answers=$(grep -c "=ok$" /tmp/poke.out) ok, bad: $(grep -v "=ok$" /tmp/poke.out | tr "\n" " ")"
+for d in /sys/bus/pci/devices/*; do
+	[ "$(cat $d/device)" = 0x1050 ] && echo "${d##*/}" > /sys/bus/pci/drivers/virtio-pci/bind
+done
+/usr/local/bin/vmsilo-gl-check > /tmp/again.out 2>&1; echo "VMSILO again-rc=$?"
+sed "s/^VMSILO /VMSILO again-/" /tmp/again.out'
 config g "$vmlinux" 1 512 cmd "virtiofsd = \"$virtiofsd\"
 [[shared_dir]]
 tag = \"root\"
@@ -63,7 +80,11 @@ watchdog=$!
 gpid=$(gpu_pid)
 # While the guest runs: once it powers off the process is on its way out.
 problems=$(jail_problems "${gpid:-0}" $pid 2> /dev/null)
+# The VMM's log lines up to the hostile part: refusals after it are wanted.
+calm_lines=
 for _ in $(seq 6000); do
+	[ -z "$calm_lines" ] && grep -q "^VMSILO gl-check-rc=" "$work/g.console" 2> /dev/null &&
+		calm_lines=$(wc -l < "$work/g.err")
 	grep -q "^VMSILO exit=" "$work/g.console" 2> /dev/null && break
 	kill -0 $pid 2> /dev/null || break
 	sleep 0.1
@@ -83,8 +104,16 @@ renderer=$(line g gl-renderer)
 	bad "FBO readback: $(line g gl-pixels) rc=$(line g gl-check-rc)" g
 [ -n "$gpid" ] && [ -z "$problems" ] && ok "the GPU process (virgl, the host's /usr bound in) is jailed" ||
 	bad "GPU jail: pid ${gpid:-none}, lacks:$problems" g
-! grep -qi "seccomp\|refus\|virgl.*fail" "$work/g.err" &&
-	ok "the GPU process logged no refusal or seccomp kill" ||
-	bad "the VMM logged: $(grep -i -m3 "seccomp\|refus\|virgl.*fail" "$work/g.err" | tr '\n' ' ')" g
+[ "$(line g poke-rc)" = 0 ] &&
+	ok "hostile virgl input refused, then a render read back: $(line g poke-answers)" ||
+	bad "hostile virgl input: virtio-poke exit '$(line g poke-rc)': $(line g poke-answers)" g
+[ "$(line g again-rc)" = 0 ] && [[ $(line g again-gl-pixels) == "4096 gl-mismatch=0" ]] &&
+	ok "after it, with the driver bound again, a new GL context renders right" ||
+	bad "after hostile input: gl-check rc '$(line g again-rc)', $(line g again-gl-pixels)" g
+# The one GPU process served it all: none died, was killed or reset.
+! head -n "${calm_lines:-999999}" "$work/g.err" | grep -qi "refus\|virgl.*fail" &&
+	! grep -qi "seccomp\|device process died\|killing its device process\|needs a reset" "$work/g.err" &&
+	ok "the GPU process logged no refusal before the hostile part, and was never killed or reset" ||
+	bad "the VMM logged: $(grep -i -m3 "seccomp\|refus\|virgl.*fail\|died\|needs a reset" "$work/g.err" | tr '\n' ' ')" g
 echo "linux_virgl: $passed passed, $failed failed"
 [ $failed -eq 0 ]
