@@ -549,10 +549,10 @@ static const struct cfg_key gpu_keys[] = {
 	  .doc = "The cross-domain context (capset 5): the guest's Wayland clients show their "
 		 "windows on the host compositor." },
 	{ .name = "opengl", .type = CFG_BOOL, .offset = offsetof(struct gpu_config, opengl),
-	  .def = "false",
+	  .def = "true",
 	  .doc = "virgl contexts (capsets VIRGL and VIRGL2): OpenGL in the guest through Mesa's "
-		 "virgl driver, rendered by virglrenderer in the GPU process. Off by default "
-		 "until its rig test lands (issue 12)." },
+		 "virgl driver, rendered by virglrenderer in the GPU process (which then loads "
+		 "the host's Mesa: `libgl1-mesa-dri`)." },
 	{ .name = "render_node", .type = CFG_PATH,
 	  .offset = offsetof(struct gpu_config, render_node), .def = "derived",
 	  .doc = "The DRM render node virglrenderer's EGL runs on; by default the first "
