@@ -30,54 +30,20 @@
 #define XRGB8888	0x34325258u	/* DRM_FORMAT_XRGB8888, 'XR24' */
 
 struct script {
-	struct poke *p;
+	struct poke_steps st;
 	uint64_t window;
 	uint8_t *ring;			/* the query ring's page */
 	uint64_t ring_pa;
-	int rc;				/* the core's exit status once a call failed */
-	unsigned unexpected;
 };
-
-/* One command; the reply's type, 0 when there was none. The reply buffer
- * fits every reply (display info's is the largest, MAP_BLOB's 32 bytes). */
-static uint32_t call(struct script *s, const void *req, uint32_t len)
-{
-	static struct virtio_gpu_resp_display_info reply;
-	int n;
-
-	if (s->rc)
-		return 0;
-	n = poke_call(s->p, req, len, &reply, sizeof(reply));
-	if (n < 0) {
-		s->rc = -n;
-		return 0;
-	}
-	return n >= (int)sizeof(reply.hdr) ? reply.hdr.type : 0;
-}
-
-static void expect(struct script *s, const char *step, uint32_t got, uint32_t want)
-{
-	if (got == want) {
-		printf("gpu-map %s=ok\n", step);
-		return;
-	}
-	printf("gpu-map %s=bad (got %#x, expected %#x)\n", step, got, want);
-	s->unexpected++;
-}
-
-static struct virtio_gpu_ctrl_hdr hdr(uint32_t type, uint32_t ctx)
-{
-	return (struct virtio_gpu_ctrl_hdr){ .type = type, .ctx_id = ctx };
-}
 
 static uint32_t ctx_create(struct script *s)
 {
 	struct virtio_gpu_ctx_create c = {
-		.hdr = hdr(VIRTIO_GPU_CMD_CTX_CREATE, CTX), .nlen = 4,
+		.hdr = poke_gpu_hdr(VIRTIO_GPU_CMD_CTX_CREATE, CTX), .nlen = 4,
 		.context_init = CROSS_DOMAIN_CAPSET_ID, .debug_name = "poke",
 	};
 
-	return call(s, &c, sizeof(c));
+	return poke_gpu_call(&s->st, &c, sizeof(c));
 }
 
 static uint32_t ring_blob(struct script *s)
@@ -86,13 +52,13 @@ static uint32_t ring_blob(struct script *s)
 		struct virtio_gpu_resource_create_blob blob;
 		struct virtio_gpu_mem_entry page;
 	} c = {
-		.blob = { .hdr = hdr(VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB, CTX),
+		.blob = { .hdr = poke_gpu_hdr(VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB, CTX),
 			  .resource_id = RES_RING, .blob_mem = VIRTIO_GPU_BLOB_MEM_GUEST,
 			  .nr_entries = 1, .size = PAGE_BYTES },
 		.page = { .addr = s->ring_pa, .length = PAGE_BYTES },
 	};
 
-	return call(s, &c, sizeof(c));
+	return poke_gpu_call(&s->st, &c, sizeof(c));
 }
 
 /* A SUBMIT_3D of one cross-domain command of len bytes at cmd. */
@@ -101,12 +67,13 @@ static uint32_t submit(struct script *s, const void *cmd, size_t len)
 	struct {
 		struct virtio_gpu_cmd_submit submit;
 		uint8_t cmd[64];
-	} c = { .submit = { .hdr = hdr(VIRTIO_GPU_CMD_SUBMIT_3D, CTX), .size = (uint32_t)len } };
+	} c = { .submit = { .hdr = poke_gpu_hdr(VIRTIO_GPU_CMD_SUBMIT_3D, CTX),
+			    .size = (uint32_t)len } };
 
 	if (!len || len > sizeof(c.cmd))
 		return 0;
 	memcpy(c.cmd, cmd, len);
-	return call(s, &c, (uint32_t)(sizeof(c.submit) + len));
+	return poke_gpu_call(&s->st, &c, (uint32_t)(sizeof(c.submit) + len));
 }
 
 static uint32_t init_and_query(struct script *s, struct cross_domain_image_requirements *req)
@@ -123,40 +90,43 @@ static uint32_t init_and_query(struct script *s, struct cross_domain_image_requi
 	return rc;
 }
 
-static uint32_t host_blob(struct script *s, uint32_t id, const struct cross_domain_image_requirements *req)
+static uint32_t host_blob(struct script *s, uint32_t id,
+			  const struct cross_domain_image_requirements *req)
 {
 	struct virtio_gpu_resource_create_blob c = {
-		.hdr = hdr(VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB, CTX), .resource_id = id,
-		.blob_mem = VIRTIO_GPU_BLOB_MEM_HOST3D, .blob_flags = VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE,
+		.hdr = poke_gpu_hdr(VIRTIO_GPU_CMD_RESOURCE_CREATE_BLOB, CTX), .resource_id = id,
+		.blob_mem = VIRTIO_GPU_BLOB_MEM_HOST3D,
+		.blob_flags = VIRTIO_GPU_BLOB_FLAG_USE_MAPPABLE,
 		.blob_id = req->blob_id, .size = req->size,
 	};
 
-	return call(s, &c, sizeof(c));
+	return poke_gpu_call(&s->st, &c, sizeof(c));
 }
 
 static uint32_t map(struct script *s, uint32_t id, uint64_t offset)
 {
 	struct virtio_gpu_resource_map_blob c = {
-		.hdr = hdr(VIRTIO_GPU_CMD_RESOURCE_MAP_BLOB, CTX), .resource_id = id, .offset = offset,
+		.hdr = poke_gpu_hdr(VIRTIO_GPU_CMD_RESOURCE_MAP_BLOB, CTX), .resource_id = id,
+		.offset = offset,
 	};
 
-	return call(s, &c, sizeof(c));
+	return poke_gpu_call(&s->st, &c, sizeof(c));
 }
 
 static uint32_t unmap(struct script *s, uint32_t id)
 {
 	struct virtio_gpu_resource_unmap_blob c = {
-		.hdr = hdr(VIRTIO_GPU_CMD_RESOURCE_UNMAP_BLOB, CTX), .resource_id = id,
+		.hdr = poke_gpu_hdr(VIRTIO_GPU_CMD_RESOURCE_UNMAP_BLOB, CTX), .resource_id = id,
 	};
 
-	return call(s, &c, sizeof(c));
+	return poke_gpu_call(&s->st, &c, sizeof(c));
 }
 
 static uint32_t display_info(struct script *s)
 {
-	struct virtio_gpu_ctrl_hdr c = hdr(VIRTIO_GPU_CMD_GET_DISPLAY_INFO, 0);
+	struct virtio_gpu_ctrl_hdr c = poke_gpu_hdr(VIRTIO_GPU_CMD_GET_DISPLAY_INFO, 0);
 
-	return call(s, &c, sizeof(c));
+	return poke_gpu_call(&s->st, &c, sizeof(c));
 }
 
 static int parse_window(int argc, char **argv, uint64_t *window)
@@ -175,24 +145,26 @@ static void hostile_maps(struct script *s, uint64_t size)
 	const uint32_t mapped = VIRTIO_GPU_RESP_OK_MAP_INFO;
 	uint64_t end_of_a = (size + PAGE_BYTES - 1) / PAGE_BYTES * PAGE_BYTES;
 
-	expect(s, "map-outside", map(s, RES_A, s->window), refused);
-	expect(s, "map-across-the-end", map(s, RES_A, s->window - PAGE_BYTES), refused);
-	expect(s, "map-unaligned", map(s, RES_A, 0x10), refused);
-	expect(s, "map-wrapping", map(s, RES_A, UINT64_MAX & ~(uint64_t)(PAGE_BYTES - 1)), refused);
-	expect(s, "map-guest-blob", map(s, RES_RING, 0), refused);
-	expect(s, "map-unknown-resource", map(s, RES_NONE, 0), VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
-	expect(s, "map", map(s, RES_A, 0), mapped);
-	expect(s, "map-twice", map(s, RES_A, end_of_a), refused);
-	expect(s, "map-overlapping", map(s, RES_B, end_of_a - PAGE_BYTES), refused);
-	expect(s, "map-adjacent", map(s, RES_B, end_of_a), mapped);
-	expect(s, "unmap", unmap(s, RES_A), VIRTIO_GPU_RESP_OK_NODATA);
-	expect(s, "unmap-twice", unmap(s, RES_A), refused);
-	expect(s, "map-again", map(s, RES_A, 0), mapped);
+	poke_expect(&s->st, "map-outside", map(s, RES_A, s->window), refused);
+	poke_expect(&s->st, "map-across-the-end", map(s, RES_A, s->window - PAGE_BYTES), refused);
+	poke_expect(&s->st, "map-unaligned", map(s, RES_A, 0x10), refused);
+	poke_expect(&s->st, "map-wrapping", map(s, RES_A, UINT64_MAX & ~(uint64_t)(PAGE_BYTES - 1)),
+		    refused);
+	poke_expect(&s->st, "map-guest-blob", map(s, RES_RING, 0), refused);
+	poke_expect(&s->st, "map-unknown-resource", map(s, RES_NONE, 0),
+		    VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	poke_expect(&s->st, "map", map(s, RES_A, 0), mapped);
+	poke_expect(&s->st, "map-twice", map(s, RES_A, end_of_a), refused);
+	poke_expect(&s->st, "map-overlapping", map(s, RES_B, end_of_a - PAGE_BYTES), refused);
+	poke_expect(&s->st, "map-adjacent", map(s, RES_B, end_of_a), mapped);
+	poke_expect(&s->st, "unmap", unmap(s, RES_A), VIRTIO_GPU_RESP_OK_NODATA);
+	poke_expect(&s->st, "unmap-twice", unmap(s, RES_A), refused);
+	poke_expect(&s->st, "map-again", map(s, RES_A, 0), mapped);
 }
 
 int poke_gpu_map(struct poke *p, int argc, char **argv)
 {
-	struct script s = { .p = p };
+	struct script s = { .st = { .p = p, .script = "gpu-map" } };
 	struct cross_domain_image_requirements req;
 
 	if (parse_window(argc, argv, &s.window)) {
@@ -201,23 +173,18 @@ int poke_gpu_map(struct poke *p, int argc, char **argv)
 		return 1;
 	}
 	s.ring_pa = poke_page(&s.ring);
-	expect(&s, "ctx-create", ctx_create(&s), VIRTIO_GPU_RESP_OK_NODATA);
-	expect(&s, "ring-blob", ring_blob(&s), VIRTIO_GPU_RESP_OK_NODATA);
-	expect(&s, "image-requirements", init_and_query(&s, &req), VIRTIO_GPU_RESP_OK_NODATA);
-	if (!s.unexpected && (!req.size || req.size > s.window / 4)) {
+	poke_expect(&s.st, "ctx-create", ctx_create(&s), VIRTIO_GPU_RESP_OK_NODATA);
+	poke_expect(&s.st, "ring-blob", ring_blob(&s), VIRTIO_GPU_RESP_OK_NODATA);
+	poke_expect(&s.st, "image-requirements", init_and_query(&s, &req),
+		    VIRTIO_GPU_RESP_OK_NODATA);
+	if (!s.st.unexpected && (!req.size || req.size > s.window / 4)) {
 		printf("gpu-map template=bad (size %" PRIu64 ")\n", (uint64_t)req.size);
-		s.unexpected++;
+		s.st.unexpected++;
 	}
-	expect(&s, "host-blob-a", host_blob(&s, RES_A, &req), VIRTIO_GPU_RESP_OK_NODATA);
-	expect(&s, "host-blob-b", host_blob(&s, RES_B, &req), VIRTIO_GPU_RESP_OK_NODATA);
-	if (!s.unexpected)
+	poke_expect(&s.st, "host-blob-a", host_blob(&s, RES_A, &req), VIRTIO_GPU_RESP_OK_NODATA);
+	poke_expect(&s.st, "host-blob-b", host_blob(&s, RES_B, &req), VIRTIO_GPU_RESP_OK_NODATA);
+	if (!s.st.unexpected)
 		hostile_maps(&s, req.size);
-	expect(&s, "still-serving", display_info(&s), VIRTIO_GPU_RESP_OK_DISPLAY_INFO);
-	if (s.rc)
-		return s.rc;
-	if (poke_needs_reset(p)) {
-		puts("gpu-map needs-reset=bad");
-		return 3;
-	}
-	return s.unexpected ? POKE_EXIT_UNEXPECTED : 0;
+	poke_expect(&s.st, "still-serving", display_info(&s), VIRTIO_GPU_RESP_OK_DISPLAY_INFO);
+	return poke_steps_end(&s.st);
 }

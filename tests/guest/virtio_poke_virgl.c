@@ -42,50 +42,20 @@
 #define CLEAR_COLOR0			(1u << 2)
 
 struct script {
-	struct poke *p;
+	struct poke_steps st;
 	uint8_t *page;			/* RES_RT's backing */
 	uint64_t page_pa;
-	int rc;
-	unsigned unexpected;
 };
-
-static uint32_t call(struct script *s, const void *req, uint32_t len)
-{
-	static struct virtio_gpu_resp_display_info reply;
-	int n;
-
-	if (s->rc)
-		return 0;
-	n = poke_call(s->p, req, len, &reply, sizeof(reply));
-	if (n < 0) {
-		s->rc = -n;
-		return 0;
-	}
-	return n >= (int)sizeof(reply.hdr) ? reply.hdr.type : 0;
-}
-
-static void expect(struct script *s, const char *step, uint32_t got, uint32_t want)
-{
-	if (got == want) {
-		printf("gpu-virgl %s=ok\n", step);
-		return;
-	}
-	printf("gpu-virgl %s=bad (got %#x, expected %#x)\n", step, got, want);
-	s->unexpected++;
-}
-
-static struct virtio_gpu_ctrl_hdr hdr(uint32_t type, uint32_t ctx)
-{
-	return (struct virtio_gpu_ctrl_hdr){ .type = type, .ctx_id = ctx };
-}
 
 /* context_init 0: the device's first capset, virgl2. */
 static uint32_t ctx_create(struct script *s, uint32_t ctx)
 {
-	struct virtio_gpu_ctx_create c = { .hdr = hdr(VIRTIO_GPU_CMD_CTX_CREATE, ctx), .nlen = 4,
-					   .debug_name = "poke" };
+	struct virtio_gpu_ctx_create c = {
+		.hdr = poke_gpu_hdr(VIRTIO_GPU_CMD_CTX_CREATE, ctx), .nlen = 4,
+		.debug_name = "poke",
+	};
 
-	return call(s, &c, sizeof(c));
+	return poke_gpu_call(&s->st, &c, sizeof(c));
 }
 
 static uint32_t submit(struct script *s, uint32_t ctx, const void *cmd, uint32_t len, bool fenced)
@@ -93,7 +63,7 @@ static uint32_t submit(struct script *s, uint32_t ctx, const void *cmd, uint32_t
 	struct {
 		struct virtio_gpu_cmd_submit submit;
 		uint8_t cmd[128];
-	} c = { .submit = { .hdr = hdr(VIRTIO_GPU_CMD_SUBMIT_3D, ctx), .size = len } };
+	} c = { .submit = { .hdr = poke_gpu_hdr(VIRTIO_GPU_CMD_SUBMIT_3D, ctx), .size = len } };
 
 	if (len > sizeof(c.cmd))
 		return 0;
@@ -102,18 +72,18 @@ static uint32_t submit(struct script *s, uint32_t ctx, const void *cmd, uint32_t
 		c.submit.hdr.fence_id = 1;
 	}
 	memcpy(c.cmd, cmd, len);
-	return call(s, &c, (uint32_t)(sizeof(c.submit) + len));
+	return poke_gpu_call(&s->st, &c, (uint32_t)(sizeof(c.submit) + len));
 }
 
 static uint32_t create_3d(struct script *s, uint32_t id, uint32_t target, uint32_t w, uint32_t h)
 {
 	struct virtio_gpu_resource_create_3d c = {
-		.hdr = hdr(VIRTIO_GPU_CMD_RESOURCE_CREATE_3D, 0), .resource_id = id,
+		.hdr = poke_gpu_hdr(VIRTIO_GPU_CMD_RESOURCE_CREATE_3D, 0), .resource_id = id,
 		.target = target, .format = FORMAT_R8G8B8A8_UNORM, .bind = BIND_RENDER_TARGET,
 		.width = w, .height = h, .depth = 1, .array_size = 1,
 	};
 
-	return call(s, &c, sizeof(c));
+	return poke_gpu_call(&s->st, &c, sizeof(c));
 }
 
 static uint32_t attach_page(struct script *s, uint32_t id)
@@ -122,31 +92,33 @@ static uint32_t attach_page(struct script *s, uint32_t id)
 		struct virtio_gpu_resource_attach_backing attach;
 		struct virtio_gpu_mem_entry page;
 	} c = {
-		.attach = { .hdr = hdr(VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING, 0), .resource_id = id,
+		.attach = { .hdr = poke_gpu_hdr(VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING, 0),
+			.resource_id = id,
 			    .nr_entries = 1 },
 		.page = { .addr = s->page_pa, .length = PAGE_BYTES },
 	};
 
-	return call(s, &c, sizeof(c));
+	return poke_gpu_call(&s->st, &c, sizeof(c));
 }
 
 static uint32_t ctx_attach(struct script *s, uint32_t ctx, uint32_t id)
 {
-	struct virtio_gpu_ctx_resource c = { .hdr = hdr(VIRTIO_GPU_CMD_CTX_ATTACH_RESOURCE, ctx),
+	struct virtio_gpu_ctx_resource c = { .hdr = poke_gpu_hdr(VIRTIO_GPU_CMD_CTX_ATTACH_RESOURCE,
+								 ctx),
 					     .resource_id = id };
 
-	return call(s, &c, sizeof(c));
+	return poke_gpu_call(&s->st, &c, sizeof(c));
 }
 
 static uint32_t transfer(struct script *s, uint32_t ctx, uint32_t type, uint32_t id, uint32_t w,
 			 uint32_t h, uint64_t offset)
 {
 	struct virtio_gpu_transfer_host_3d c = {
-		.hdr = hdr(type, ctx), .box = { .w = w, .h = h, .d = 1 }, .offset = offset,
+		.hdr = poke_gpu_hdr(type, ctx), .box = { .w = w, .h = h, .d = 1 }, .offset = offset,
 		.resource_id = id, .stride = w * 4,
 	};
 
-	return call(s, &c, sizeof(c));
+	return poke_gpu_call(&s->st, &c, sizeof(c));
 }
 
 static void hostile_streams(struct script *s)
@@ -157,44 +129,56 @@ static void hostile_streams(struct script *s)
 
 	for (unsigned i = 0; i < 16; i++)
 		garbage[i] = 0xdeadbeefu * (i + 1);
-	expect(s, "ctx-garbage", ctx_create(s, CTX_GARBAGE), VIRTIO_GPU_RESP_OK_NODATA);
-	expect(s, "stream-garbage", submit(s, CTX_GARBAGE, garbage, sizeof(garbage), false), refused);
-	expect(s, "ctx-odd", ctx_create(s, CTX_ODD), VIRTIO_GPU_RESP_OK_NODATA);
-	expect(s, "stream-not-dwords", submit(s, CTX_ODD, garbage, 7, false), refused);
-	expect(s, "ctx-unknown", ctx_create(s, CTX_UNKNOWN), VIRTIO_GPU_RESP_OK_NODATA);
-	expect(s, "stream-unknown-resource",
-	       submit(s, CTX_UNKNOWN, surface, sizeof(surface), false), refused);
-	expect(s, "stream-unknown-context",
-	       submit(s, 99, garbage, sizeof(garbage), false), VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID);
+	poke_expect(&s->st, "ctx-garbage", ctx_create(s, CTX_GARBAGE), VIRTIO_GPU_RESP_OK_NODATA);
+	poke_expect(&s->st, "stream-garbage",
+		    submit(s, CTX_GARBAGE, garbage, sizeof(garbage), false), refused);
+	poke_expect(&s->st, "ctx-odd", ctx_create(s, CTX_ODD), VIRTIO_GPU_RESP_OK_NODATA);
+	poke_expect(&s->st, "stream-not-dwords", submit(s, CTX_ODD, garbage, 7, false), refused);
+	poke_expect(&s->st, "ctx-unknown", ctx_create(s, CTX_UNKNOWN), VIRTIO_GPU_RESP_OK_NODATA);
+	poke_expect(&s->st, "stream-unknown-resource",
+		    submit(s, CTX_UNKNOWN, surface, sizeof(surface), false), refused);
+	poke_expect(&s->st, "stream-unknown-context",
+		    submit(s, 99, garbage, sizeof(garbage), false),
+		    VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID);
 }
 
 static void hostile_resources(struct script *s)
 {
 	const uint32_t refused = VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 
-	expect(s, "create-huge", create_3d(s, RES_SPARE, PIPE_TEXTURE_2D, 16384, 16384),
-	       VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
-	expect(s, "create-too-wide", create_3d(s, RES_SPARE, PIPE_TEXTURE_2D, 1u << 20, 1), refused);
-	expect(s, "create-empty", create_3d(s, RES_SPARE, PIPE_TEXTURE_2D, 0, SIDE), refused);
-	expect(s, "create-unknown-target", create_3d(s, RES_SPARE, 99, SIDE, SIDE), refused);
-	expect(s, "create-id-0", create_3d(s, 0, PIPE_TEXTURE_2D, SIDE, SIDE),
-	       VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
-	expect(s, "attach-unknown", ctx_attach(s, CTX_GOOD, RES_NONE),
-	       VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	poke_expect(&s->st, "create-huge", create_3d(s, RES_SPARE, PIPE_TEXTURE_2D, 16384, 16384),
+		    VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
+	poke_expect(&s->st, "create-too-wide",
+		    create_3d(s, RES_SPARE, PIPE_TEXTURE_2D, 1u << 20, 1), refused);
+	poke_expect(&s->st, "create-empty", create_3d(s, RES_SPARE, PIPE_TEXTURE_2D, 0, SIDE),
+		    refused);
+	poke_expect(&s->st, "create-unknown-target", create_3d(s, RES_SPARE, 99, SIDE, SIDE),
+		    refused);
+	poke_expect(&s->st, "create-id-0", create_3d(s, 0, PIPE_TEXTURE_2D, SIDE, SIDE),
+		    VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	poke_expect(&s->st, "attach-unknown", ctx_attach(s, CTX_GOOD, RES_NONE),
+		    VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+}
+
+static void hostile_transfers(struct script *s)
+{
+	const uint32_t refused = VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER;
 	const uint32_t to = VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D;
 	const uint32_t from = VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D;
 
-	expect(s, "ctx-transfers", ctx_create(s, CTX_TRANSFERS), VIRTIO_GPU_RESP_OK_NODATA);
-	expect(s, "ctx-transfers-attach", ctx_attach(s, CTX_TRANSFERS, RES_RT),
-	       VIRTIO_GPU_RESP_OK_NODATA);
-	expect(s, "transfer-outside", transfer(s, CTX_TRANSFERS, to, RES_RT, SIDE + 1, SIDE, 0),
-	       refused);
-	expect(s, "transfer-past-backing", transfer(s, CTX_TRANSFERS, from, RES_RT, SIDE, SIDE,
-						    PAGE_BYTES - 64), refused);
-	expect(s, "transfer-offset-outside", transfer(s, CTX_TRANSFERS, to, RES_RT, 1, 1,
-						      1ull << 40), refused);
-	expect(s, "transfer-unknown", transfer(s, CTX_TRANSFERS, to, RES_NONE, SIDE, SIDE, 0),
-	       VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	poke_expect(&s->st, "ctx-transfers", ctx_create(s, CTX_TRANSFERS),
+		    VIRTIO_GPU_RESP_OK_NODATA);
+	poke_expect(&s->st, "ctx-transfers-attach", ctx_attach(s, CTX_TRANSFERS, RES_RT),
+		    VIRTIO_GPU_RESP_OK_NODATA);
+	poke_expect(&s->st, "transfer-outside",
+		    transfer(s, CTX_TRANSFERS, to, RES_RT, SIDE + 1, SIDE, 0), refused);
+	poke_expect(&s->st, "transfer-past-backing",
+		    transfer(s, CTX_TRANSFERS, from, RES_RT, SIDE, SIDE, PAGE_BYTES - 64), refused);
+	poke_expect(&s->st, "transfer-offset-outside",
+		    transfer(s, CTX_TRANSFERS, to, RES_RT, 1, 1, 1ull << 40), refused);
+	poke_expect(&s->st, "transfer-unknown",
+		    transfer(s, CTX_TRANSFERS, to, RES_NONE, SIDE, SIDE, 0),
+		    VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
 }
 
 /* A surface on RES_RT as the framebuffer, cleared; fenced, so done when answered. */
@@ -228,9 +212,11 @@ static void render_after(struct script *s)
 	unsigned wrong = 0;
 
 	memset(s->page, 0, PAGE_BYTES);
-	expect(s, "render-clear", clear_rt(s), VIRTIO_GPU_RESP_OK_NODATA);
-	expect(s, "render-read-back", transfer(s, CTX_GOOD, VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D,
-					       RES_RT, SIDE, SIDE, 0), VIRTIO_GPU_RESP_OK_NODATA);
+	poke_expect(&s->st, "render-clear", clear_rt(s), VIRTIO_GPU_RESP_OK_NODATA);
+	poke_expect(&s->st, "render-read-back",
+		    transfer(s, CTX_GOOD, VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D, RES_RT, SIDE, SIDE,
+			     0),
+		    VIRTIO_GPU_RESP_OK_NODATA);
 	for (unsigned i = 0; i < SIDE * SIDE; i++) {
 		const uint8_t *px = s->page + 4 * i;
 
@@ -245,13 +231,13 @@ static void render_after(struct script *s)
 		       s->page[3]);
 	else
 		printf("gpu-virgl render-pixels=ok\n");
-	s->unexpected += wrong ? 1 : 0;
+	s->st.unexpected += wrong ? 1 : 0;
 }
 
 int poke_gpu_virgl(struct poke *p, int argc, char **argv)
 {
-	struct script s = { .p = p };
-	struct virtio_gpu_ctrl_hdr info = hdr(VIRTIO_GPU_CMD_GET_DISPLAY_INFO, 0);
+	struct script s = { .st = { .p = p, .script = "gpu-virgl" } };
+	struct virtio_gpu_ctrl_hdr info = poke_gpu_hdr(VIRTIO_GPU_CMD_GET_DISPLAY_INFO, 0);
 
 	(void)argv;
 	if (argc) {
@@ -259,21 +245,18 @@ int poke_gpu_virgl(struct poke *p, int argc, char **argv)
 		return 1;
 	}
 	s.page_pa = poke_page(&s.page);
-	expect(&s, "ctx-good", ctx_create(&s, CTX_GOOD), VIRTIO_GPU_RESP_OK_NODATA);
-	expect(&s, "create-rt", create_3d(&s, RES_RT, PIPE_TEXTURE_2D, SIDE, SIDE),
-	       VIRTIO_GPU_RESP_OK_NODATA);
-	expect(&s, "attach-backing", attach_page(&s, RES_RT), VIRTIO_GPU_RESP_OK_NODATA);
-	expect(&s, "ctx-attach", ctx_attach(&s, CTX_GOOD, RES_RT), VIRTIO_GPU_RESP_OK_NODATA);
+	poke_expect(&s.st, "ctx-good", ctx_create(&s, CTX_GOOD), VIRTIO_GPU_RESP_OK_NODATA);
+	poke_expect(&s.st, "create-rt", create_3d(&s, RES_RT, PIPE_TEXTURE_2D, SIDE, SIDE),
+		    VIRTIO_GPU_RESP_OK_NODATA);
+	poke_expect(&s.st, "attach-backing", attach_page(&s, RES_RT), VIRTIO_GPU_RESP_OK_NODATA);
+	poke_expect(&s.st, "ctx-attach", ctx_attach(&s, CTX_GOOD, RES_RT),
+		    VIRTIO_GPU_RESP_OK_NODATA);
 	hostile_streams(&s);
 	hostile_resources(&s);
-	if (!s.unexpected)
+	hostile_transfers(&s);
+	if (!s.st.unexpected)
 		render_after(&s);
-	expect(&s, "still-serving", call(&s, &info, sizeof(info)), VIRTIO_GPU_RESP_OK_DISPLAY_INFO);
-	if (s.rc)
-		return s.rc;
-	if (poke_needs_reset(p)) {
-		puts("gpu-virgl needs-reset=bad");
-		return 3;
-	}
-	return s.unexpected ? POKE_EXIT_UNEXPECTED : 0;
+	poke_expect(&s.st, "still-serving", poke_gpu_call(&s.st, &info, sizeof(info)),
+		    VIRTIO_GPU_RESP_OK_DISPLAY_INFO);
+	return poke_steps_end(&s.st);
 }
