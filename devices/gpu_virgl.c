@@ -25,10 +25,12 @@
  */
 #define VIRGL_RENDERER_UNSTABLE_APIS
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <virglrenderer.h>
 
@@ -406,6 +408,19 @@ bool gpu_virgl_type(const struct gpu_ctx_type *t)
 	return t == &virgl_types[0] || t == &virgl_types[1];
 }
 
+/* What the VMM will take to map: a memfd that holds the blob, sealed against shrinking. */
+static bool vmm_can_map(int fd, uint64_t size)
+{
+	struct stat st;
+	int seals;
+
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < size)
+		return false;
+	(void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK);
+	seals = fcntl(fd, F_GET_SEALS);
+	return seals >= 0 && (seals & F_SEAL_SHRINK);
+}
+
 /*
  * A HOST3D blob the context's stream made (PIPE_RESOURCE_CREATE with
  * this blob_id), taken out of the context and kept only if virglrenderer
@@ -427,11 +442,11 @@ uint32_t gpu_virgl_create_blob(struct gpu *g, uint32_t ctx_id, struct gpu_resour
 		return blob_refused(g, res->id, "virglrenderer has no such blob in the context");
 	maybe_poll();
 	if (virgl_renderer_resource_export_blob(res->id, &type, &fd) ||
-	    type != VIRGL_RENDERER_BLOB_FD_TYPE_SHM) {
+	    type != VIRGL_RENDERER_BLOB_FD_TYPE_SHM || !vmm_can_map(fd, res->size)) {
 		if (fd >= 0)
 			close(fd);
 		virgl_renderer_resource_unref(res->id);
-		return blob_refused(g, res->id, "its memory stays in virglrenderer (not exportable)");
+		return blob_refused(g, res->id, "virglrenderer keeps its memory");
 	}
 	if (virgl_renderer_resource_get_map_info(res->id, &res->map_info))
 		res->map_info = VIRTIO_GPU_MAP_CACHE_CACHED;
