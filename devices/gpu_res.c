@@ -473,12 +473,24 @@ static uint32_t guest_blob(struct gpu *g, struct gpu_call *c, struct gpu_resourc
 	return 0;
 }
 
-/* The type's fd is checked as the VMM will: a regular file that holds the blob. */
+/* The type's fd is checked as the VMM will: a regular file that holds the
+ * blob, sealed against shrinking. */
 static bool host_fd_ok(int fd, uint64_t size)
 {
+	int seals = fd >= 0 ? fcntl(fd, F_GET_SEALS) : -1;
 	struct stat st;
 
-	return fd >= 0 && !fstat(fd, &st) && S_ISREG(st.st_mode) && (uint64_t)st.st_size >= size;
+	return seals >= 0 && (seals & F_SEAL_SHRINK) && !fstat(fd, &st) && S_ISREG(st.st_mode) &&
+	       (uint64_t)st.st_size >= size;
+}
+
+/* The context type's memory for the blob: virgl's, or the type's op. */
+static uint32_t type_blob(struct gpu *g, struct gpu_context *x, struct gpu_resource *res, int *fd)
+{
+	if (gpu_virgl_type(x->ctx.type))
+		return gpu_virgl_create_blob(g, x->ctx.id, res, fd);
+	return x->ctx.type->create_blob(&x->ctx, res->blob_id, res->size, res->blob_flags, fd,
+					&res->map_info);
 }
 
 static uint32_t host_blob(struct gpu *g, struct gpu_context *x, struct gpu_resource *res)
@@ -486,7 +498,7 @@ static uint32_t host_blob(struct gpu *g, struct gpu_context *x, struct gpu_resou
 	uint32_t rc;
 	int fd = -1;
 
-	if (!x || (!x->ctx.type->create_blob && !gpu_virgl_type(x->ctx.type))) {
+	if (!x || !(x->ctx.type->create_blob || gpu_virgl_type(x->ctx.type))) {
 		log_ratelimited(LOG_WARN, "%s: host blob %u without a context that makes them",
 				g->dev->name, res->id);
 		return x ? VIRTIO_GPU_RESP_ERR_UNSPEC : VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID;
@@ -499,10 +511,7 @@ static uint32_t host_blob(struct gpu *g, struct gpu_context *x, struct gpu_resou
 	res->host_bytes = page_up(res->size);
 	if (!budget_ok(g, res->host_bytes))
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
-	if (gpu_virgl_type(x->ctx.type))
-		return gpu_virgl_create_blob(g, x->ctx.id, res);
-	rc = x->ctx.type->create_blob(&x->ctx, res->blob_id, res->size, res->blob_flags, &fd,
-				      &res->map_info);
+	rc = type_blob(g, x, res, &fd);
 	if (!rc && !host_fd_ok(fd, res->size)) {
 		log_ratelimited(LOG_WARN, "%s: %s made no usable memory for blob %u", g->dev->name,
 				x->ctx.type->name, res->id);

@@ -30,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <virglrenderer.h>
 
@@ -408,50 +407,33 @@ bool gpu_virgl_type(const struct gpu_ctx_type *t)
 	return t == &virgl_types[0] || t == &virgl_types[1];
 }
 
-/* What the VMM will take to map: a memfd that holds the blob, sealed against shrinking. */
-static bool vmm_can_map(int fd, uint64_t size)
-{
-	struct stat st;
-	int seals;
-
-	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < size)
-		return false;
-	(void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK);
-	seals = fcntl(fd, F_GET_SEALS);
-	return seals >= 0 && (seals & F_SEAL_SHRINK);
-}
-
 /*
  * A HOST3D blob the context's stream made (PIPE_RESOURCE_CREATE with
- * this blob_id), taken out of the context and kept only if virglrenderer
- * exports it as shareable memory the VMM can map (a memfd); else it is
- * freed again at once.
+ * this blob_id), taken out of the context; its memory only if
+ * virglrenderer exports it as shareable memory (a memfd), sealed against
+ * shrinking here (gpu_res.c checks the rest). A failure leaves res->virgl
+ * set, so releasing res frees virglrenderer's resource too.
  */
-uint32_t gpu_virgl_create_blob(struct gpu *g, uint32_t ctx_id, struct gpu_resource *res)
+uint32_t gpu_virgl_create_blob(struct gpu *g, uint32_t ctx_id, struct gpu_resource *res, int *fd)
 {
 	struct virgl_renderer_resource_create_blob_args a = {
 		.res_handle = res->id, .ctx_id = ctx_id, .blob_mem = VIRGL_RENDERER_BLOB_MEM_HOST3D,
 		.blob_flags = res->blob_flags, .blob_id = res->blob_id, .size = res->size,
 	};
 	uint32_t type = 0;
-	int fd = -1;
 
 	if (res->blob_mem != VIRTIO_GPU_BLOB_MEM_HOST3D)
 		return blob_refused(g, res->id, "a virgl blob with guest pages too");
 	if (virgl_renderer_resource_create_blob(&a))
 		return blob_refused(g, res->id, "virglrenderer has no such blob in the context");
+	res->virgl = true;
 	maybe_poll();
-	if (virgl_renderer_resource_export_blob(res->id, &type, &fd) ||
-	    type != VIRGL_RENDERER_BLOB_FD_TYPE_SHM || !vmm_can_map(fd, res->size)) {
-		if (fd >= 0)
-			close(fd);
-		virgl_renderer_resource_unref(res->id);
+	if (virgl_renderer_resource_export_blob(res->id, &type, fd) ||
+	    type != VIRGL_RENDERER_BLOB_FD_TYPE_SHM)
 		return blob_refused(g, res->id, "virglrenderer keeps its memory");
-	}
+	(void)fcntl(*fd, F_ADD_SEALS, F_SEAL_SHRINK);
 	if (virgl_renderer_resource_get_map_info(res->id, &res->map_info))
 		res->map_info = VIRTIO_GPU_MAP_CACHE_CACHED;
-	res->fd = fd;
-	res->virgl = true;
 	return 0;
 }
 

@@ -44,10 +44,11 @@ void gpu_virgl_unref(struct gpu_resource *res);
 /* A virgl context type, whose HOST3D blobs gpu_virgl_create_blob() makes. */
 bool gpu_virgl_type(const struct gpu_ctx_type *t);
 /*
- * RESOURCE_CREATE_BLOB on a virgl context: res->fd (a memfd the VMM can
- * map) and res->map_info, and res->virgl set. 0 or a VIRTIO_GPU_RESP_ERR_*.
+ * RESOURCE_CREATE_BLOB on a virgl context: *fd (a memfd, or -1) and
+ * res->map_info, res->virgl set once virglrenderer holds the resource.
+ * 0 or a VIRTIO_GPU_RESP_ERR_*; the caller closes *fd on failure.
  */
-uint32_t gpu_virgl_create_blob(struct gpu *g, uint32_t ctx_id, struct gpu_resource *res);
+uint32_t gpu_virgl_create_blob(struct gpu *g, uint32_t ctx_id, struct gpu_resource *res, int *fd);
 /*
  * A fenced command on the global timeline: true if it waits for
  * virglrenderer's fence fence_id (then gpu_fence_signal_global later).
