@@ -17,7 +17,7 @@
 #include <string.h>
 #include <linux/virtio_gpu.h>
 
-#include "cd_msg.h"
+#include "guest-agent/wayland/cd_msg.h"
 #include "virtio_poke.h"
 
 #define CTX		1

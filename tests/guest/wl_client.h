@@ -11,8 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "virtgpu_dev.h"
-#include "wl_wire.h"
+#include "guest-agent/wayland/virtgpu_dev.h"
+#include "guest-agent/wayland/wl_wire.h"
 
 enum wl_iface {
 	IF_NONE, IF_DISPLAY, IF_REGISTRY, IF_CALLBACK, IF_COMPOSITOR, IF_SHM, IF_SHM_POOL,

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "virtgpu_uapi.h"
+#include "guest-agent/wayland/virtgpu_uapi.h"
 #include "wlt.h"
 
 #define DEFAULT_WIDTH	200

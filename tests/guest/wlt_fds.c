@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 
 #include "fnv1a.h"
-#include "virtgpu_uapi.h"
+#include "guest-agent/wayland/virtgpu_uapi.h"
 #include "wl_proto.h"
 #include "wlt.h"
 

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "virtgpu_uapi.h"
+#include "guest-agent/wayland/virtgpu_uapi.h"
 #include "wl_proto.h"
-#include "wl_wire.h"
+#include "guest-agent/wayland/wl_wire.h"
 #include "wlt.h"
 
 #define FLOOD_QUERIES	10000u

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "pattern.h"
-#include "virtgpu_uapi.h"
+#include "guest-agent/wayland/virtgpu_uapi.h"
 #include "wl_proto.h"
 #include "wlt.h"
 

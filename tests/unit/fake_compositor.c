@@ -21,7 +21,7 @@
 
 #include "tests/guest/fnv1a.h"
 #include "tests/guest/wl_proto.h"
-#include "tests/guest/wl_wire.h"
+#include "guest-agent/wayland/wl_wire.h"
 
 #define KEYMAP_LINE	"vmsilo-keymap\n"
 #define KEYMAP_SIZE	(4096 + 100)

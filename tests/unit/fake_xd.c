@@ -1,5 +1,5 @@
 /*
- * A fake of tests/guest/virtgpu_dev.c for host tests of vmsilo-wl-test's
+ * A fake of guest-agent/wayland/virtgpu_dev.c for host tests of vmsilo-wl-test's
  * client code: no DRM, the "device" is this file, relaying to a real
  * compositor on $XDG_RUNTIME_DIR/$WAYLAND_DISPLAY the way a cross-domain
  * host does. Blobs are memfds; a POLL arms a thread that waits for one
@@ -21,8 +21,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "tests/guest/virtgpu_dev.h"
-#include "tests/guest/virtgpu_uapi.h"
+#include "guest-agent/wayland/virtgpu_dev.h"
+#include "guest-agent/wayland/virtgpu_uapi.h"
 
 #define MAX_OBJECTS	64
 #define MAX_PIPES	8

@@ -1,7 +1,7 @@
 /*
  * vmsilo-wl-test's wire code on the host: the Wayland encoder and decoder
- * (tests/guest/wl_wire.c) against hand-made bytes, the cross-domain
- * commands and channel-ring parser (tests/guest/cd_msg.c) against the
+ * (guest-agent/wayland/wl_wire.c) against hand-made bytes, the cross-domain
+ * commands and channel-ring parser (guest-agent/wayland/cd_msg.c) against the
  * protocol's offsets, the virtgpu ioctl numbers against the kernel's, and
  * the pattern and checksum the host-side checks recompute.
  */
@@ -9,12 +9,12 @@
 #include <string.h>
 
 #include "check.h"
-#include "tests/guest/cd_msg.h"
+#include "guest-agent/wayland/cd_msg.h"
 #include "tests/guest/fnv1a.h"
 #include "tests/guest/pattern.h"
-#include "tests/guest/virtgpu_uapi.h"
+#include "guest-agent/wayland/virtgpu_uapi.h"
 #include "tests/guest/wl_proto.h"
-#include "tests/guest/wl_wire.h"
+#include "guest-agent/wayland/wl_wire.h"
 
 static uint32_t u32_at(const void *buf, size_t off)
 {

@@ -8,8 +8,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "virtgpu_dev.h"
-#include "virtgpu_uapi.h"
+#include "guest-agent/wayland/virtgpu_dev.h"
+#include "guest-agent/wayland/virtgpu_uapi.h"
 
 #define DRI_DIR		"/dev/dri"
 #define DRIVER_NAME	"virtio_gpu"

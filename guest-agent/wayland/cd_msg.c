@@ -1,7 +1,7 @@
 /* Cross-domain commands and channel-ring messages: see cd_msg.h. */
 #include <string.h>
 
-#include "cd_msg.h"
+#include "guest-agent/wayland/cd_msg.h"
 
 #define CMD_SIZE_MAX	0xffffu
 

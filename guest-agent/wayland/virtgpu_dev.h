@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cd_msg.h"
+#include "guest-agent/wayland/cd_msg.h"
 
 /* vmsilo-wl-test's exit statuses. */
 enum {

@@ -1,7 +1,7 @@
 /* The Wayland wire format: see wl_wire.h. */
 #include <string.h>
 
-#include "wl_wire.h"
+#include "guest-agent/wayland/wl_wire.h"
 
 static size_t pad4(size_t n)
 {
