@@ -393,9 +393,14 @@ static void handle_request(struct wlp_conn *c, const struct wl_hdr *h, uint8_t *
 	int fd = -1;
 	enum wlp_iface iface;
 
-	if (!m) {
-		wlp_conn_kill(c, "request %u on %s object %u", h->opcode, o ? "a" : "no such",
+	if (!o) {
+		wlp_conn_kill(c, "request %u on object %u, which does not exist", h->opcode,
 			      h->object);
+		return;
+	}
+	if (!m) {
+		wlp_conn_kill(c, "request %u on %s %u, which has no such request", h->opcode,
+			      wlp_ifaces[o->iface].name, h->object);
 		return;
 	}
 	iface = (enum wlp_iface)o->iface;
@@ -535,8 +540,8 @@ static void handle_event(struct wlp_conn *c, const struct wl_hdr *h, uint8_t *ms
 	int fd = -1;
 
 	if (!m) {
-		wlp_conn_kill(c, "the compositor sent event %u for %s object %u", h->opcode,
-			      o ? "a" : "no such", h->object);
+		wlp_conn_kill(c, "the compositor sent event %u for object %u, %s", h->opcode,
+			      h->object, o ? "which has no such event" : "which does not exist");
 		return;
 	}
 	wl_args_init(&a, msg, h->size);

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -82,6 +83,21 @@ bool wlp_fd_request(struct wlp_conn *c, enum wlp_iface iface, uint16_t opcode, i
 	return true;
 }
 
+/* The client gets the copy read-only, as compositors hand out keymaps:
+ * the same file opened again through /proc, if /proc is there. */
+static int read_only(int fd)
+{
+	char path[32];
+	int ro;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	if (ro < 0)
+		return fd;
+	close(fd);
+	return ro;
+}
+
 /* The compositor's memory as a sealed memfd of our own. */
 static int copy_blob(struct wlp_conn *c, const struct cd_item *item)
 {
@@ -107,7 +123,7 @@ static int copy_blob(struct wlp_conn *c, const struct cd_item *item)
 		wlp_conn_kill(c, "a local copy of a compositor memfd failed: %s", strerror(errno));
 	}
 	c->link->ops->blob_free(c->link, &b);
-	return fd;
+	return fd < 0 ? fd : read_only(fd);
 }
 
 int wlp_fd_event(struct wlp_conn *c, enum wlp_iface iface, uint16_t opcode,

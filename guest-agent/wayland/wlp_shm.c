@@ -103,6 +103,7 @@ static void mem_unref(struct wlp_conn *c, struct wlp_hostmem *m)
 {
 	if (!m || --m->refs)
 		return;
+	wlp_flush_host(c);	/* a SEND still waiting may name the blob */
 	c->link->ops->blob_free(c->link, &m->blob);
 	free(m);
 }

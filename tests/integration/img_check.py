@@ -6,6 +6,13 @@
   img_check.py ppm-nonblank FILE MIN  at least MIN % of the pixels are not
                                       the most common colour (fbcon's text)
   img_check.py png-differs A B        the two PNGs' pixels differ
+  img_check.py png-framed FILE W H B  a W x H box whose B-wide frame is all
+                                      white and whose inside is at least a
+                                      tenth strongly coloured pixels
+                                      (weston-simple-shm's window: 250 250 20)
+  img_check.py png-coloured FILE MIN  at least MIN strongly coloured pixels
+                                      (a channel spread over 150: no grey
+                                      background or panel is)
 
 The pattern (vmsilo-wl-test's, and linux_gpu.sh's /dev/fb0 one): four
 vertical bands of equal width, left to right pure red, green, blue and
@@ -291,6 +298,56 @@ def cmd_differs(path_a, path_b):
     return 0 if diff else 1
 
 
+def saturated(px):
+    return max(px) - min(px) > 150
+
+
+def frame_white(img, x, y, w, h, border):
+    white = b"\xff" * 3
+    for yy in range(y, y + h):
+        row = img.row(yy)
+        if y + border <= yy < y + h - border:
+            spans = ((x, x + border), (x + w - border, x + w))
+        else:
+            spans = ((x, x + w),)
+        for x0, x1 in spans:
+            if row[x0 * 3:x1 * 3] != white * (x1 - x0):
+                return False
+    return True
+
+
+def inside_coloured(img, x, y, w, h, border):
+    inner = [(xx, yy) for yy in range(y + border, y + h - border, 2)
+             for xx in range(x + border, x + w - border, 2)]
+    hits = sum(1 for xx, yy in inner if saturated(img.pixel(xx, yy)))
+    return hits * 10 >= len(inner), hits, len(inner)
+
+
+def cmd_framed(path, w, h, border):
+    img = load("png", path)
+    white_run = b"\xff" * 3 * w
+    for y in range(0, img.height - h + 1):
+        row = img.row(y)
+        x = row.find(white_run)
+        while x >= 0:
+            if x % 3 == 0 and frame_white(img, x // 3, y, w, h, border):
+                ok, hits, n = inside_coloured(img, x // 3, y, w, h, border)
+                print("%dx%d white-framed box at %d,%d in %s: %d of %d inside samples coloured" % (
+                    w, h, x // 3, y, path, hits, n))
+                return 0 if ok else 1
+            x = row.find(white_run, x + 1)
+    print("no %dx%d box with a %d-px white frame in %s (%dx%d): %s" % (
+        w, h, border, path, img.width, img.height, colour_boxes(img)))
+    return 1
+
+
+def cmd_coloured(path, minimum):
+    img = load("png", path)
+    hits = sum(1 for i in range(0, len(img.rgb), 3) if saturated(img.rgb[i:i + 3]))
+    print("%s: %d strongly coloured pixels (want at least %d)" % (path, hits, minimum))
+    return 0 if hits >= minimum else 1
+
+
 def usage():
     sys.stderr.write(__doc__.split("\n\n")[1] + "\n")
     return 2
@@ -304,6 +361,10 @@ def main(argv):
             return cmd_nonblank(argv[1], float(argv[2]))
         if len(argv) == 3 and argv[0] == "png-differs":
             return cmd_differs(argv[1], argv[2])
+        if len(argv) == 5 and argv[0] == "png-framed":
+            return cmd_framed(argv[1], int(argv[2]), int(argv[3]), int(argv[4]))
+        if len(argv) == 3 and argv[0] == "png-coloured":
+            return cmd_coloured(argv[1], int(argv[2]))
     except ValueError:
         return usage()
     except (OSError, BadImage) as e:
