@@ -27,7 +27,8 @@ int cross_domain_prepare(void);
 	SANDBOX_ALLOW_EQ(sendmsg, 2, MSG_NOSIGNAL | MSG_DONTWAIT, \
 			 "cross-domain SEND: Wayland bytes and fds to the compositor"), \
 	SANDBOX_ALLOW_EQ(recvmsg, 2, MSG_CMSG_CLOEXEC | MSG_DONTWAIT, \
-			 "cross-domain RECEIVE: Wayland bytes and fds from the compositor"), \
+			 "cross-domain RECEIVE: Wayland bytes and fds from the compositor; " \
+			 "a new compositor connection from the VMM on the fd socket"), \
 	SANDBOX_ALLOW(shutdown, "cross-domain: end a host connection a SEND left half-written"), \
 	SANDBOX_ALLOW_EQ(memfd_create, 1, MFD_CLOEXEC | MFD_ALLOW_SEALING, \
 			 "cross-domain host blobs, and sealed copies of the compositor's memfds"), \

@@ -111,6 +111,33 @@ static int loop_shm_map(void *ctx, uint8_t id, uint64_t offset, int fd, uint64_t
 	return rc;
 }
 
+/* The VMM sends the connected socket before its reply: it is queued here. */
+static int loop_host_connect(void *ctx)
+{
+	struct loop *l = ctx;
+	struct link_shm_fd f = { 0 };
+	uint8_t buf[sizeof(f) + 1];
+	unsigned nfds = 1;
+	uint32_t seq, got;
+	int rc, fd = -1, n;
+
+	if (l->shm_sock < 0)
+		return -ENODEV;
+	pthread_mutex_lock(&shm_lock);
+	seq = ++l->shm_seq;
+	f.seq = htole32(seq);
+	rc = shm_call(l, LINK_HOST_CONNECT, &f, sizeof(f));
+	if (!rc) {
+		n = ctl_ring_recv_fds(l->shm_sock, buf, sizeof(buf), &fd, &nfds);
+		if (n < 0 || nfds != 1 || link_dec_shm_fd(buf, (size_t)n, &got) || got != seq) {
+			ctl_ring_close_fds(&fd, n < 0 ? 0 : nfds);
+			rc = -EPROTO;
+		}
+	}
+	pthread_mutex_unlock(&shm_lock);
+	return rc ? rc : fd;
+}
+
 static int loop_shm_unmap(void *ctx, uint8_t id, uint64_t offset)
 {
 	struct link_shm_unmap p = { .region = id, .offset = htole64(offset) };
@@ -362,7 +389,7 @@ int device_process_prepare(void *arg)
 	p->dev->failed_ctx = l;
 	p->dev->up = (struct vdev_up){ post_event, post_config_changed, l };
 	l->shm_sock = p->shm_sock;
-	p->dev->shm = (struct vdev_shm_ops){ loop_shm_map, loop_shm_unmap, l };
+	p->dev->shm = (struct vdev_shm_ops){ loop_shm_map, loop_shm_unmap, l, loop_host_connect };
 	p->dev->ring = &l->ring;
 	return init_jailed(p->dev);
 }

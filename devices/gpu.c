@@ -450,6 +450,14 @@ static int enable_virgl(struct gpu *g, const char *name, const struct gpu_config
 	return 0;
 }
 
+/* In the VMM, for the GPU process: the compositor's socket found again. */
+static int gpu_socket_reconnect(struct vdev *dev, char *err, size_t errlen)
+{
+	struct gpu *g = of(dev);
+
+	return gpu_socket_connect(dev->name, g->host_socket, g->socket_user, err, errlen);
+}
+
 /* The compositor's socket, found and checked here, shown to the jail. */
 static int open_socket(struct gpu *g, const char *name, const struct device_env *env,
 		       const struct gpu_config *cfg, struct device_grant *grant, char *err,
@@ -465,9 +473,11 @@ static int open_socket(struct gpu *g, const char *name, const struct device_env 
 	fd = gpu_socket_open(name, g->host_socket, env->user_uid, err, errlen);
 	if (fd < 0)
 		return fd;
+	g->socket_user = env->user_uid;
 	if (grant) {
 		grant->socket_fd = fd;
 		grant->socket_name = GPU_SOCKET_NAME;
+		grant->socket_connect = gpu_socket_reconnect;
 	} else {
 		close(fd);
 	}

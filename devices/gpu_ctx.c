@@ -428,10 +428,15 @@ int gpu_host_connect(struct gpu *gpu)
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		int err = errno;
+		int err = errno, again;
 
 		close(fd);
-		return -err;
+		/* The jail shows the socket the compositor had at the start: a
+		 * restarted one is reached through the VMM. */
+		if (err != ECONNREFUSED && err != ENOENT)
+			return -err;
+		again = vdev_host_connect(gpu->dev);
+		return again >= 0 ? again : -err;
 	}
 	return fd;
 }

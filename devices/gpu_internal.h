@@ -95,6 +95,7 @@ struct gpu {
 	struct vdev *dev;
 	struct gpu_config cfg;		/* cfg.wayland_socket not kept */
 	char host_socket[108];		/* the compositor's socket as the VMM found it */
+	uid_t socket_user;		/* who may own it (besides root) */
 	const char *connect_path;	/* that, or "/" GPU_SOCKET_NAME inside the jail */
 	const struct gpu_ctx_type *types[GPU_MAX_CAPSETS];
 	unsigned nr_types;

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "vmm/path_trust.h"
@@ -68,4 +70,26 @@ int gpu_socket_open(const char *name, const char *path, uid_t user, char *err, s
 	reason_only(line, name, path, why, sizeof(why));
 	snprintf(err, errlen, "%s: no Wayland compositor socket at %s: %s; " HINT, name, path, why);
 	return e == ENOENT ? -ENOENT : -EPERM;
+}
+
+int gpu_socket_connect(const char *name, const char *path, uid_t user, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int at = gpu_socket_open(name, path, user, err, errlen), fd, e;
+
+	if (at < 0)
+		return at;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d", at);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(at);
+		return fd;
+	}
+	e = errno;
+	snprintf(err, errlen, "%s: cannot connect to the compositor at %s: %s", name, path,
+		 strerror(e));
+	if (fd >= 0)
+		close(fd);
+	close(at);
+	return -e;
 }

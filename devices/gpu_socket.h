@@ -27,5 +27,9 @@ int gpu_socket_path(const char *configured, uid_t user, char *path, size_t len);
  * start the compositor or set [gpu] wayland_socket").
  */
 int gpu_socket_open(const char *name, const char *path, uid_t user, char *err, size_t errlen);
+/* The same checks, then a non-blocking connection to it: the fd, or -errno
+ * with a line in err. The VMM makes one whenever the GPU process asks
+ * (a compositor restarted has a new socket the jail's bind cannot show). */
+int gpu_socket_connect(const char *name, const char *path, uid_t user, char *err, size_t errlen);
 
 #endif

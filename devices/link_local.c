@@ -143,7 +143,8 @@ int link_local_init(struct link_local *ll, struct vdev *dev)
 	/* Before anything can fail: link_local_destroy closes what is >= 0. */
 	for (unsigned q = 0; q < ops->nr_queues; q++)
 		link->kick_fd[q] = link->call_fd[q] = -1;
-	dev->shm = (struct vdev_shm_ops){ local_shm_map, local_shm_unmap, ll };
+	/* In the VMM the device connects by the path itself: no host_connect. */
+	dev->shm = (struct vdev_shm_ops){ local_shm_map, local_shm_unmap, ll, NULL };
 	rc = vdev_link_set_shm(link, ops);
 	if (rc)
 		return rc;

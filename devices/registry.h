@@ -103,6 +103,10 @@ struct device_grant {
 	 */
 	int socket_fd;
 	const char *socket_name;
+	/* A new connection to that socket, found again by its path (the
+	 * compositor restarted): run in the VMM on the device's request
+	 * (vdev_host_connect), on the VMM's copy of the device. NULL: none. */
+	int (*socket_connect)(struct vdev *dev, char *err, size_t errlen);
 	/* The host's /usr read-only in the jail: drivers loaded at start (virgl's Mesa). */
 	bool host_libs;
 	/* Rules this instance adds to the kind's policy (gpu's allow_wx), or NULL. */

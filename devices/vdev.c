@@ -159,6 +159,11 @@ static int shm_request_ok(const struct vdev *dev, uint8_t id)
 	return dev->shm.map && dev->shm.unmap ? 0 : -ENODEV;
 }
 
+int vdev_host_connect(struct vdev *dev)
+{
+	return dev->shm.host_connect ? dev->shm.host_connect(dev->shm.ctx) : -ENOSYS;
+}
+
 int vdev_shm_map(struct vdev *dev, uint8_t id, uint64_t offset, int fd, uint64_t fd_offset,
 		 uint64_t size, uint32_t prot)
 {

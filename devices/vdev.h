@@ -104,12 +104,14 @@ struct vdev_up {
 	void *ctx;
 };
 
-/* Where a device's map requests go, set by whatever runs it. */
+/* Where a device's map requests go, set by whatever runs it; and its
+ * requests for a new connection to the host socket it was granted. */
 struct vdev_shm_ops {
 	int (*map)(void *ctx, uint8_t id, uint64_t offset, int fd, uint64_t fd_offset,
 		   uint64_t size, uint32_t prot);
 	int (*unmap)(void *ctx, uint8_t id, uint64_t offset);
 	void *ctx;
+	int (*host_connect)(void *ctx);		/* a connected fd, or -errno */
 };
 
 struct vdev_queue {
@@ -180,6 +182,12 @@ void vdev_config_changed(struct vdev *dev, unsigned off, unsigned len);
  * nothing stays mapped at offset: not a late map, nor what was there).
  * Call it from notify, a watch or timer callback, or a thread.
  */
+/*
+ * A new connection to the device's granted host socket, made by the VMM
+ * (which finds the socket again by its path, so a restarted compositor is
+ * reached): the fd, or -ENOSYS where nothing runs the device in a process.
+ */
+int vdev_host_connect(struct vdev *dev);
 int vdev_shm_map(struct vdev *dev, uint8_t id, uint64_t offset, int fd, uint64_t fd_offset,
 		 uint64_t size, uint32_t prot);
 /* Unmaps the mapping that starts at offset: 0, -EINVAL if none, as above. */

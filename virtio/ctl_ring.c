@@ -612,8 +612,10 @@ int ctl_ring_recv_fds(int sock, void *buf, size_t len, int *fds,
 	int err;
 
 	*nfds = 0;
+	/* Never a wait: its sockets are non-blocking, and a device's filter
+	 * allows recvmsg with exactly these flags. */
 	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;

@@ -53,6 +53,7 @@ enum link_type {
 	/* device -> VMM, tagged: the VMM replies (status only) */
 	LINK_SHM_MAP		= 0x104,	/* link_shm_map; its fd on the fd socket */
 	LINK_SHM_UNMAP		= 0x105,	/* link_shm_unmap */
+	LINK_HOST_CONNECT	= 0x106,	/* link_shm_fd: the reply's socket on the fd socket */
 };
 
 #define LINK_MAX_QUEUES		64
@@ -344,6 +345,22 @@ static inline int link_dec_shm_unmap(const struct ctl_msg *m, struct link_shm_un
 		return -EINVAL;
 	p->offset = le64toh(p->offset);
 	return link_zero(p->reserved, sizeof(p->reserved)) ? 0 : -EINVAL;
+}
+
+/*
+ * LINK_HOST_CONNECT (tagged): a new connection to the host socket the
+ * device was granted (the compositor's, found again by its path: it may
+ * have been restarted). On success the VMM sends the connected socket on
+ * the fd socket, as a link_shm_fd with the request's seq, before the reply.
+ */
+static inline int link_dec_host_connect(const struct ctl_msg *m, uint32_t *seq)
+{
+	struct link_shm_fd f;
+
+	if (!m->tag || link_take(m, LINK_HOST_CONNECT, sizeof(f), &f) || f.reserved)
+		return -EINVAL;
+	*seq = le32toh(f.seq);
+	return 0;
 }
 
 /* The fd socket's datagram: exactly a link_shm_fd, reserved zero. */

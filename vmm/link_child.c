@@ -364,6 +364,7 @@ int link_child_start(struct link_child *lc, struct vdev *dev,
 	init_link(lc, dev);
 	lc->shm_sock = lc->proc.shm_sock = lc->shm_fd = -1;
 	lc->log_level_set = opt->log_level_set;
+	lc->socket_connect = opt->socket_connect;
 	lc->log_level = opt->log_level;
 	if (opt->extra_policy && opt->extra_policy->nr_rules && !policy) {
 		snprintf(err, errlen, "%s: %s", dev->name, strerror(ENOMEM));
@@ -459,6 +460,7 @@ static bool take_message(struct link_child *lc, const struct ctl_msg *m)
 		return true;
 	case LINK_SHM_MAP:
 	case LINK_SHM_UNMAP:
+	case LINK_HOST_CONNECT:
 		return link_child_shm_request(lc, m);
 	default:
 		return false;

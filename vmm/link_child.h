@@ -30,6 +30,7 @@ struct link_child {
 	int shm_fd;
 	uint32_t shm_fd_seq;
 	struct log_ratelimit shm_log;
+	int (*socket_connect)(struct vdev *dev, char *err, size_t errlen);
 	/* The device process's own log level (link_child_options). */
 	bool log_level_set;
 	enum log_level log_level;
@@ -60,6 +61,8 @@ struct link_child_options {
 	 * the caller keeps the fd and closes it after the start. */
 	int bind_socket_fd;
 	const char *bind_socket_name;	/* NULL: none */
+	/* The device_grant's socket_connect, for its LINK_HOST_CONNECT. */
+	int (*socket_connect)(struct vdev *dev, char *err, size_t errlen);
 	bool host_libs;			/* the host's /usr in the jail (sandbox_config) */
 	bool log_level_set;		/* the device process logs at log_level */
 	enum log_level log_level;

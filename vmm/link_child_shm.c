@@ -179,14 +179,38 @@ static int unmap(struct link_child *lc, const struct link_shm_unmap *u)
 	return rc;
 }
 
+/* A fresh connection to the device's host socket, sent before the reply. */
+static int host_connect(struct link_child *lc, uint32_t seq)
+{
+	struct link_shm_fd f = { .seq = htole32(seq) };
+	char err[256];
+	int fd, rc;
+
+	if (!lc->socket_connect || lc->shm_sock < 0)
+		return -ENOSYS;
+	fd = lc->socket_connect(lc->dev, err, sizeof(err));
+	if (fd < 0) {
+		refuse(lc, "%s", err);
+		return fd;
+	}
+	rc = ctl_ring_send_fds(lc->shm_sock, &f, sizeof(f), &fd, 1);
+	close(fd);
+	return rc;
+}
+
 bool link_child_shm_request(struct link_child *lc, const struct ctl_msg *m)
 {
 	struct link_shm_unmap u;
 	struct link_shm_map p;
 	struct ctl_msg reply;
+	uint32_t seq;
 	int status;
 
-	if (m->type == LINK_SHM_MAP) {
+	if (m->type == LINK_HOST_CONNECT) {
+		if (link_dec_host_connect(m, &seq))
+			return false;
+		status = host_connect(lc, seq);
+	} else if (m->type == LINK_SHM_MAP) {
 		if (link_dec_shm_map(m, &p))
 			return false;
 		status = map(lc, &p);

@@ -160,6 +160,7 @@ static int start_device(struct vm *vm, struct vm_device *d, const struct config_
 		.nproc = grant->nproc,
 		.bind_socket_fd = grant->socket_fd,
 		.bind_socket_name = grant->socket_fd >= 0 ? grant->socket_name : NULL,
+		.socket_connect = grant->socket_connect,
 		.host_libs = grant->host_libs,
 		.log_level_set = cd->log_level_set, .log_level = cd->log_level,
 	};

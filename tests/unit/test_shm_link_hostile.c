@@ -4,7 +4,10 @@
  * will) and, on a kick, writes straight into its control ring and fd
  * socket what an honest device never sends. The VMM must answer each
  * with an error (or kill the device for a malformed ring message), log
- * it, never block, and hold no fd it did not map.
+ * it, never block, and hold no fd it did not map. Its requests for a new
+ * host connection (LINK_HOST_CONNECT) get the socket the VMM made, an
+ * error when the VMM cannot make one, or ENOSYS with none granted; a
+ * malformed one kills it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +39,8 @@ enum scenario {
 	CUT_CMSG,		/* more fds than the VMM's control buffer: MSG_CTRUNC */
 	FD_FLOOD,		/* fds and no requests, until the socket is full */
 	MALFORMED,		/* a map request of the wrong length */
+	HOST_CONNECT,		/* three new host connections: ok, refused, ok */
+	CONNECT_MALFORMED,	/* a host connection request with reserved bits */
 };
 
 static const struct vdev_shm_region regions[] = { { REGION_ID, 1u << 20 } };
@@ -153,6 +158,23 @@ static void hostile_notify(struct vdev *dev, unsigned q)
 	case MALFORMED:
 		report(dev, raw_map(1, REGION_ID, sizeof(struct link_shm_map) - 1));
 		break;
+	case HOST_CONNECT:
+		for (int i = 0; i < 3; i++) {
+			int s = vdev_host_connect(dev);
+
+			report(dev, s < 0 ? s : write(s, "h", 1) == 1 ? 0 : -EIO);
+			if (s >= 0)
+				close(s);
+		}
+		break;
+	case CONNECT_MALFORMED: {
+		struct link_shm_fd f = { .seq = 1, .reserved = 7 };
+		struct ctl_msg m, reply;
+
+		link_msg_init(&m, LINK_HOST_CONNECT, &f, sizeof(f));
+		report(dev, ctl_ring_call(&lc.proc.ctl, &m, &reply, 1000));
+		break;
+	}
 	}
 }
 
@@ -180,6 +202,29 @@ static void on_event(void *ctx, const void *buf, unsigned len)
 	if (len == sizeof(int32_t) && nr_got < MAX_REPORTS)
 		memcpy(&got[nr_got++], buf, len);
 }
+
+/* The VMM's socket_connect: every other call refused; else one end of a
+ * socket pair whose other end the test reads. */
+static int connect_calls, peer = -1;
+
+static int fake_connect(struct vdev *dev, char *err, size_t errlen)
+{
+	int sv[2];
+
+	(void)dev;
+	if (connect_calls++ % 2) {
+		snprintf(err, errlen, "hostile0: cannot connect to the compositor: refused");
+		return -ECONNREFUSED;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	if (peer >= 0)
+		close(peer);
+	peer = sv[1];
+	return sv[0];
+}
+
+static int (*socket_connect)(struct vdev *dev, char *err, size_t errlen);
 
 /* The main loop for this link, until n reports came or the link died. */
 static void serve_until(unsigned n)
@@ -211,7 +256,7 @@ struct outcome {
 static struct outcome play(enum scenario s, unsigned n)
 {
 	static struct virtio_pci vp;
-	struct link_child_options opt = { .sandbox = false };
+	struct link_child_options opt = { .sandbox = false, .socket_connect = socket_connect };
 	struct msi_routes routes = { 0 };
 	struct outcome o = { 0 };
 	struct log_capture cap;
@@ -339,6 +384,35 @@ static void test_malformed(void)
 	free(o.log);
 }
 
+static void test_host_connect(void)
+{
+	struct outcome o;
+	char byte = 0;
+
+	o = play(HOST_CONNECT, 3);	/* none granted */
+	CHECK_EQ(nr_got, 3);
+	for (unsigned i = 0; i < nr_got; i++)
+		CHECK_EQ(got[i], -ENOSYS);
+	free(o.log);
+	socket_connect = fake_connect;
+	o = play(HOST_CONNECT, 3);
+	CHECK_EQ(nr_got, 3);
+	CHECK_EQ(got[0], 0);
+	CHECK_EQ(got[1], -ECONNREFUSED);
+	CHECK_EQ(got[2], 0);
+	CHECK(peer >= 0 && read(peer, &byte, 1) == 1 && byte == 'h');
+	expect(o, "hostile0: cannot connect to the compositor: refused");
+	CHECK(!lc.dead);
+	CHECK(o.fds_after <= o.fds_before + 1);	/* the peer of the last pair */
+	free(o.log);
+	o = play(CONNECT_MALFORMED, 1);
+	CHECK(lc.dead);
+	expect(o, "hostile0: malformed message type 0x106; killing its device process");
+	free(o.log);
+	socket_connect = NULL;
+	close(peer);
+}
+
 int main(void)
 {
 	test_bad_fds();
@@ -348,5 +422,6 @@ int main(void)
 	test_cut_cmsg();
 	test_fd_flood();
 	test_malformed();
+	test_host_connect();
 	return check_report("test_shm_link_hostile");
 }
