@@ -40,6 +40,7 @@ struct wlp_stats {
 struct wlp_conn {
 	int id;
 	int sock;
+	const char *tag;	/* --tag: put before every window title, or NULL */
 	struct wlp_link *link;
 	char *dead;		/* why it is being closed; NULL while it lives */
 

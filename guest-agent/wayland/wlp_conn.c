@@ -383,6 +383,31 @@ static bool header_to_host(struct wlp_conn *c, uint8_t *msg)
 	return true;
 }
 
+/* xdg_toplevel.set_title with --tag before the title (cut to fit one
+ * message, at a UTF-8 character boundary), sent in place of msg. */
+static void send_tagged_title(struct wlp_conn *c, const uint8_t *msg, size_t size)
+{
+	uint8_t out[WL_MAX_MESSAGE];
+	char title[WL_MAX_MESSAGE];
+	struct wl_args a;
+	struct wl_out m;
+	const char *old;
+	size_t len, room;
+
+	wl_args_init(&a, msg, size);
+	old = wl_arg_string(&a);
+	room = sizeof(title) - 64;
+	snprintf(title, room, "%s%s", c->tag, old ? old : "");
+	len = strlen(title);
+	while (len && ((unsigned char)title[len] & 0xc0) == 0x80)
+		title[--len] = '\0';	/* a character cut in the middle goes */
+	wl_out_begin(&m, out, sizeof(out), get_u32(msg, 0), WLP_XDG_TOPLEVEL_SET_TITLE);
+	wl_out_string(&m, title);
+	size = wl_out_end(&m);
+	if (size)
+		wlp_to_host(c, out, size, NULL, 0);
+}
+
 static void handle_request(struct wlp_conn *c, const struct wl_hdr *h, uint8_t *msg)
 {
 	struct wlp_obj *o = wlp_obj(c, h->object);
@@ -423,7 +448,11 @@ static void handle_request(struct wlp_conn *c, const struct wl_hdr *h, uint8_t *
 	}
 	if (fd >= 0 && !wlp_fd_request(c, iface, h->opcode, fd, &item))
 		return;
-	if (translate(c, m, msg, true) && header_to_host(c, msg))
+	if (!translate(c, m, msg, true) || !header_to_host(c, msg))
+		return;
+	if (c->tag && iface == WLP_XDG_TOPLEVEL && h->opcode == WLP_XDG_TOPLEVEL_SET_TITLE)
+		send_tagged_title(c, msg, h->size);
+	else
 		wlp_to_host(c, msg, h->size, &item, fd >= 0);
 }
 

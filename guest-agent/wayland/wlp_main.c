@@ -27,7 +27,7 @@
 enum { EXIT_OK, EXIT_USAGE, EXIT_SOCKET, EXIT_NO_CROSS_DOMAIN };
 
 struct proxy {
-	const char *node, *host_socket;
+	const char *node, *host_socket, *tag;
 	char node_path[256], path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char lock_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
 	bool stats, verbose;
@@ -38,12 +38,16 @@ struct proxy {
 static volatile sig_atomic_t stopping;
 
 static const char usage_text[] =
-	"usage: vmsilo-wayland-proxy [--socket NAME] [--device PATH] [--stats] [--verbose]\n"
+	"usage: vmsilo-wayland-proxy [--socket NAME] [--tag PREFIX] [--device PATH] [--stats]\n"
+	"                            [--verbose]\n"
 	"\n"
 	"Listens on $XDG_RUNTIME_DIR/NAME (default wayland-0; an absolute NAME is\n"
 	"used as it is) and carries each Wayland client to the host's compositor\n"
 	"through its own cross-domain context of the virtio-gpu device.\n"
+	"  --tag PREFIX        put PREFIX before every window title (\"[banking] \")\n"
 	"  --device PATH       the virtio_gpu DRM node (default: the first one)\n"
+	"wayland-proxy-virtwl's --virtio-gpu (what this proxy always does) and\n"
+	"--wayland-display NAME (the same as --socket) are taken too.\n"
 	"  --host-socket PATH  (tests) connect clients to the compositor at PATH\n"
 	"                      directly, with memfds for host memory\n"
 	"  --stats             a line per client when it goes: commits, bytes\n"
@@ -78,10 +82,14 @@ static void parse(int argc, char **argv, struct proxy *p, const char **name)
 			p->stats = true;
 		} else if (!strcmp(opt, "--verbose")) {
 			p->verbose = true;
+		} else if (!strcmp(opt, "--virtio-gpu")) {
+			continue;	/* wayland-proxy-virtwl's: the only way here */
 		} else if (!val) {
 			usage("an option lacks its value, or is unknown");
-		} else if (!strcmp(opt, "--socket")) {
+		} else if (!strcmp(opt, "--socket") || !strcmp(opt, "--wayland-display")) {
 			*name = argv[++i];
+		} else if (!strcmp(opt, "--tag")) {
+			p->tag = argv[++i];
 		} else if (!strcmp(opt, "--device")) {
 			p->node = argv[++i];
 		} else if (!strcmp(opt, "--host-socket")) {
@@ -186,6 +194,8 @@ static void accept_client(struct proxy *p)
 		wlp_log("a client turned away: %d clients already", MAX_CLIENTS);
 	if (link)
 		p->conns[slot] = wlp_conn_new(++p->next_id, sock, link);
+	if (link && p->conns[slot])
+		p->conns[slot]->tag = p->tag;
 	if (link && !p->conns[slot])
 		link->ops->close(link);
 	if (!link || !p->conns[slot]) {

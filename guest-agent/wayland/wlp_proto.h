@@ -69,5 +69,6 @@ const struct wlp_msg *wlp_event(enum wlp_iface iface, uint16_t opcode);
 #define WLP_DATA_OFFER_RECEIVE		1
 #define WLP_DATA_SOURCE_SEND		1
 #define WLP_KEYBOARD_KEYMAP		0
+#define WLP_XDG_TOPLEVEL_SET_TITLE	2
 
 #endif

@@ -15,6 +15,8 @@
 # - Weston restarted: the client on it is closed, the proxy lives, and a
 #   new client reaches the new Weston; the proxy killed: its client sees
 #   the end, Weston lives;
+# - --tag "[banking] " puts that before the title Weston gets (its
+#   protocol log, weston-debug proto);
 # - without --host-socket on a host with no virtio-gpu the proxy exits 3
 #   with a line saying so.
 # Against wl-fake-compositor (Weston headless has no seat): the keymap
@@ -201,6 +203,22 @@ wait $proxy_pid 2> /dev/null
 kill -0 "$weston_pid" || fail "Weston died with the proxy"
 WAYLAND_DISPLAY=$weston_socket timeout 30 wayland-info > /dev/null || fail "Weston does not answer after the proxy died"
 rm -f "$sock"
+
+# --tag: Weston's protocol log shows the title it got.
+"$proxy" --socket "$work/wl-tag" --host-socket "$weston_socket" --tag "[banking] " \
+	> "$work/proxy-tag.log" 2>&1 &
+tag_pid=$!
+for _ in $(seq 100); do [ -S "$work/wl-tag" ] && break; sleep 0.05; done
+XDG_RUNTIME_DIR=$weston_xdg WAYLAND_DISPLAY=$weston_socket timeout 30 weston-debug proto \
+	> "$work/proto.log" 2>&1 &
+debug_pid=$!
+sleep 1
+timeout 30 "$floor" --socket "$work/wl-tag" --seconds 1 --title "firefox ü" > /dev/null 2>&1
+sleep 1
+kill $tag_pid $debug_pid 2> /dev/null
+wait $tag_pid $debug_pid 2> /dev/null
+grep -aq 'set_title("\[banking\] firefox ü")' "$work/proto.log" ||
+	fail "--tag: Weston got $(grep -a -m1 set_title "$work/proto.log")"
 
 # fds: keymap and clipboard through wl-fake-compositor.
 "$fake" --socket "$work/fake" --log "$work/fake.log" > "$work/fake.out" 2>&1 &
