@@ -108,7 +108,7 @@ bool wlp_fd_request(struct wlp_conn *c, enum wlp_iface iface, uint16_t opcode, i
 		    struct cd_item *item);
 /* An item in an event: the fd for the client (-1: the connection is killed). */
 int wlp_fd_event(struct wlp_conn *c, enum wlp_iface iface, uint16_t opcode,
-		 const struct cd_item *item, uint32_t size_arg);
+		 const struct cd_item *item);
 void wlp_pipe_read(struct wlp_conn *c, uint32_t pipe, bool hang_up, const uint8_t *data,
 		   uint32_t len);
 int wlp_pipes_poll_fds(struct wlp_conn *c, struct pollfd *p, int max);

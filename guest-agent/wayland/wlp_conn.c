@@ -590,7 +590,7 @@ static void handle_event(struct wlp_conn *c, const struct wl_hdr *h, uint8_t *ms
 				      m->name);
 			return;
 		}
-		fd = wlp_fd_event(c, iface, h->opcode, &it, 0);
+		fd = wlp_fd_event(c, iface, h->opcode, &it);
 		if (fd < 0)
 			return;
 	}

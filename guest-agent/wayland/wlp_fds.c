@@ -127,11 +127,10 @@ static int copy_blob(struct wlp_conn *c, const struct cd_item *item)
 }
 
 int wlp_fd_event(struct wlp_conn *c, enum wlp_iface iface, uint16_t opcode,
-		 const struct cd_item *item, uint32_t size_arg)
+		 const struct cd_item *item)
 {
 	int p[2];
 
-	(void)size_arg;
 	if (item->type == CROSS_DOMAIN_ID_TYPE_VIRTGPU_BLOB)
 		return copy_blob(c, item);
 	if (item->type != CROSS_DOMAIN_ID_TYPE_WRITE_PIPE) {

@@ -133,6 +133,9 @@ static int xd_link_take(struct wlp_link *l, const struct pollfd *p, int n, struc
 	memcpy(xl->ring_copy, xl->xd.channel->map, sizeof(xl->ring_copy));
 	if (cd_parse(xl->ring_copy, sizeof(xl->ring_copy), &cm, &why))
 		return -EPROTO;
+	/* The host's end of the stream: the compositor hung up. */
+	if (cm.cmd == CROSS_DOMAIN_CMD_RECEIVE && !cm.len && !cm.n_items)
+		return -ECONNRESET;
 	memset(m, 0, sizeof(*m));
 	m->is_read = cm.cmd == CROSS_DOMAIN_CMD_READ;
 	m->data = cm.data;
