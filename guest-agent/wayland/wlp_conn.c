@@ -456,6 +456,29 @@ static void handle_request(struct wlp_conn *c, const struct wl_hdr *h, uint8_t *
 		wlp_to_host(c, msg, h->size, &item, fd >= 0);
 }
 
+typedef void message_fn(struct wlp_conn *c, const struct wl_hdr *h, uint8_t *msg);
+
+/* Every whole message at the start of buf, handled; the rest kept. */
+static void handle_messages(struct wlp_conn *c, uint8_t *buf, size_t *len, message_fn *handle,
+			    const char *from)
+{
+	size_t at = 0;
+
+	while (!c->dead) {
+		struct wl_hdr h;
+		int r = wl_in_header(buf + at, *len - at, &h);
+
+		if (r < 0)
+			wlp_conn_kill(c, "a malformed message header from %s", from);
+		if (r <= 0)
+			break;
+		handle(c, &h, buf + at);
+		at += h.size;
+	}
+	memmove(buf, buf + at, *len - at);
+	*len -= at;
+}
+
 static void read_client(struct wlp_conn *c)
 {
 	char control[CMSG_SPACE(sizeof(int) * MAX_FDS_PER_SENDMSG)];
@@ -463,7 +486,6 @@ static void read_client(struct wlp_conn *c)
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
 			     .msg_controllen = sizeof(control) };
 	ssize_t n = recvmsg(c->sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	size_t at = 0;
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -489,19 +511,7 @@ static void read_client(struct wlp_conn *c)
 			c->fds[(c->fd_first + c->fd_count++) % WLP_MAX_FDS] = fds[i];
 		}
 	}
-	while (!c->dead) {
-		struct wl_hdr h;
-		int r = wl_in_header(c->in + at, c->in_len - at, &h);
-
-		if (r < 0)
-			wlp_conn_kill(c, "a malformed message header from the client");
-		if (r <= 0)
-			break;
-		handle_request(c, &h, c->in + at);
-		at += h.size;
-	}
-	memmove(c->in, c->in + at, c->in_len - at);
-	c->in_len -= at;
+	handle_messages(c, c->in, &c->in_len, handle_request, "the client");
 	wlp_flush_host(c);
 }
 
@@ -599,8 +609,6 @@ static void handle_event(struct wlp_conn *c, const struct wl_hdr *h, uint8_t *ms
 
 static void host_receive(struct wlp_conn *c, const struct wlp_host_msg *m)
 {
-	size_t at = 0;
-
 	if (m->len > sizeof(c->host_in) - c->host_len ||
 	    m->n_items > WLP_MAX_FDS - c->item_count) {
 		wlp_conn_kill(c, "the compositor's messages overflow the proxy's buffers");
@@ -610,19 +618,7 @@ static void host_receive(struct wlp_conn *c, const struct wlp_host_msg *m)
 	c->host_len += m->len;
 	for (uint32_t i = 0; i < m->n_items; i++)
 		c->items[(c->item_first + c->item_count++) % WLP_MAX_FDS] = m->items[i];
-	while (!c->dead) {
-		struct wl_hdr h;
-		int r = wl_in_header(c->host_in + at, c->host_len - at, &h);
-
-		if (r < 0)
-			wlp_conn_kill(c, "a malformed message header from the compositor");
-		if (r <= 0)
-			break;
-		handle_event(c, &h, c->host_in + at);
-		at += h.size;
-	}
-	memmove(c->host_in, c->host_in + at, c->host_len - at);
-	c->host_len -= at;
+	handle_messages(c, c->host_in, &c->host_len, handle_event, "the compositor");
 }
 
 int wlp_conn_poll_fds(struct wlp_conn *c, struct pollfd *p, int max)
