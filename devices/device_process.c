@@ -111,15 +111,32 @@ static int loop_shm_map(void *ctx, uint8_t id, uint64_t offset, int fd, uint64_t
 	return rc;
 }
 
+/* The socket for request seq from the fd socket, or -EPROTO. One that a
+ * request which timed out here got late is closed on the way. */
+static int take_host_socket(struct loop *l, uint32_t seq)
+{
+	for (unsigned tries = 0; tries < 8; tries++) {
+		uint8_t buf[sizeof(struct link_shm_fd) + 1];
+		unsigned nfds = 1;
+		uint32_t got;
+		int fd = -1, n = ctl_ring_recv_fds(l->shm_sock, buf, sizeof(buf), &fd, &nfds);
+
+		if (n < 0)
+			break;
+		if (nfds == 1 && !link_dec_shm_fd(buf, (size_t)n, &got) && got == seq)
+			return fd;
+		ctl_ring_close_fds(&fd, nfds);
+	}
+	return -EPROTO;
+}
+
 /* The VMM sends the connected socket before its reply: it is queued here. */
 static int loop_host_connect(void *ctx)
 {
 	struct loop *l = ctx;
 	struct link_shm_fd f = { 0 };
-	uint8_t buf[sizeof(f) + 1];
-	unsigned nfds = 1;
-	uint32_t seq, got;
-	int rc, fd = -1, n;
+	uint32_t seq;
+	int rc;
 
 	if (l->shm_sock < 0)
 		return -ENODEV;
@@ -127,15 +144,10 @@ static int loop_host_connect(void *ctx)
 	seq = ++l->shm_seq;
 	f.seq = htole32(seq);
 	rc = shm_call(l, LINK_HOST_CONNECT, &f, sizeof(f));
-	if (!rc) {
-		n = ctl_ring_recv_fds(l->shm_sock, buf, sizeof(buf), &fd, &nfds);
-		if (n < 0 || nfds != 1 || link_dec_shm_fd(buf, (size_t)n, &got) || got != seq) {
-			ctl_ring_close_fds(&fd, n < 0 ? 0 : nfds);
-			rc = -EPROTO;
-		}
-	}
+	if (!rc)
+		rc = take_host_socket(l, seq);
 	pthread_mutex_unlock(&shm_lock);
-	return rc ? rc : fd;
+	return rc;
 }
 
 static int loop_shm_unmap(void *ctx, uint8_t id, uint64_t offset)

@@ -168,6 +168,12 @@ void vdev_post_event(struct vdev *dev, const void *buf, unsigned len);
 void vdev_config_changed(struct vdev *dev, unsigned off, unsigned len);
 
 /*
+ * A new connection to the device's granted host socket, made by the VMM
+ * (which finds the socket again by its path, so a restarted compositor is
+ * reached): the fd, or -ENOSYS where nothing runs the device in a process.
+ */
+int vdev_host_connect(struct vdev *dev);
+/*
  * Asks the VMM to map size bytes of fd, from fd_offset, at offset of the
  * device's shared-memory region id (one of ops->shm_regions), readable or
  * also writable (VDEV_SHM_PROT_*); the guest sees them at the region's BAR
@@ -182,12 +188,6 @@ void vdev_config_changed(struct vdev *dev, unsigned off, unsigned len);
  * nothing stays mapped at offset: not a late map, nor what was there).
  * Call it from notify, a watch or timer callback, or a thread.
  */
-/*
- * A new connection to the device's granted host socket, made by the VMM
- * (which finds the socket again by its path, so a restarted compositor is
- * reached): the fd, or -ENOSYS where nothing runs the device in a process.
- */
-int vdev_host_connect(struct vdev *dev);
 int vdev_shm_map(struct vdev *dev, uint8_t id, uint64_t offset, int fd, uint64_t fd_offset,
 		 uint64_t size, uint32_t prot);
 /* Unmaps the mapping that starts at offset: 0, -EINVAL if none, as above. */
