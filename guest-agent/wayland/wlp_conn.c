@@ -90,23 +90,8 @@ static struct wlp_obj *slot(struct wlp_conn *c, uint32_t id, bool grow)
 		idx = id - WLP_SERVER_ID_START;
 		max = WLP_MAX_SERVER_ID;
 	}
-	if (!id || idx >= max)
+	if (!id || idx >= max || (idx >= *nr && (!grow || !wlp_grow(objs, nr, idx, sizeof(**objs)))))
 		return NULL;
-	if (idx >= *nr) {
-		uint32_t n = *nr ? *nr : 64;
-		struct wlp_obj *bigger;
-
-		if (!grow)
-			return NULL;
-		while (n <= idx)
-			n *= 2;
-		bigger = realloc(*objs, n * sizeof(**objs));
-		if (!bigger)
-			return NULL;
-		memset(bigger + *nr, 0, (n - *nr) * sizeof(**objs));
-		*objs = bigger;
-		*nr = n;
-	}
 	return &(*objs)[idx];
 }
 

@@ -6,22 +6,28 @@
 
 #define MAX_HOST_ID	(2 * WLP_MAX_CLIENT_ID)	/* retired ids wait for their delete_id */
 
-static bool grow(uint32_t **v, uint32_t *nr, uint32_t need)
+bool wlp_grow(void *array, uint32_t *nr, uint32_t need, size_t elem)
 {
+	void **v = array;
 	uint32_t n = *nr ? *nr : 64;
-	uint32_t *bigger;
+	uint8_t *bigger;
 
 	if (need < *nr)
 		return true;
 	while (n <= need)
 		n *= 2;
-	bigger = realloc(*v, n * sizeof(**v));
+	bigger = realloc(*v, (size_t)n * elem);
 	if (!bigger)
 		return false;
-	memset(bigger + *nr, 0, (n - *nr) * sizeof(**v));
+	memset(bigger + (size_t)*nr * elem, 0, (size_t)(n - *nr) * elem);
 	*v = bigger;
 	*nr = n;
 	return true;
+}
+
+static bool grow(uint32_t **v, uint32_t *nr, uint32_t need)
+{
+	return wlp_grow(v, nr, need, sizeof(**v));
 }
 
 bool wlp_ids_init(struct wlp_ids *ids)

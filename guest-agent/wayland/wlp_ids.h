@@ -11,6 +11,7 @@
 #define VMSILO_WLP_IDS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define WLP_SERVER_ID_START	0xff000000u
@@ -23,6 +24,9 @@ struct wlp_ids {
 	uint32_t *free_ids, nr_free, cap_free;
 	uint32_t next_fresh;
 };
+
+/* *array (of *nr elements of elem bytes) grown, zeroed, to hold index need. */
+bool wlp_grow(void *array, uint32_t *nr, uint32_t need, size_t elem);
 
 bool wlp_ids_init(struct wlp_ids *ids);
 void wlp_ids_free(struct wlp_ids *ids);
