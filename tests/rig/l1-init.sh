@@ -67,6 +67,38 @@ port() {
 out=$(port rig.stdout) || die "no rig.stdout port"
 err=$(port rig.stderr) || die "no rig.stderr port"
 
+# What each task of L1 waits on, for rig.sh to print when a job is about
+# to time out: state and kernel wait channel of every user task, and the
+# kernel stack of the ones in uninterruptible sleep or in a VMM. Builtins
+# only: forks are slow in a busy L1.
+dump_tasks() {
+	echo "rig-l1-tasks: at $(cat /proc/uptime)"
+	for t in /proc/[0-9]*/task/[0-9]*; do
+		read -r stat <"$t/stat" 2>/dev/null || continue
+		read -r comm <"$t/comm" 2>/dev/null
+		read -r wchan <"$t/wchan" 2>/dev/null
+		set -- ${stat##*) }
+		[ "$2" = 2 ] && [ "$1" != D ] && continue    # idle kernel threads
+		echo "rig-l1-task: ${t#/proc/} $comm state=$1 wchan=$wchan"
+		case "$1:$comm" in D:* | *:vmsilo* | *:qemu* | *:vcpu*)
+			while read -r frame; do echo "rig-l1-task:   $frame"; done <"$t/stack" 2>/dev/null ;;
+		esac
+	done
+}
+
+# A line on the console every 30 s lets rig.sh tell an L1 that froze (its
+# one vCPU or its clock stopped, which no RCU report shows) from a slow job;
+# a file "dump" in the run directory asks for dump_tasks.
+heartbeat() {
+	n=0
+	while sleep 10; do
+		[ -e /rigctl/dump ] && { rm -f /rigctl/dump; dump_tasks; }
+		n=$((n + 1))
+		[ $((n % 3)) = 0 ] && echo "rig-l1-beat: alive at $(cat /proc/uptime)"
+	done
+}
+heartbeat &
+
 : >/rigctl/started    # its host mtime tells rig.sh when the job started
 chroot $n /bin/bash "$RIG_DIR/job.sh" <$n/dev/null >"$out" 2>"$err"
 echo $? >/rigctl/status

@@ -285,20 +285,46 @@ qemu=(qemu-system-x86_64 -nodefaults -no-user-config -display none -no-reboot
 # minute, nothing else moving) never dies by itself; after the third report
 # (about two and a half minutes of stall) it is treated as dead, so the run
 # is retried instead of waiting for --timeout. One report alone can be a
-# busy host and is left to recover.
+# busy host and is left to recover. An L1 that froze without a report (its
+# vCPU halted for good, its clock stopped: QEMU idle) misses the heartbeat
+# l1-init.sh writes every 30 s; after L1_FROZEN_SECS without one it is dead
+# too. Even a starved L1 vCPU runs a 30 s timer within minutes.
 L1_STALL_REPORTS=3
+L1_FROZEN_SECS=240
+# So that a timeout says where the job waits, L1 is asked for a dump of its
+# tasks this long before --timeout (its heartbeat looks every 10 s).
+L1_DUMP_BEFORE=60
 watch_l1() { # QEMU_PID
-	local n
+	local n beats last_beats=0 t0=$SECONDS last=$SECONDS dumped=0 why=""
 	while kill -0 "$1" 2>/dev/null; do
 		sleep 5
 		n=$(grep -a -c -E 'rcu_(preempt|sched) detected stalls|soft lockup' \
 			"$run/console.log" 2>/dev/null || true)
+		beats=$(grep -a -c 'rig-l1-beat: alive' "$run/console.log" 2>/dev/null || true)
+		[ "${beats:-0}" = "$last_beats" ] || { last_beats=$beats; last=$SECONDS; }
 		if [ "${n:-0}" -ge "$L1_STALL_REPORTS" ]; then
-			echo "rig-l1: L1 stalled ($n RCU stall or lockup reports)" >>"$run/console.log"
+			why="$n RCU stall or lockup reports"
+		elif [ $((SECONDS - last)) -ge "$L1_FROZEN_SECS" ]; then
+			why="no heartbeat for $((SECONDS - last)) s"
+		fi
+		if [ -n "$why" ]; then
+			echo "rig-l1: L1 stalled ($why)" >>"$run/console.log"
 			kill -TERM "$1" 2>/dev/null	# timeout(1) passes it to QEMU
 			return
 		fi
+		if [ "$dumped" = 0 ] && [ "$timeout" -gt $((2 * L1_DUMP_BEFORE)) ] &&
+			[ $((SECONDS - t0)) -ge $((timeout - L1_DUMP_BEFORE)) ]; then
+			: >"$run/dump"
+			dumped=1
+		fi
 	done
+}
+
+# After a timeout: L1's last heartbeat and the task dump it wrote.
+show_l1_state() {
+	tr -d '\r' <"$run/console.log" 2>/dev/null | grep -a 'rig-l1-beat: ' | tail -n 1 >&2
+	tr -d '\r' <"$run/console.log" 2>/dev/null | sed -n '/rig-l1-tasks: at/,$p' |
+		grep -a 'rig-l1-task' | head -n 300 >&2
 }
 
 show_output() {
@@ -307,14 +333,14 @@ show_output() {
 }
 
 for attempt in 1 2; do
-	rm -f "$run"/{status,started,console.log,qemu.log}
+	rm -f "$run"/{status,started,console.log,qemu.log,dump}
 	: >"$run/stdout"
 	: >"$run/stderr"
 	t_qemu=$(date +%s.%N)
 	info "starting L1 (attempt $attempt) after $(elapsed "$t_start" "$t_qemu")s of setup"
 	timeout -k 5 "$timeout" "${qemu[@]}" </dev/null >"$run/qemu.log" 2>&1 &
 	qpid=$!
-	watch_l1 "$qpid" &
+	watch_l1 "$qpid" 9>&- &    # its sleeps must not hold the run lock
 	watcher=$!
 	set +e
 	wait "$qpid"
@@ -344,7 +370,8 @@ for attempt in 1 2; do
 		"$run/console.log" 2>/dev/null | tr -d '\r' || true)
 	if [ "$qrc" = 124 ] && [ -z "$reason" ]; then
 		show_output
-		say "timeout: command did not finish within ${timeout}s; killed L1 (exit 124)"
+		say "timeout: command did not finish within ${timeout}s; killed L1 (exit 124); L1's state before:"
+		show_l1_state
 		exit 124
 	fi
 	reason=${reason:-no exit status, QEMU exit code $qrc}
