@@ -59,6 +59,9 @@ run() {
 
 # Starts a VM in the background with a watchdog; finish waits; both set pid/rc.
 start() {
+	# The VMM truncates the console when it opens it, which can come after
+	# wait_for's first look: a second start must not find the first's lines.
+	rm -f "$work/$1.console"
 	"$vmm" --config "$work/$1.toml" > /dev/null 2> "$work/$1.err" &
 	pid=$!
 	(sleep 300; kill -KILL $pid) > /dev/null 2>&1 &
