@@ -79,6 +79,16 @@ vmsilo_install_qemu_utils() {
 	vmsilo_install_backported qemu-utils vmsilo_storage_daemon_ok
 }
 
+# QEMU's virtio-gpu-gl and egl-headless (the GL bench's baseline), from the
+# rig's QEMU release; they run on the same virglrenderer as ours.
+vmsilo_qemu_opengl_ok() {
+	qemu-system-x86_64 -device help 2> /dev/null | grep -q '"virtio-gpu-gl-pci"'
+}
+
+vmsilo_install_qemu_opengl() {
+	vmsilo_install_backported qemu-system-modules-opengl vmsilo_qemu_opengl_ok
+}
+
 # The C virtiofsd, unpacked into the rig cache (tests/rig/virtiofsd.sh).
 vmsilo_install_virtiofsd() {
 	"$(dirname "${BASH_SOURCE[0]}")/rig/virtiofsd.sh" ||

@@ -6,6 +6,12 @@
 //   VMSILO gl-vendor=... / gl-renderer=... / gl-version=...
 //   VMSILO gl-pixels=N gl-mismatch=M [gl-first-bad=x,y:got/want]
 // and exits 0 only when every pixel is within 1 LSB per channel.
+// With --frames N it then draws and reads back the same image N times more,
+// each frame checked, and prints
+//   VMSILO gl-bench frames=N seconds=S fps=F
+// the fixed work per frame of tests/bench/gl.sh: a submitted command
+// stream, a fence waited for and a 16 KiB transfer back, as an
+// application's frame costs the VMM.
 // Dynamically linked: it runs on the host userland the rig's guests see.
 #include <EGL/egl.h>
 #include <EGL/eglext.h>
@@ -14,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SIZE 64
 #define HALF (SIZE / 2)
@@ -155,19 +162,29 @@ static int close_enough(const uint8_t *got, const uint8_t *want)
 	return 1;
 }
 
-static int check(const uint8_t *px)
+// The number of pixels off by more than 1 LSB; the first one's index.
+static int mismatches(const uint8_t *px, int *first)
 {
-	int bad = 0, first = -1;
+	int bad = 0;
 	uint8_t want[4];
 
+	*first = -1;
 	for (int i = 0; i < SIZE * SIZE; i++) {
 		expected(i % SIZE, i / SIZE, want);
 		if (!close_enough(px + 4 * i, want)) {
-			if (first < 0)
-				first = i;
+			if (*first < 0)
+				*first = i;
 			bad++;
 		}
 	}
+	return bad;
+}
+
+static int check(const uint8_t *px)
+{
+	int first, bad = mismatches(px, &first);
+	uint8_t want[4];
+
 	printf("VMSILO gl-pixels=%d gl-mismatch=%d", SIZE * SIZE, bad);
 	if (first >= 0) {
 		const uint8_t *g = px + 4 * first;
@@ -180,13 +197,66 @@ static int check(const uint8_t *px)
 	return bad == 0 ? 0 : 1;
 }
 
-int main(void)
+static int render_and_read(GLuint program, uint8_t *px)
+{
+	draw(program);
+	glReadPixels(0, 0, SIZE, SIZE, GL_RGBA, GL_UNSIGNED_BYTE, px);
+	return glGetError() == GL_NO_ERROR;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static int bench(GLuint program, uint8_t *px, long frames)
+{
+	struct timespec t0;
+	double s;
+	int first;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (long i = 0; i < frames; i++) {
+		if (!render_and_read(program, px))
+			return fail("glReadPixels");
+		if (mismatches(px, &first)) {
+			printf("VMSILO gl-bench-frame=%ld ", i);
+			return check(px);
+		}
+	}
+	s = seconds_since(&t0);
+	printf("VMSILO gl-bench frames=%ld seconds=%.3f fps=%.2f\n", frames, s, frames / s);
+	return 0;
+}
+
+static long frames_arg(int argc, char **argv)
+{
+	char *end;
+	long n;
+
+	if (argc == 1)
+		return 0;
+	if (argc != 3 || strcmp(argv[1], "--frames"))
+		return -1;
+	n = strtol(argv[2], &end, 10);
+	return *end || n < 1 ? -1 : n;
+}
+
+int main(int argc, char **argv)
 {
 	static uint8_t px[SIZE * SIZE * 4];
+	long frames = frames_arg(argc, argv);
 	EGLDisplay dpy;
 	GLuint program;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (frames < 0) {
+		fprintf(stderr, "usage: vmsilo-gl-check [--frames N]\n");
+		return 2;
+	}
 	dpy = open_display();
 	if (dpy == EGL_NO_DISPLAY)
 		return fail("no surfaceless EGL display");
@@ -200,9 +270,9 @@ int main(void)
 	program = make_program();
 	if (!program)
 		return fail("shader program");
-	draw(program);
-	glReadPixels(0, 0, SIZE, SIZE, GL_RGBA, GL_UNSIGNED_BYTE, px);
-	if (glGetError() != GL_NO_ERROR)
+	if (!render_and_read(program, px))
 		return fail("glReadPixels");
-	return check(px);
+	if (check(px))
+		return 1;
+	return frames ? bench(program, px, frames) : 0;
 }

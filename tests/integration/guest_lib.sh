@@ -169,6 +169,13 @@ l1_root_share() {
 	echo "$dir"
 }
 
+# l1_modprobe MODULE MODDIR: loads MODULE in L1, whose kernel is the rig's:
+# its modules are in the rig's tree (MODDIR: rig.sh --print-modules-dir).
+l1_modprobe() {
+	modprobe "$1" 2> /dev/null ||
+		modprobe -d "$(cd "$2/../../.." && pwd)" -S "$(basename "$2")" "$1"
+}
+
 # virtiofsd_args SOCKET SOURCE [CACHE]: sets the array virtiofsd_argv, the
 # command line both L2 VMMs' backends share (cache defaults to auto). Its
 # own sandbox stays on; it serves one frontend and exits when it goes.

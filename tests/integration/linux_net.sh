@@ -61,10 +61,7 @@ source "$here/guest_lib.sh"
 want=$(sha256sum < "$data" | cut -d' ' -f1)
 
 # L1 runs the rig's kernel: its tun module is in the rig's module tree.
-if [ ! -c /dev/net/tun ]; then
-	modprobe tun 2> /dev/null ||
-		modprobe -d "$(cd "$moddir/../../.." && pwd)" -S "$(basename "$moddir")" tun
-fi
+[ -c /dev/net/tun ] || l1_modprobe tun "$moddir"
 
 # vmsilo's MAC rule (docs/config.md): FNV-1a 64 of "<vm>/<interface>", the
 # six low bytes lowest first, locally administered unicast. Bash arithmetic
