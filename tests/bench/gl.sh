@@ -66,11 +66,7 @@ cmd=$(urlencode "$script")
 # Each VMM gets 40 minutes: under QEMU one gl-check has taken two minutes
 # on a quiet machine, most of it before the first frame.
 run_vmsilo() {
-	config v "$vmlinux" 1 512 cmd "virtiofsd = \"$virtiofsd\"
-[[shared_dir]]
-tag = \"root\"
-path = \"$l1root\"
-readonly = true
+	config v "$vmlinux" 1 512 cmd "$(root_share_toml "$virtiofsd" "$l1root")
 [gpu]
 wayland = false
 opengl = true" > /dev/null

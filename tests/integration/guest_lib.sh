@@ -204,6 +204,12 @@ virtiofsd_start() {
 	return 1
 }
 
+# root_share_toml VIRTIOFSD ROOT: the config lines of a guest whose root is
+# L1's (ROOT, from l1_root_share) over virtiofs: share "root", read-only.
+root_share_toml() {
+	printf 'virtiofsd = "%s"\n[[shared_dir]]\ntag = "root"\npath = "%s"\nreadonly = true\n' "$1" "$2"
+}
+
 # host_root_params TAG CMD: kernel parameters for the host-userland guest
 # whose root is share TAG, running CMD (a shell command) as init.sh's cmd.
 host_root_params() {

@@ -58,11 +58,7 @@ for d in /sys/bus/pci/devices/*; do
 done
 /usr/local/bin/vmsilo-gl-check > /tmp/again.out 2>&1; echo "VMSILO again-rc=$?"
 sed "s/^VMSILO /VMSILO again-/" /tmp/again.out'
-config g "$vmlinux" 1 512 cmd "virtiofsd = \"$virtiofsd\"
-[[shared_dir]]
-tag = \"root\"
-path = \"$l1root\"
-readonly = true
+config g "$vmlinux" 1 512 cmd "$(root_share_toml "$virtiofsd" "$l1root")
 [gpu]
 wayland = false
 opengl = true" > /dev/null

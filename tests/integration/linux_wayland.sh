@@ -88,11 +88,7 @@ grep -v "stats\|connected\|went away\|listening" /tmp/proxy.log | sed "s/^/VMSIL
 EOS
 
 weston_start w 640 480 || { echo "FAIL: Weston headless did not start in L1"; exit 1; }
-config g "$vmlinux" 1 768 cmd "virtiofsd = \"$virtiofsd\"
-[[shared_dir]]
-tag = \"root\"
-path = \"$l1root\"
-readonly = true
+config g "$vmlinux" 1 768 cmd "$(root_share_toml "$virtiofsd" "$l1root")
 [[shared_dir]]
 tag = \"ctl\"
 path = \"$ctl\"
