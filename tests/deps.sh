@@ -5,13 +5,15 @@
 # Build, unit tests, fuzz harnesses (libFuzzer is in libclang-rt-14-dev),
 # nested rig (QEMU, busybox, kernel tools), benchmarks; the GPU tests'
 # compositors, their clients and screenshot checks (weston, wayland-utils,
-# libwayland-dev, wayland-protocols, python3); virgl's renderer and the
-# Mesa it runs on (llvmpipe here: libgl1-mesa-dri), with mesa-utils for
-# the guest's GL programs (the rig's guests see the host's userland).
+# libwayland-dev, wayland-protocols, python3; xvfb for a Weston with a
+# seat, wl-clipboard's wl-copy and wl-paste for the clipboard tests);
+# virgl's renderer and the Mesa it runs on (llvmpipe here:
+# libgl1-mesa-dri), with mesa-utils for the guest's GL programs (the rig's
+# guests see the host's userland).
 VMSILO_DEPS=(cmake make gcc clang libclang-rt-14-dev libc6-dev pkg-config busybox-static cpio
 	xz-utils zstd procps tmux util-linux libseccomp-dev libcap-ng-dev
 	liburing-dev erofs-utils e2fsprogs kmod socat systemd iproute2 fio
-	weston wayland-utils libwayland-dev wayland-protocols python3
+	weston wayland-utils libwayland-dev wayland-protocols python3 xvfb wl-clipboard
 	libvirglrenderer-dev libepoxy-dev libgbm-dev libegl1-mesa-dev libegl-dev libgles-dev libgl1-mesa-dri mesa-utils)
 
 # The nested rig needs QEMU 8 or newer. Under bookworm's 7.2 the L2 guest

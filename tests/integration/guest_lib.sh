@@ -251,9 +251,9 @@ qemu_host_root() {
 # --- GPU: host compositors ---------------------------------------------------
 # The host side of virtio-gpu's cross-domain tests (linux_gpu.sh,
 # bench/gpu.sh, unit/test_weston_pattern.sh): Weston headless, and
-# wl-fake-compositor for the fds Weston never sends (it has no seat).
+# wl-fake-compositor for the fds Weston never sends.
 
-GPU_HOST_TOOLS="weston weston-screenshooter wayland-info python3"
+GPU_HOST_TOOLS="weston weston-screenshooter wayland-info python3 Xvfb wl-copy wl-paste"
 
 # What of $GPU_HOST_TOOLS is missing, as words (nothing when all are there).
 gpu_host_tools_missing() {
@@ -273,7 +273,16 @@ gpu_host_tools_missing() {
 # neither). Sets weston_pid, weston_xdg and weston_socket (an absolute
 # path, for [gpu] wayland_socket). Fails, having stopped it, when the
 # socket is not there within 60 s (TCG is slow).
-weston_start() { # NAME WIDTH HEIGHT
+# With "seat" as the fourth word, Weston runs on its X11 backend in an
+# Xvfb of its own instead: the same pixman output and screenshots, plus a
+# seat with a keyboard, which gives each new window the focus a clipboard
+# client needs (headless Weston has no seat: its selection stays empty).
+weston_start() { # NAME WIDTH HEIGHT [seat]
+	local backend=headless-backend.so
+	if [ "${4:-}" = seat ]; then
+		xvfb_start "$1" "$2" "$3" || return 1
+		backend=x11-backend.so
+	fi
 	weston_xdg=$work/$1.xdg
 	weston_socket=$weston_xdg/wl-test
 	mkdir -p "$weston_xdg" && chmod 0700 "$weston_xdg"
@@ -286,7 +295,7 @@ weston_start() { # NAME WIDTH HEIGHT
 	focus-animation=none
 	background-color=0xff202020
 	EOT
-	XDG_RUNTIME_DIR=$weston_xdg weston --backend=headless-backend.so --use-pixman --debug \
+	XDG_RUNTIME_DIR=$weston_xdg weston --backend=$backend --use-pixman --debug \
 		--width="$2" --height="$3" --socket=wl-test --idle-time=0 --config="$work/$1.weston.ini" \
 		--log="$work/$1.weston.log" > "$work/$1.weston.out" 2>&1 &
 	weston_pid=$!
@@ -304,6 +313,30 @@ weston_start() { # NAME WIDTH HEIGHT
 weston_stop() {
 	kill -TERM "$weston_pid" 2> /dev/null
 	wait "$weston_pid" 2> /dev/null
+	[ -z "${xvfb_pid:-}" ] && return 0
+	kill -TERM "$xvfb_pid" 2> /dev/null
+	wait "$xvfb_pid" 2> /dev/null
+	xvfb_pid=
+}
+
+# xvfb_start NAME WIDTH HEIGHT: an X server for Weston's X11 backend on the
+# first free display (Xvfb picks it and writes it to -displayfd), local
+# connections only. Sets xvfb_pid and exports DISPLAY.
+xvfb_start() { # NAME WIDTH HEIGHT
+	local out=$work/$1.xvfb.display
+	rm -f "$out"
+	Xvfb -displayfd 3 -screen 0 "$2x$3x24" -nolisten tcp 3> "$out" > "$work/$1.xvfb.log" 2>&1 &
+	xvfb_pid=$!
+	for _ in $(seq 600); do
+		[ -s "$out" ] && { export DISPLAY=":$(head -n 1 "$out")"; return 0; }
+		kill -0 $xvfb_pid 2> /dev/null || break
+		sleep 0.1
+	done
+	echo "Xvfb did not start:"
+	tail -n 5 "$work/$1.xvfb.log" 2> /dev/null
+	kill -KILL $xvfb_pid 2> /dev/null
+	xvfb_pid=
+	return 1
 }
 
 # weston_screenshot FILE: the whole output as a PNG (weston-screenshooter

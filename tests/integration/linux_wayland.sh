@@ -17,7 +17,11 @@
 # - the proxy killed under weston-simple-shm: the client ends, the VM and
 #   the VMM live, a new proxy serves a new client whose pattern shows;
 # - Weston restarted under a mapped client: that client is closed, the
-#   next one reaches the new Weston and its pattern shows there;
+#   next one reaches the new Weston and its pattern shows there; the new
+#   Weston runs in Xvfb (guest_lib's weston_start ... seat) for its seat;
+# - the clipboard through the proxy's pipes, with that seat: 48 KiB of text
+#   copied by wl-copy in the guest and pasted by wl-paste on the host, then
+#   the other way, each compared by SHA-256;
 # - no seccomp kill, no GPU process death, the VM powers off cleanly.
 # Budget: the guest boots in one to two minutes in the rig; each step gets
 # up to 4 minutes (Mesa and the clients start slowly under nested TCG),
@@ -83,6 +87,11 @@ echo "VMSILO floor2=$(mapped /tmp/floor2.out)"; gate floor2
 echo "VMSILO floor2-after-restart=$(ended $fpid)"; gate weston-back
 /usr/local/bin/vmsilo-wl-floor-client --socket $sock --seconds 1200 > /tmp/floor3.out 2>&1 & fpid=$!
 echo "VMSILO floor3=$(mapped /tmp/floor3.out)"; gate floor3; kill $fpid
+head -c 36864 /dev/urandom | base64 -w0 > /tmp/clip-out
+WAYLAND_DISPLAY=wayland-0 timeout 240 wl-copy < /tmp/clip-out
+echo "VMSILO guest-copied=$? $(sha256sum < /tmp/clip-out | cut -c1-64)"; gate clip-host
+WAYLAND_DISPLAY=wayland-0 timeout 240 wl-paste -n > /tmp/clip-in
+echo "VMSILO guest-pasted=$? $(sha256sum < /tmp/clip-in | cut -c1-64) $(wc -c < /tmp/clip-in)"
 kill $ppid; sleep 1; sed -n "s/^vmsilo-wayland-proxy: \(client .*stats.*\)/VMSILO proxy-\1/p" /tmp/proxy.log
 grep -v "stats\|connected\|went away\|listening" /tmp/proxy.log | sed "s/^/VMSILO proxy-log: /" | head -20
 EOS
@@ -167,7 +176,7 @@ step proxy-killed && step floor2
 pattern_shows floor2 "the new proxy's client on the host"
 
 weston_stop
-weston_start w 640 480 || bad "Weston did not start again" g
+weston_start w 640 480 seat || bad "Weston (with a seat, in Xvfb) did not start again" g
 go floor2
 step floor2-after-restart
 [ "$(line g floor2-after-restart)" = ended ] &&
@@ -177,6 +186,23 @@ go weston-back
 step floor3 && [ "$(line g floor3)" = mapped ] || bad "a client after Weston's restart: $(line g floor3)" g
 pattern_shows floor3 "after Weston's restart, a new guest client on the new Weston"
 go floor3
+
+# sha_of FILE: its SHA-256, as the guest prints it.
+sha_of() { sha256sum < "$1" | cut -c1-64; }
+step guest-copied
+read -r rc want <<< "$(line g guest-copied)"
+WAYLAND_DISPLAY=$weston_socket timeout 240 wl-paste -n > "$work/clip-out" 2> "$work/clip.err"
+[ "$rc" = 0 ] && [ "$(sha_of "$work/clip-out")" = "$want" ] &&
+	ok "the clipboard, guest to host: wl-copy in the guest, wl-paste on the host, $(wc -c < "$work/clip-out") bytes" ||
+	bad "the clipboard, guest to host: guest wl-copy $rc, host got $(wc -c < "$work/clip-out") bytes $(head -c 200 "$work/clip.err")" g
+head -c 36864 /dev/urandom | base64 -w0 > "$work/clip-in"
+WAYLAND_DISPLAY=$weston_socket timeout 240 wl-copy < "$work/clip-in" 2>> "$work/clip.err" || echo "NOTE: wl-copy on the host failed"
+go clip-host
+step guest-pasted
+read -r rc got bytes <<< "$(line g guest-pasted)"
+[ "$rc" = 0 ] && [ "$got" = "$(sha_of "$work/clip-in")" ] &&
+	ok "the clipboard, host to guest: wl-copy on the host, wl-paste in the guest, $bytes bytes" ||
+	bad "the clipboard, host to guest: guest wl-paste $rc, $bytes bytes" g
 
 for _ in $(seq 1800); do
 	grep -q "^VMSILO exit=" "$work/g.console" 2> /dev/null && break

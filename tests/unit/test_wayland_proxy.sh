@@ -19,9 +19,12 @@
 #   protocol log, weston-debug proto);
 # - without --host-socket on a host with no virtio-gpu the proxy exits 3
 #   with a line saying so.
-# Against wl-fake-compositor (Weston headless has no seat): the keymap
-# (a read-only sealed copy) and the clipboard both ways through pipes,
-# checked by wl_fds_check.sh. Skipped (77) without Weston.
+# - the clipboard both ways through pipes (wl-copy and wl-paste, 48 KiB of
+#   text) once Weston runs with a seat (its X11 backend in Xvfb);
+# Against wl-fake-compositor (it sends what Weston never does: a keymap,
+# offers at once): the keymap (a read-only sealed copy) and the clipboard
+# both ways through pipes, checked by wl_fds_check.sh. Skipped (77)
+# without Weston.
 #
 #   test_wayland_proxy.sh PROXY FLOOR_CLIENT FAKE_COMPOSITOR FAKE_CLIENT
 set -uo pipefail
@@ -190,8 +193,22 @@ for _ in $(seq 100); do kill -0 $client_pid 2> /dev/null || break; sleep 0.1; do
 kill -0 $client_pid 2> /dev/null && fail "the client lives on after its compositor went"
 client_stop
 proxy_alive "Weston went away"
-weston_start host 640 480 || exit 1
+weston_start host 640 480 seat || exit 1
 floor_shows new-weston && client_stop
+
+# The clipboard both ways through the proxy's pipes, with Weston's real
+# seat (the new Weston has one): 48 KiB, more than one pipe buffer.
+head -c 36864 /dev/urandom | base64 -w0 > "$work/clip-out"
+head -c 36864 /dev/urandom | base64 -w0 > "$work/clip-in"
+WAYLAND_DISPLAY=$sock timeout 60 wl-copy < "$work/clip-out" 2> "$work/clip-guest.err" || fail "wl-copy through the proxy failed"
+WAYLAND_DISPLAY=$weston_socket timeout 60 wl-paste -n > "$work/clip-out.got"
+cmp -s "$work/clip-out" "$work/clip-out.got" ||
+	fail "copied through the proxy, pasted on the host: $(wc -c < "$work/clip-out.got") bytes differ"
+WAYLAND_DISPLAY=$weston_socket timeout 60 wl-copy < "$work/clip-in" 2> "$work/clip.err" || fail "wl-copy on the host failed"
+WAYLAND_DISPLAY=$sock timeout 60 wl-paste -n > "$work/clip-in.got"
+cmp -s "$work/clip-in" "$work/clip-in.got" ||
+	fail "copied on the host, pasted through the proxy: $(wc -c < "$work/clip-in.got") bytes differ"
+proxy_alive "the clipboard"
 WAYLAND_DISPLAY=$sock weston-simple-shm > /dev/null 2>&1 &
 client_pid=$!
 sleep 1
