@@ -429,18 +429,32 @@ uint32_t gpu_cmd_create_3d(struct gpu *g, struct gpu_call *c)
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
-/* ctx_id 0 (Linux's for a resource no context has yet) or a live context. */
+/*
+ * ctx_id 0 (Linux's for a resource no context has yet) or a live context.
+ * A context of another type (the Wayland proxy's cross-domain context
+ * reading back a client's GL buffer) reaches only resources attached to
+ * it, and virglrenderer does those transfers outside any virgl context.
+ */
 static uint32_t transfer_3d(struct gpu *g, struct gpu_call *c, bool to_host, const char *what)
 {
 	const struct gpu_transfer_3d *t = &c->req.transfer_3d;
 	struct gpu_resource *res = named(g, t->resource_id, what);
 	uint32_t ctx = c->req.hdr.ctx_id, rc;
+	struct gpu_context *x = ctx ? gpu_context_find(g, ctx) : NULL;
 
 	if (!res)
 		return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
-	if (ctx && !gpu_context_find(g, ctx)) {
+	if (ctx && !x) {
 		log_ratelimited(LOG_WARN, "%s: %s on unknown context %u", g->dev->name, what, ctx);
 		return VIRTIO_GPU_RESP_ERR_INVALID_CONTEXT_ID;
+	}
+	if (x && !gpu_virgl_type(x->ctx.type)) {
+		if (!(res->ctx_mask & 1ull << gpu_context_slot(g, x))) {
+			log_ratelimited(LOG_WARN, "%s: %s of resource %u, not attached to %s context "
+					"%u", g->dev->name, what, res->id, x->ctx.type->name, ctx);
+			return VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID;
+		}
+		ctx = 0;
 	}
 	rc = gpu_virgl_transfer(g, res, ctx, t, to_host);
 	return rc ? rc : VIRTIO_GPU_RESP_OK_NODATA;
