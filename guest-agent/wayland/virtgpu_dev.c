@@ -171,6 +171,30 @@ void vgpu_free_bo(int fd, struct vgpu_bo *bo)
 	memset(bo, 0, sizeof(*bo));
 }
 
+int vgpu_import(int fd, int dmabuf, struct vgpu_bo *bo, uint32_t *size)
+{
+	struct vgpu_prime_handle ph = { .fd = dmabuf };
+	int rc = vgpu_ioctl(fd, VGPU_IOCTL_PRIME_FD_TO_HANDLE, &ph, "PRIME_FD_TO_HANDLE");
+
+	memset(bo, 0, sizeof(*bo));
+	if (rc)
+		return rc;
+	bo->bo = ph.handle;
+	rc = vgpu_resource_info(fd, bo->bo, &bo->res, size);
+	if (rc)
+		vgpu_free_bo(fd, bo);
+	return rc;
+}
+
+int vgpu_transfer_from_host(int fd, uint32_t bo, uint32_t width, uint32_t y0, uint32_t y1,
+			    uint32_t offset, uint32_t stride)
+{
+	struct vgpu_transfer t = { .bo_handle = bo, .box = { 0, y0, 0, width, y1 - y0, 1 },
+				   .offset = offset, .stride = stride };
+
+	return vgpu_ioctl(fd, VGPU_IOCTL_TRANSFER_FROM_HOST, &t, "TRANSFER_FROM_HOST");
+}
+
 int vgpu_wait(int fd, uint32_t bo)
 {
 	struct vgpu_wait w = { .handle = bo };

@@ -43,6 +43,12 @@ int vgpu_map_bo(int fd, struct vgpu_bo *bo, size_t size, int prot);
 int vgpu_resource_info(int fd, uint32_t bo, uint32_t *res, uint32_t *size);
 void vgpu_free_bo(int fd, struct vgpu_bo *bo);
 int vgpu_wait(int fd, uint32_t bo);
+/* Another process's dma-buf on this fd: its BO (and resource), not mapped. */
+int vgpu_import(int fd, int dmabuf, struct vgpu_bo *bo, uint32_t *size);
+/* Rows [y0, y1) of a 3D resource's level 0, width pixels of bpp bytes
+ * at offset with stride, copied from the host into the BO's backing. */
+int vgpu_transfer_from_host(int fd, uint32_t bo, uint32_t width, uint32_t y0, uint32_t y1,
+			    uint32_t offset, uint32_t stride);
 
 /* One cross-domain context. */
 struct xd {

@@ -47,6 +47,15 @@ struct vgpu_drm_event {
 #define VGPU_IOCTL_VERSION	_IOWR(VGPU_DRM_IOCTL_BASE, 0x00, struct vgpu_drm_version)
 #define VGPU_IOCTL_GEM_CLOSE	_IOW(VGPU_DRM_IOCTL_BASE, 0x09, struct vgpu_drm_gem_close)
 
+/* drm.h: a dma-buf fd to a GEM handle on this fd. */
+struct vgpu_prime_handle {
+	uint32_t handle;		/* out */
+	uint32_t flags;
+	int32_t fd;
+};
+
+#define VGPU_IOCTL_PRIME_FD_TO_HANDLE _IOWR(VGPU_DRM_IOCTL_BASE, 0x2e, struct vgpu_prime_handle)
+
 /* virtgpu_drm.h */
 struct vgpu_map {
 	uint64_t offset;		/* out: the fake offset to mmap the DRM fd at */
@@ -85,6 +94,21 @@ struct vgpu_resource_info {
 	uint32_t res_handle;		/* out */
 	uint32_t size;			/* out */
 	uint32_t blob_mem;		/* out */
+};
+
+struct vgpu_box {
+	uint32_t x, y, z, w, h, d;
+};
+
+/* TRANSFER_FROM_HOST: the host's copy of box into the BO's backing, at
+ * offset with stride bytes per row. */
+struct vgpu_transfer {
+	uint32_t bo_handle;
+	struct vgpu_box box;
+	uint32_t level;
+	uint32_t offset;
+	uint32_t stride;
+	uint32_t layer_stride;
 };
 
 #define VGPU_WAIT_NOWAIT	1
@@ -145,6 +169,7 @@ struct vgpu_context_init {
 #define VGPU_IOCTL_EXECBUFFER	VGPU_IOWR(0x02, struct vgpu_execbuffer)
 #define VGPU_IOCTL_GETPARAM	VGPU_IOWR(0x03, struct vgpu_getparam)
 #define VGPU_IOCTL_RESOURCE_INFO VGPU_IOWR(0x05, struct vgpu_resource_info)
+#define VGPU_IOCTL_TRANSFER_FROM_HOST VGPU_IOWR(0x06, struct vgpu_transfer)
 #define VGPU_IOCTL_WAIT		VGPU_IOWR(0x08, struct vgpu_wait)
 #define VGPU_IOCTL_GET_CAPS	VGPU_IOWR(0x09, struct vgpu_get_caps)
 #define VGPU_IOCTL_CREATE_BLOB	VGPU_IOWR(0x0a, struct vgpu_create_blob)
@@ -160,6 +185,8 @@ static_assert(offsetof(struct vgpu_execbuffer, ring_idx) == 32, "execbuffer ring
 static_assert(sizeof(struct vgpu_getparam) == 16, "drm_virtgpu_getparam");
 static_assert(sizeof(struct vgpu_resource_info) == 16, "drm_virtgpu_resource_info");
 static_assert(sizeof(struct vgpu_wait) == 8, "drm_virtgpu_3d_wait");
+static_assert(sizeof(struct vgpu_prime_handle) == 12, "drm_prime_handle");
+static_assert(sizeof(struct vgpu_transfer) == 44, "drm_virtgpu_3d_transfer_from_host");
 static_assert(sizeof(struct vgpu_get_caps) == 24, "drm_virtgpu_get_caps");
 static_assert(sizeof(struct vgpu_create_blob) == 48, "drm_virtgpu_resource_create_blob");
 static_assert(offsetof(struct vgpu_create_blob, size) == 16, "create_blob size");

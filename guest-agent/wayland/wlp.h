@@ -21,11 +21,14 @@
 #define WLP_OUT_MAX		(1u << 20)	/* bytes for a client that does not read */
 #define WLP_SEND_MAX		32768u		/* bytes in one SEND */
 #define WLP_DAMAGE_HISTORY	8
+#define WLP_MAX_POOL		(256u << 20)	/* the device's bound on one blob */
+#define WLP_DMABUF_NAME		0xfffffff0u	/* the proxy's own global's name */
 
 struct wlp_pool;
 struct wlp_buffer;
 struct wlp_surface;
 struct wlp_pipe;
+struct wlp_params;
 
 struct wlp_obj {
 	uint8_t iface;		/* enum wlp_iface; WLP_NONE: no such object */
@@ -34,7 +37,7 @@ struct wlp_obj {
 };
 
 struct wlp_stats {
-	uint64_t commits, bytes_copied, bytes_full;
+	uint64_t commits, bytes_copied, bytes_full, dmabuf_commits;
 };
 
 struct wlp_conn {
@@ -70,6 +73,11 @@ struct wlp_conn {
 
 	struct wlp_pipe *pipes;
 	struct wlp_stats stats;
+
+	/* The host objects behind dma-buf buffers (wlp_dmabuf.c): the client's
+	 * first registry, the compositor's wl_shm global, and the proxy's own
+	 * wl_shm bound through them (0: none yet). */
+	uint32_t host_registry, shm_name, host_shm;
 };
 
 /* A connection for an accepted client socket, its link already open. */
@@ -101,6 +109,22 @@ void wlp_flush_host(struct wlp_conn *c);
 bool wlp_shm_request(struct wlp_conn *c, uint32_t object, enum wlp_iface iface,
 		     uint16_t opcode, uint8_t *msg, size_t size, int fd);
 void wlp_shm_free(struct wlp_conn *c, struct wlp_obj *o);
+
+/* A buffer of the host's memory behind the client's new wl_buffer id,
+ * filled on commit from the imported dma-buf d (which it takes). */
+void wlp_shm_dmabuf_buffer(struct wlp_conn *c, uint32_t buffer, struct wlp_dmabuf *d,
+			   int32_t width, int32_t height, uint32_t offset, uint32_t stride,
+			   uint32_t shm_format);
+
+/* wlp_dmabuf.c: the proxy's own zwp_linux_dmabuf_v1. */
+bool wlp_dmabuf_offered(const struct wlp_conn *c);
+/* The global, announced on the client's new registry. */
+void wlp_dmabuf_announce(struct wlp_conn *c, uint32_t registry);
+void wlp_dmabuf_bound(struct wlp_conn *c, uint32_t id, uint32_t version);
+/* A request on one of its objects (fd: the one it carried, or -1). */
+void wlp_dmabuf_request(struct wlp_conn *c, uint32_t object, enum wlp_iface iface,
+			uint16_t opcode, const uint8_t *msg, size_t size, int fd);
+void wlp_dmabuf_free_params(struct wlp_params *p);
 
 /* wlp_fds.c */
 /* An fd in a request (data_offer.receive): the item for the host. */

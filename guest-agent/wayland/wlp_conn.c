@@ -226,10 +226,10 @@ static int take_client_fd(struct wlp_conn *c)
 static bool bind_args(struct wlp_conn *c, struct wl_args *a)
 {
 	const char *name;
-	uint32_t version, id;
+	uint32_t global, version, id;
 	enum wlp_iface iface;
 
-	wl_arg_u32(a);
+	global = wl_arg_u32(a);
 	name = wl_arg_string(a);
 	version = wl_arg_u32(a);
 	id = wl_arg_new_id(a);
@@ -238,6 +238,10 @@ static bool bind_args(struct wlp_conn *c, struct wl_args *a)
 		return false;
 	}
 	iface = wlp_iface_by_name(name);
+	/* The proxy's own global by its name only, and only if offered. */
+	if (iface != WLP_NONE && (bool)wlp_ifaces[iface].local !=
+	    (global == WLP_DMABUF_NAME && wlp_dmabuf_offered(c)))
+		iface = WLP_NONE;
 	if (iface == WLP_NONE || !wlp_ifaces[iface].global || !version ||
 	    version > wlp_ifaces[iface].version) {
 		wlp_conn_kill(c, "bind of %s version %u, which the proxy does not offer", name,
@@ -393,6 +397,15 @@ static void send_tagged_title(struct wlp_conn *c, const uint8_t *msg, size_t siz
 		wlp_to_host(c, out, size, NULL, 0);
 }
 
+/* A registry the client made: the first one's host id kept (the proxy
+ * binds its own wl_shm through it), the proxy's global announced on it. */
+static void new_registry(struct wlp_conn *c, uint32_t host, uint32_t client)
+{
+	if (!c->host_registry)
+		c->host_registry = host;
+	wlp_dmabuf_announce(c, client);
+}
+
 static void handle_request(struct wlp_conn *c, const struct wl_hdr *h, uint8_t *msg)
 {
 	struct wlp_obj *o = wlp_obj(c, h->object);
@@ -401,6 +414,7 @@ static void handle_request(struct wlp_conn *c, const struct wl_hdr *h, uint8_t *
 	struct cd_item item;
 	unsigned nfds;
 	int fd = -1;
+	uint32_t registry;
 	enum wlp_iface iface;
 
 	if (!o) {
@@ -417,6 +431,7 @@ static void handle_request(struct wlp_conn *c, const struct wl_hdr *h, uint8_t *
 	wl_args_init(&a, msg, h->size);
 	if (!walk_args(c, m, o, &a, true, &nfds))
 		return;
+	registry = h->size >= WL_HEADER_SIZE + 4 ? get_u32(msg, WL_HEADER_SIZE) : 0;
 	if (nfds) {
 		fd = take_client_fd(c);
 		if (fd < 0) {
@@ -424,6 +439,17 @@ static void handle_request(struct wlp_conn *c, const struct wl_hdr *h, uint8_t *
 				      m->name);
 			return;
 		}
+	}
+	if (wlp_ifaces[iface].local) {
+		wlp_dmabuf_request(c, h->object, iface, h->opcode, msg, h->size, fd);
+		return;
+	}
+	if (iface == WLP_REGISTRY && h->opcode == WLP_REGISTRY_BIND &&
+	    get_u32(msg, WL_HEADER_SIZE) == WLP_DMABUF_NAME) {
+		struct wlp_obj *bound = wlp_obj(c, get_u32(msg, h->size - 4));
+
+		wlp_dmabuf_bound(c, get_u32(msg, h->size - 4), bound ? bound->version : 0);
+		return;
 	}
 	if (iface == WLP_SHM || iface == WLP_SHM_POOL || iface == WLP_BUFFER ||
 	    iface == WLP_SURFACE) {
@@ -439,6 +465,8 @@ static void handle_request(struct wlp_conn *c, const struct wl_hdr *h, uint8_t *
 		send_tagged_title(c, msg, h->size);
 	else
 		wlp_to_host(c, msg, h->size, &item, fd >= 0);
+	if (iface == WLP_DISPLAY && h->opcode == WLP_DISPLAY_GET_REGISTRY)
+		new_registry(c, get_u32(msg, WL_HEADER_SIZE), registry);
 }
 
 typedef void message_fn(struct wlp_conn *c, const struct wl_hdr *h, uint8_t *msg);
@@ -501,22 +529,25 @@ static void read_client(struct wlp_conn *c)
 }
 
 /* wl_registry.global: hidden unless ours, announced at most at our version. */
-static bool filter_global(const struct wl_hdr *h, uint8_t *msg)
+static bool filter_global(struct wlp_conn *c, const struct wl_hdr *h, uint8_t *msg)
 {
 	struct wl_args a;
 	const char *name;
-	uint32_t version;
+	uint32_t global, version;
 	enum wlp_iface iface;
 
 	wl_args_init(&a, msg, h->size);
-	wl_arg_u32(&a);
+	global = wl_arg_u32(&a);
 	name = wl_arg_string(&a);
 	version = wl_arg_u32(&a);
 	if (a.bad || !name)
 		return false;
 	iface = wlp_iface_by_name(name);
-	if (iface == WLP_NONE || !wlp_ifaces[iface].global)
+	if (iface == WLP_NONE || !wlp_ifaces[iface].global || wlp_ifaces[iface].local ||
+	    global == WLP_DMABUF_NAME)
 		return false;
+	if (iface == WLP_SHM && !c->shm_name)
+		c->shm_name = global;
 	if (version > wlp_ifaces[iface].version) {
 		version = wlp_ifaces[iface].version;
 		memcpy(msg + h->size - 4, &version, 4);
@@ -553,7 +584,7 @@ static bool deleted(struct wlp_conn *c, const struct wl_hdr *h, uint8_t *msg)
 	return true;
 }
 
-static void handle_event(struct wlp_conn *c, const struct wl_hdr *h, uint8_t *msg)
+static void handle_client_event(struct wlp_conn *c, const struct wl_hdr *h, uint8_t *msg)
 {
 	uint32_t object = wlp_ids_to_client(&c->ids, h->object);
 	struct wlp_obj *o = object != WLP_ID_RETIRED ? wlp_obj(c, object) : NULL;
@@ -572,7 +603,7 @@ static void handle_event(struct wlp_conn *c, const struct wl_hdr *h, uint8_t *ms
 	if (!walk_args(c, m, o, &a, false, &nfds) || !translate(c, m, msg, false))
 		return;
 	put_u32(msg, 0, object);
-	if (iface == WLP_REGISTRY && h->opcode == WLP_REGISTRY_GLOBAL && !filter_global(h, msg))
+	if (iface == WLP_REGISTRY && h->opcode == WLP_REGISTRY_GLOBAL && !filter_global(c, h, msg))
 		return;
 	if (iface == WLP_DISPLAY && h->opcode == WLP_DISPLAY_DELETE_ID && !deleted(c, h, msg))
 		return;
@@ -590,6 +621,13 @@ static void handle_event(struct wlp_conn *c, const struct wl_hdr *h, uint8_t *ms
 			return;
 	}
 	wlp_to_client(c, msg, h->size, &fd, fd >= 0);
+}
+
+static void handle_event(struct wlp_conn *c, const struct wl_hdr *h, uint8_t *msg)
+{
+	if (c->host_shm && h->object == c->host_shm)
+		return;	/* the proxy's own wl_shm: its format events */
+	handle_client_event(c, h, msg);
 }
 
 static void host_receive(struct wlp_conn *c, const struct wlp_host_msg *m)

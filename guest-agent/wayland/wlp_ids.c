@@ -48,24 +48,38 @@ void wlp_ids_free(struct wlp_ids *ids)
 	memset(ids, 0, sizeof(*ids));
 }
 
+static uint32_t take_host_id(struct wlp_ids *ids)
+{
+	uint32_t host;
+
+	if (ids->nr_free)
+		return ids->free_ids[--ids->nr_free];
+	/* The compositor's table only grows: the next id past its end. */
+	host = ids->next_fresh;
+	if (host >= MAX_HOST_ID || !grow(&ids->h2c, &ids->nr_h2c, host))
+		return 0;
+	ids->next_fresh++;
+	return host;
+}
+
 uint32_t wlp_ids_new(struct wlp_ids *ids, uint32_t client_id)
 {
 	uint32_t host;
 
 	if (!client_id || client_id >= WLP_MAX_CLIENT_ID ||
-	    !grow(&ids->c2h, &ids->nr_c2h, client_id))
+	    !grow(&ids->c2h, &ids->nr_c2h, client_id) || !(host = take_host_id(ids)))
 		return 0;
-	if (ids->nr_free) {
-		host = ids->free_ids[--ids->nr_free];
-	} else {
-		/* The compositor's table only grows: the next id past its end. */
-		host = ids->next_fresh;
-		if (host >= MAX_HOST_ID || !grow(&ids->h2c, &ids->nr_h2c, host))
-			return 0;
-		ids->next_fresh++;
-	}
 	ids->h2c[host] = client_id;
 	ids->c2h[client_id] = host;
+	return host;
+}
+
+uint32_t wlp_ids_own(struct wlp_ids *ids)
+{
+	uint32_t host = take_host_id(ids);
+
+	if (host)
+		ids->h2c[host] = WLP_ID_RETIRED;
 	return host;
 }
 

@@ -32,6 +32,9 @@ bool wlp_ids_init(struct wlp_ids *ids);
 void wlp_ids_free(struct wlp_ids *ids);
 /* A host id for client_id (which now maps to it); 0 when out of ids. */
 uint32_t wlp_ids_new(struct wlp_ids *ids, uint32_t client_id);
+/* A host id for an object of the proxy's own (no client id maps to it);
+ * 0 when out of ids. */
+uint32_t wlp_ids_own(struct wlp_ids *ids);
 /* 0 for an id the other side does not have. */
 uint32_t wlp_ids_to_host(const struct wlp_ids *ids, uint32_t client_id);
 uint32_t wlp_ids_to_client(const struct wlp_ids *ids, uint32_t host_id);

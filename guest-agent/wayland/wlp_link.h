@@ -39,6 +39,13 @@ struct wlp_host_msg {
 	bool hang_up;
 };
 
+/* A client's dma-buf, imported to be read back into host memory. */
+struct wlp_dmabuf {
+	uint32_t handle;
+	const uint8_t *map;
+	size_t size;
+};
+
 #define WLP_LINK_MAX_POLL	8
 
 struct wlp_link;
@@ -58,6 +65,18 @@ struct wlp_link_ops {
 	int (*poll_fds)(struct wlp_link *l, struct pollfd *p, int max);
 	int (*take)(struct wlp_link *l, const struct pollfd *p, int n, struct wlp_host_msg *m);
 	void (*close)(struct wlp_link *l);
+	/*
+	 * Optional, all four or none (then the proxy offers clients no
+	 * zwp_linux_dmabuf_v1): the DRM device clients render on (its
+	 * st_rdev); a client's dma-buf imported and mapped read-only; rows
+	 * [y0, y1) of it brought up to date in the mapping once the client's
+	 * rendering into it is done; the import dropped.
+	 */
+	uint64_t (*dmabuf_device)(struct wlp_link *l);
+	int (*dmabuf_import)(struct wlp_link *l, int fd, struct wlp_dmabuf *d);
+	int (*dmabuf_read)(struct wlp_link *l, struct wlp_dmabuf *d, uint32_t width, uint32_t y0,
+			   uint32_t y1, uint32_t offset, uint32_t stride);
+	void (*dmabuf_free)(struct wlp_link *l, struct wlp_dmabuf *d);
 };
 
 struct wlp_link {

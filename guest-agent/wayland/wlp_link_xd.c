@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "guest-agent/wayland/virtgpu_dev.h"
 #include "guest-agent/wayland/virtgpu_uapi.h"
@@ -19,6 +20,7 @@
 struct xd_link {
 	struct wlp_link link;
 	struct xd xd;
+	uint64_t device;
 	uint8_t ring_copy[CROSS_DOMAIN_RING_SIZE];
 };
 
@@ -153,15 +155,65 @@ static void xd_link_close(struct wlp_link *l)
 	free(l);
 }
 
+static uint64_t xd_link_dmabuf_device(struct wlp_link *l)
+{
+	return ((struct xd_link *)l)->device;
+}
+
+/* The client's buffer is a virgl resource: the same one on our fd. */
+static int xd_link_dmabuf_import(struct wlp_link *l, int fd, struct wlp_dmabuf *d)
+{
+	struct xd *x = xd_of(l);
+	struct vgpu_bo bo;
+	uint32_t size;
+	int rc = vgpu_import(x->fd, fd, &bo, &size);
+
+	if (rc)
+		return rc;
+	rc = size ? vgpu_map_bo(x->fd, &bo, size, PROT_READ) : -EINVAL;
+	if (rc) {
+		vgpu_free_bo(x->fd, &bo);
+		return rc;
+	}
+	*d = (struct wlp_dmabuf){ .handle = bo.bo, .map = bo.map, .size = size };
+	return 0;
+}
+
+/* The client's draws first (the BO's fences), then the host's pixels
+ * into its backing, waited for. Linux takes no stride for a resource
+ * that is not a blob: the resource's own (width x 4) is used, which
+ * wlp_dmabuf.c asked of the buffer. */
+static int xd_link_dmabuf_read(struct wlp_link *l, struct wlp_dmabuf *d, uint32_t width,
+			       uint32_t y0, uint32_t y1, uint32_t offset, uint32_t stride)
+{
+	int fd = xd_of(l)->fd, rc = vgpu_wait(fd, d->handle);
+
+	if (!rc)
+		rc = vgpu_transfer_from_host(fd, d->handle, width, y0, y1, offset,
+					     stride == width * 4 ? 0 : stride);
+	return rc ? rc : vgpu_wait(fd, d->handle);
+}
+
+static void xd_link_dmabuf_free(struct wlp_link *l, struct wlp_dmabuf *d)
+{
+	struct vgpu_bo bo = { .bo = d->handle, .map = (void *)d->map, .map_size = d->size };
+
+	vgpu_free_bo(xd_of(l)->fd, &bo);
+	memset(d, 0, sizeof(*d));
+}
+
 static const struct wlp_link_ops xd_ops = {
 	.send = xd_link_send, .blob_new = xd_link_blob_new, .blob_map = xd_link_blob_map,
 	.blob_free = xd_link_blob_free, .write = xd_link_write, .read_pipe = xd_link_read_pipe,
 	.poll_fds = xd_link_poll_fds, .take = xd_link_take, .close = xd_link_close,
+	.dmabuf_device = xd_link_dmabuf_device, .dmabuf_import = xd_link_dmabuf_import,
+	.dmabuf_read = xd_link_dmabuf_read, .dmabuf_free = xd_link_dmabuf_free,
 };
 
 struct wlp_link *wlp_link_xd_open(const char *node, int *err)
 {
 	struct xd_link *xl = calloc(1, sizeof(*xl));
+	struct stat st;
 
 	*err = -ENOMEM;
 	if (!xl)
@@ -173,6 +225,8 @@ struct wlp_link *wlp_link_xd_open(const char *node, int *err)
 		*err = -EIO;
 		return NULL;
 	}
+	if (!stat(node, &st) && S_ISCHR(st.st_mode))
+		xl->device = st.st_rdev;
 	*err = 0;
 	return &xl->link;
 }

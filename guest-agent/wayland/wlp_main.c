@@ -215,10 +215,11 @@ static void reap(struct proxy *p, int i)
 		wlp_log("client %d closed: %s", c->id, c->dead);
 	if (p->stats)
 		fprintf(stderr, "vmsilo-wayland-proxy: client %d stats: commits=%llu "
-			"bytes-copied=%llu bytes-full-frames=%llu\n", c->id,
+			"bytes-copied=%llu bytes-full-frames=%llu dmabuf-commits=%llu\n", c->id,
 			(unsigned long long)c->stats.commits,
 			(unsigned long long)c->stats.bytes_copied,
-			(unsigned long long)c->stats.bytes_full);
+			(unsigned long long)c->stats.bytes_full,
+			(unsigned long long)c->stats.dmabuf_commits);
 	wlp_conn_free(c);
 	p->conns[i] = NULL;
 }
@@ -261,6 +262,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	int status;
 
+	setvbuf(stdout, NULL, _IOLBF, 0);	/* DRM errors, read with stderr's lines */
 	parse(argc, argv, &p, &name);
 	if (socket_path(&p, name))
 		return EXIT_SOCKET;

@@ -1,6 +1,7 @@
 /*
  * The message tables: wayland.xml (1.21), xdg-shell.xml (stable) and
- * xdg-decoration-unstable-v1.xml, in opcode order per direction.
+ * xdg-decoration-unstable-v1.xml and linux-dmabuf-unstable-v1.xml (v4), in
+ * opcode order per direction.
  */
 #include <string.h>
 
@@ -10,7 +11,9 @@
 #define MN(name, sig, iface)	{ name, sig, iface }
 #define N(a)			(uint16_t)(sizeof(a) / sizeof((a)[0]))
 #define IFACE(id, nm, ver, req, ev, glob) \
-	[id] = { nm, ver, req, ev, N(req), N(ev), glob }
+	[id] = { nm, ver, req, ev, N(req), N(ev), glob, 0 }
+#define IFACE_LOCAL(id, nm, ver, req, ev, glob) \
+	[id] = { nm, ver, req, ev, N(req), N(ev), glob, 1 }
 
 static const struct wlp_msg display_req[] = {
 	MN("sync", "n", WLP_CALLBACK), MN("get_registry", "n", WLP_REGISTRY),
@@ -137,10 +140,26 @@ static const struct wlp_msg decoration_req[] = {
 	M("destroy", ""), M("set_mode", "u"), M("unset_mode", ""),
 };
 static const struct wlp_msg decoration_ev[] = { M("configure", "u") };
+static const struct wlp_msg dmabuf_req[] = {
+	M("destroy", ""), MN("create_params", "n", WLP_DMABUF_PARAMS),
+	MN("get_default_feedback", "n", WLP_DMABUF_FEEDBACK),
+	MN("get_surface_feedback", "no", WLP_DMABUF_FEEDBACK),
+};
+static const struct wlp_msg dmabuf_ev[] = { M("format", "u"), M("modifier", "uuu") };
+static const struct wlp_msg params_req[] = {
+	M("destroy", ""), M("add", "huuuuu"), M("create", "iiuu"),
+	MN("create_immed", "niiuu", WLP_BUFFER),
+};
+static const struct wlp_msg params_ev[] = { MN("created", "n", WLP_BUFFER), M("failed", "") };
+static const struct wlp_msg feedback_req[] = { M("destroy", "") };
+static const struct wlp_msg feedback_ev[] = {
+	M("done", ""), M("format_table", "hu"), M("main_device", "a"), M("tranche_done", ""),
+	M("tranche_target_device", "a"), M("tranche_formats", "a"), M("tranche_flags", "u"),
+};
 
 /* "none" tables have one empty entry; the counts below leave it out. */
-#define IFACE0(id, nm, ver, req, glob) [id] = { nm, ver, req, none, N(req), 0, glob }
-#define IFACE_EV(id, nm, ver, ev) [id] = { nm, ver, none, ev, 0, N(ev), 0 }
+#define IFACE0(id, nm, ver, req, glob) [id] = { nm, ver, req, none, N(req), 0, glob, 0 }
+#define IFACE_EV(id, nm, ver, ev) [id] = { nm, ver, none, ev, 0, N(ev), 0, 0 }
 
 const struct wlp_interface wlp_ifaces[WLP_NR_IFACES] = {
 	IFACE(WLP_DISPLAY, "wl_display", 1, display_req, display_ev, 0),
@@ -172,6 +191,10 @@ const struct wlp_interface wlp_ifaces[WLP_NR_IFACES] = {
 	       1),
 	IFACE(WLP_TOPLEVEL_DECORATION, "zxdg_toplevel_decoration_v1", 1, decoration_req,
 	      decoration_ev, 0),
+	IFACE_LOCAL(WLP_DMABUF, "zwp_linux_dmabuf_v1", 4, dmabuf_req, dmabuf_ev, 1),
+	IFACE_LOCAL(WLP_DMABUF_PARAMS, "zwp_linux_buffer_params_v1", 4, params_req, params_ev, 0),
+	IFACE_LOCAL(WLP_DMABUF_FEEDBACK, "zwp_linux_dmabuf_feedback_v1", 4, feedback_req,
+		    feedback_ev, 0),
 };
 
 enum wlp_iface wlp_iface_by_name(const char *name)

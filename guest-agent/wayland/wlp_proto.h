@@ -9,6 +9,7 @@
  * A signature has one letter per argument: i int, u uint, f fixed,
  * s string, o object, n new_id, a array, h fd; '?' before s or o: may
  * be null. wl_registry.bind's untyped new_id is written "sun".
+ * zwp_linux_dmabuf_v1 is the proxy's own (see wlp_dmabuf.c).
  */
 #ifndef VMSILO_WLP_PROTO_H
 #define VMSILO_WLP_PROTO_H
@@ -22,6 +23,7 @@ enum wlp_iface {
 	WLP_SURFACE, WLP_SEAT, WLP_POINTER, WLP_KEYBOARD, WLP_TOUCH, WLP_OUTPUT, WLP_REGION,
 	WLP_SUBCOMPOSITOR, WLP_SUBSURFACE, WLP_XDG_WM_BASE, WLP_XDG_POSITIONER, WLP_XDG_SURFACE,
 	WLP_XDG_TOPLEVEL, WLP_XDG_POPUP, WLP_DECORATION_MANAGER, WLP_TOPLEVEL_DECORATION,
+	WLP_DMABUF, WLP_DMABUF_PARAMS, WLP_DMABUF_FEEDBACK,
 	WLP_NR_IFACES
 };
 
@@ -38,6 +40,9 @@ struct wlp_interface {
 	uint16_t nr_requests, nr_events;
 	/* A global clients may bind (others are made by requests). */
 	unsigned global : 1;
+	/* The proxy's own (wlp_dmabuf.c): no host object behind it, and the
+	 * host's global of the same name is hidden. */
+	unsigned local : 1;
 };
 
 extern const struct wlp_interface wlp_ifaces[WLP_NR_IFACES];
@@ -70,5 +75,23 @@ const struct wlp_msg *wlp_event(enum wlp_iface iface, uint16_t opcode);
 #define WLP_DATA_SOURCE_SEND		1
 #define WLP_KEYBOARD_KEYMAP		0
 #define WLP_XDG_TOPLEVEL_SET_TITLE	2
+#define WLP_DISPLAY_GET_REGISTRY	1
+#define WLP_DMABUF_DESTROY		0
+#define WLP_DMABUF_CREATE_PARAMS	1
+#define WLP_DMABUF_GET_DEFAULT_FEEDBACK	2
+#define WLP_DMABUF_GET_SURFACE_FEEDBACK	3
+#define WLP_PARAMS_DESTROY		0
+#define WLP_PARAMS_ADD			1
+#define WLP_PARAMS_CREATE		2
+#define WLP_PARAMS_CREATE_IMMED		3
+#define WLP_PARAMS_FAILED		1
+#define WLP_FEEDBACK_DESTROY		0
+#define WLP_FEEDBACK_DONE		0
+#define WLP_FEEDBACK_FORMAT_TABLE	1
+#define WLP_FEEDBACK_MAIN_DEVICE	2
+#define WLP_FEEDBACK_TRANCHE_DONE	3
+#define WLP_FEEDBACK_TRANCHE_TARGET_DEVICE 4
+#define WLP_FEEDBACK_TRANCHE_FORMATS	5
+#define WLP_FEEDBACK_TRANCHE_FLAGS	6
 
 #endif

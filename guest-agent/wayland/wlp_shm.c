@@ -7,6 +7,10 @@
  * (a client damages against the previous frame, not against the buffer's
  * own last contents). A resize puts a new host pool with a bigger blob
  * behind the client's pool (wlp_ids.h says how its id is found).
+ *
+ * A dma-buf buffer (wlp_dmabuf.c) is the same host buffer, with the
+ * client's imported virgl resource in place of the pool: each commit
+ * first brings the rows to copy up to date in the resource's mapping.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -17,8 +21,6 @@
 #include <unistd.h>
 
 #include "guest-agent/wayland/wlp.h"
-
-#define MAX_POOL	(256u << 20)	/* the device's bound on one blob */
 
 struct wlp_hostmem {
 	int refs;
@@ -35,9 +37,11 @@ struct wlp_pool {
 };
 
 struct wlp_buffer {
-	struct wlp_pool *pool;
+	struct wlp_pool *pool;		/* NULL for a dma-buf buffer */
 	struct wlp_hostmem *mem;
 	int32_t offset, width, height, stride;
+	struct wlp_dmabuf dma;
+	uint32_t dma_offset;		/* the plane's, in the dma-buf */
 	bool synced;
 	uint32_t synced_surface;
 	uint64_t synced_seq;
@@ -128,7 +132,11 @@ void wlp_shm_free(struct wlp_conn *c, struct wlp_obj *o)
 	} else if (o->iface == WLP_BUFFER) {
 		pool_unref(c, b->pool);
 		mem_unref(c, b->mem);
+		if (b->dma.map)
+			c->link->ops->dmabuf_free(c->link, &b->dma);
 		free(b);
+	} else if (o->iface == WLP_DMABUF_PARAMS) {
+		wlp_dmabuf_free_params(o->data);
 	} else {
 		free(o->data);
 	}
@@ -180,7 +188,7 @@ static bool map_pool(struct wlp_conn *c, struct wlp_pool *p, int32_t size)
 {
 	void *map;
 
-	if (size <= 0 || (uint32_t)size > MAX_POOL || (size_t)size < p->size) {
+	if (size <= 0 || (uint32_t)size > WLP_MAX_POOL || (size_t)size < p->size) {
 		wlp_conn_kill(c, "a wl_shm pool of %d bytes", size);
 		return false;
 	}
@@ -288,8 +296,29 @@ static struct rows damage_rows(const struct wlp_surface *s, const uint8_t *msg, 
 	return (struct rows){ y * scale, (y + h) * scale };
 }
 
+/* Where rows from y0 on are in the client's memory; NULL (the connection
+ * killed) when a dma-buf cannot be read back. */
+static const uint8_t *client_rows(struct wlp_conn *c, struct wlp_buffer *b, struct rows r)
+{
+	size_t at = (size_t)r.y0 * (size_t)b->stride;
+	int rc;
+
+	if (b->pool)
+		return b->pool->map + b->offset + at;
+	rc = c->link->ops->dmabuf_read(c->link, &b->dma, (uint32_t)b->width, (uint32_t)r.y0,
+				       (uint32_t)r.y1, b->dma_offset + (uint32_t)at,
+				       (uint32_t)b->stride);
+	if (rc) {
+		wlp_conn_kill(c, "the client's dma-buf cannot be read back: %s", strerror(-rc));
+		return NULL;
+	}
+	c->stats.dmabuf_commits++;
+	return b->dma.map + b->dma_offset + at;
+}
+
 static void copy_rows(struct wlp_conn *c, struct wlp_buffer *b, struct rows r)
 {
+	const uint8_t *src;
 	size_t at, n;
 
 	if (r.y0 < 0)
@@ -301,7 +330,9 @@ static void copy_rows(struct wlp_conn *c, struct wlp_buffer *b, struct rows r)
 		return;
 	at = (size_t)b->offset + (size_t)r.y0 * (size_t)b->stride;
 	n = (size_t)(r.y1 - r.y0) * (size_t)b->stride;
-	if (!guarded_copy((uint8_t *)b->mem->blob.map + at, b->pool->map + at, n)) {
+	if (!(src = client_rows(c, b, r)))
+		return;
+	if (!guarded_copy((uint8_t *)b->mem->blob.map + at, src, n)) {
 		wlp_conn_kill(c, "the client's pool shrank under a commit (SIGBUS)");
 		return;
 	}
@@ -382,6 +413,92 @@ static bool surface_request(struct wlp_conn *c, uint32_t id, struct wlp_obj *o, 
 		break;
 	}
 	return !c->dead;
+}
+
+/* The proxy's own wl_shm on the host, bound through the client's registry. */
+static uint32_t host_shm(struct wlp_conn *c)
+{
+	uint8_t buf[64];
+	struct wl_out m;
+	size_t size;
+	uint32_t id;
+
+	if (c->host_shm)
+		return c->host_shm;
+	if (!c->host_registry || !c->shm_name) {
+		wlp_conn_kill(c, "a dma-buf buffer, but the compositor offered no wl_shm");
+		return 0;
+	}
+	if (!(id = wlp_ids_own(&c->ids))) {
+		wlp_conn_kill(c, "out of object ids");
+		return 0;
+	}
+	wl_out_begin(&m, buf, sizeof(buf), c->host_registry, WLP_REGISTRY_BIND);
+	wl_out_u32(&m, c->shm_name);
+	wl_out_string(&m, "wl_shm");
+	wl_out_u32(&m, 1);
+	wl_out_new_id(&m, id);
+	size = wl_out_end(&m);
+	wlp_to_host(c, buf, size, NULL, 0);
+	return c->host_shm = id;
+}
+
+/* A host pool of the blob, one buffer from it, the pool destroyed again. */
+static bool host_buffer(struct wlp_conn *c, struct wlp_buffer *b, uint32_t buffer,
+			uint32_t shm_format)
+{
+	uint32_t shm = host_shm(c), pool = shm ? wlp_ids_own(&c->ids) : 0;
+	uint32_t host = pool ? wlp_ids_new(&c->ids, buffer) : 0;
+	struct cd_item item = { b->mem->blob.id, CROSS_DOMAIN_ID_TYPE_VIRTGPU_BLOB,
+				(uint32_t)b->mem->blob.size };
+	uint8_t msg[32];
+
+	if (!host) {
+		wlp_conn_kill(c, "out of object ids");
+		return false;
+	}
+	set_u32(msg, 0, shm);
+	set_u32(msg, 4, 16u << 16 | WLP_SHM_CREATE_POOL);
+	set_u32(msg, 8, pool);
+	set_u32(msg, 12, (uint32_t)b->mem->blob.size);
+	wlp_to_host(c, msg, 16, &item, 1);
+	set_u32(msg, 0, pool);
+	set_u32(msg, 4, 32u << 16 | WLP_SHM_POOL_CREATE_BUFFER);
+	set_u32(msg, 8, host);
+	set_u32(msg, 12, 0);
+	set_u32(msg, 16, (uint32_t)b->width);
+	set_u32(msg, 20, (uint32_t)b->height);
+	set_u32(msg, 24, (uint32_t)b->stride);
+	set_u32(msg, 28, shm_format);
+	wlp_to_host(c, msg, 32, NULL, 0);
+	set_u32(msg, 0, pool);
+	set_u32(msg, 4, 8u << 16 | WLP_SHM_POOL_DESTROY);
+	wlp_to_host(c, msg, 8, NULL, 0);
+	return true;
+}
+
+void wlp_shm_dmabuf_buffer(struct wlp_conn *c, uint32_t buffer, struct wlp_dmabuf *d,
+			   int32_t width, int32_t height, uint32_t offset, uint32_t stride,
+			   uint32_t shm_format)
+{
+	struct wlp_buffer *b = calloc(1, sizeof(*b));
+	struct wlp_hostmem *m = calloc(1, sizeof(*m));
+	size_t size = (size_t)stride * (size_t)height;
+	int rc = b && m ? c->link->ops->blob_new(c->link, size, &m->blob) : -ENOMEM;
+
+	if (rc) {
+		free(b);
+		free(m);
+		c->link->ops->dmabuf_free(c->link, d);
+		wlp_conn_kill(c, "no host memory for a %zu-byte dma-buf buffer: %s", size,
+			      strerror(-rc));
+		return;
+	}
+	m->refs = 1;
+	*b = (struct wlp_buffer){ .mem = m, .width = width, .height = height,
+				  .stride = (int32_t)stride, .dma = *d, .dma_offset = offset };
+	wlp_obj(c, buffer)->data = b;
+	host_buffer(c, b, buffer, shm_format);
 }
 
 bool wlp_shm_request(struct wlp_conn *c, uint32_t object, enum wlp_iface iface,
