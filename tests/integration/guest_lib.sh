@@ -253,7 +253,8 @@ qemu_host_root() {
 # bench/gpu.sh, unit/test_weston_pattern.sh): Weston headless, and
 # wl-fake-compositor for the fds Weston never sends.
 
-GPU_HOST_TOOLS="weston weston-screenshooter wayland-info python3 Xvfb wl-copy wl-paste"
+GPU_HOST_TOOLS="weston weston-screenshooter wayland-info python3 Xvfb wl-copy wl-paste eglinfo
+	weston-simple-egl es2gears_wayland"
 
 # What of $GPU_HOST_TOOLS is missing, as words (nothing when all are there).
 gpu_host_tools_missing() {

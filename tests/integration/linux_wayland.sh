@@ -12,8 +12,11 @@
 # - wl-floor-client (a libwayland client drawing the 200x120 test pattern
 #   into wl_shm) shows its pattern; unmodified weston-simple-shm shows its
 #   white-framed 250x250 window, and is then killed mid-frame;
-#   weston-simple-egl's window (Mesa's EGL in the guest) is coloured and
-#   changes between two screenshots;
+# - Mesa's EGL on the proxy's socket picks virtio_gpu (the proxy's own
+#   zwp_linux_dmabuf_v1 names the guest's render node), so weston-simple-egl
+#   renders on virgl; its window is coloured and changes between two
+#   screenshots, and the proxy's stats count its commits as dma-bufs read
+#   back from the host;
 # - the proxy killed under weston-simple-shm: the client ends, the VM and
 #   the VMM live, a new proxy serves a new client whose pattern shows;
 # - Weston restarted under a mapped client: that client is closed, the
@@ -71,6 +74,8 @@ alive() { st=Z; [ -e /proc/$1/stat ] && read -r _ _ st _ < /proc/$1/stat; [ "$st
 ended() { i=0; while alive $1 && [ $i -lt 120 ]; do sleep 1; i=$((i+1)); done
 	alive $1 && echo lives || echo ended; }
 proxy; echo "VMSILO proxy=$([ -S $sock ] && echo up || echo down)"
+d=$(WAYLAND_DISPLAY=wayland-0 eglinfo 2>/dev/null | sed -n '/^Wayland platform:/,/^X11 platform:/s/^EGL driver name: //p')
+echo "VMSILO wl-egl-driver=${d:-none}"
 wayland-info 2>/dev/null | sed -n "s/^interface: .\([a-z_0-9]*\)., *version: *\([0-9]*\).*/VMSILO global=\1 v\2/p"
 echo "VMSILO globals-done=1"
 /usr/local/bin/vmsilo-wl-floor-client --socket $sock --seconds 1200 > /tmp/floor.out 2>&1 & fpid=$!
@@ -79,7 +84,11 @@ WAYLAND_DISPLAY=wayland-0 weston-simple-shm > /tmp/shm.out 2>&1 & spid=$!
 sleep 2; echo "VMSILO shm=started"; gate shm; kill -9 $spid; echo "VMSILO shm-killed=$(ended $spid)"
 WAYLAND_DISPLAY=wayland-0 weston-simple-egl > /tmp/egl.out 2>&1 & epid=$!
 sleep 2; echo "VMSILO egl=started"; gate egl; kill $epid; echo "VMSILO egl-ended=$(ended $epid)"
+sleep 2; echo "VMSILO egl-stats=$(grep "stats:" /tmp/proxy.log | tail -1 | sed "s/.*stats: //")"
 sed "s/^/VMSILO egl-out: /" /tmp/egl.out | head -5
+WAYLAND_DISPLAY=wayland-0 es2gears_wayland > /tmp/gears.out 2>&1 & gpid=$!
+sleep 2; echo "VMSILO gears=started"; gate gears; kill $gpid; echo "VMSILO gears-ended=$(ended $gpid)"
+sed "s/^/VMSILO gears-out: /" /tmp/gears.out | head -5
 WAYLAND_DISPLAY=wayland-0 weston-simple-shm > /dev/null 2>&1 & spid=$!
 sleep 5; kill -9 $ppid; echo "VMSILO proxy-killed=$(ended $spid)"; rm -f $sock
 proxy; /usr/local/bin/vmsilo-wl-floor-client --socket $sock --seconds 1200 > /tmp/floor2.out 2>&1 & fpid=$!
@@ -145,8 +154,13 @@ step globals-done
 globals=$(tr -d '\r' < "$work/g.console" | sed -n 's/^VMSILO global=//p' | sort)
 grep -qx "wl_compositor v4" <<< "$globals" && grep -qx "wl_shm v1" <<< "$globals" &&
 	grep -qx "xdg_wm_base v3" <<< "$globals" && ! grep -q "^wp_presentation" <<< "$globals" &&
+	grep -qx "zwp_linux_dmabuf_v1 v4" <<< "$globals" &&
 	ok "the proxy's globals in the guest: $(tr '\n' ' ' <<< "$globals")" ||
 	bad "the guest's globals: '$(tr '\n' ' ' <<< "$globals")' (proxy $(line g proxy))" g
+
+[ "$(line g wl-egl-driver)" = virtio_gpu ] &&
+	ok "Mesa's EGL on the proxy's Wayland picks virgl: driver $(line g wl-egl-driver)" ||
+	bad "Mesa's EGL on the proxy's Wayland: driver '$(line g wl-egl-driver)', not virtio_gpu" g
 
 step floor && [ "$(line g floor)" = mapped ] || bad "wl-floor-client through the proxy: $(line g floor)" g
 pattern_shows floor "the guest's wl-floor-client, through the proxy, on the host"
@@ -168,6 +182,19 @@ shot egl2 3
 	ok "weston-simple-egl in the guest: $(cat "$work/egl.chk"); $(cat "$work/egl2.chk")" ||
 	bad "weston-simple-egl: $(cat "$work/egl.chk" "$work/egl2.chk" 2> /dev/null) $(line g egl-out)" g
 go egl
+step egl-stats
+grep -q "dmabuf-commits=[1-9]" <<< "$(line g egl-stats)" &&
+	ok "weston-simple-egl's frames came as virgl dma-bufs, read back by the proxy: $(line g egl-stats)" ||
+	bad "weston-simple-egl's frames did not come as dma-bufs: $(line g egl-stats)" g
+
+step gears
+shot gears1 20
+shot gears2 3
+"$img_check" png-coloured "$work/gears1.png" 50 > "$work/gears.chk" &&
+	"$img_check" png-differs "$work/gears1.png" "$work/gears2.png" > "$work/gears2.chk" &&
+	ok "es2gears_wayland in the guest: $(cat "$work/gears.chk"); $(cat "$work/gears2.chk")" ||
+	bad "es2gears_wayland: $(cat "$work/gears.chk" "$work/gears2.chk" 2> /dev/null) $(line g gears-out)" g
+go gears
 
 step proxy-killed && step floor2
 [ "$(line g proxy-killed)" = ended ] && [ "$(line g floor2)" = mapped ] &&
