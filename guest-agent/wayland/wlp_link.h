@@ -87,5 +87,7 @@ struct wlp_link {
 struct wlp_link *wlp_link_xd_open(const char *node, int *err);
 /* A connection to the compositor's socket at path. */
 struct wlp_link *wlp_link_loop_open(const char *path, int *err);
+/* Tests: loop links offer dma-buf, naming device, any mappable fd taken. */
+void wlp_link_loop_dmabuf(uint64_t device);
 
 #endif

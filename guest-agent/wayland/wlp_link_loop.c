@@ -312,10 +312,54 @@ static void loop_close(struct wlp_link *l)
 	free(ll);
 }
 
+/* --host-dmabuf: any fd that maps stands for a dma-buf, its memory current. */
+static uint64_t test_dmabuf_device;
+
+void wlp_link_loop_dmabuf(uint64_t device)
+{
+	test_dmabuf_device = device;
+}
+
+static uint64_t loop_dmabuf_device(struct wlp_link *l)
+{
+	return test_dmabuf_device;
+}
+
+static int loop_dmabuf_import(struct wlp_link *l, int fd, struct wlp_dmabuf *d)
+{
+	off_t size = lseek(fd, 0, SEEK_END);
+	void *map = size > 0 ? mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+
+	if (map == MAP_FAILED)
+		return -EINVAL;
+	*d = (struct wlp_dmabuf){ .map = map, .size = (size_t)size };
+	return 0;
+}
+
+static int loop_dmabuf_read(struct wlp_link *l, struct wlp_dmabuf *d, uint32_t width,
+			    uint32_t y0, uint32_t y1, uint32_t offset, uint32_t stride)
+{
+	return 0;
+}
+
+static void loop_dmabuf_free(struct wlp_link *l, struct wlp_dmabuf *d)
+{
+	munmap((void *)d->map, d->size);
+	memset(d, 0, sizeof(*d));
+}
+
 static const struct wlp_link_ops loop_ops = {
 	.send = loop_send, .blob_new = loop_blob_new, .blob_map = loop_blob_map,
 	.blob_free = loop_blob_free, .write = loop_write, .read_pipe = loop_read_pipe,
 	.poll_fds = loop_poll_fds, .take = loop_take, .close = loop_close,
+};
+
+static const struct wlp_link_ops loop_dmabuf_ops = {
+	.send = loop_send, .blob_new = loop_blob_new, .blob_map = loop_blob_map,
+	.blob_free = loop_blob_free, .write = loop_write, .read_pipe = loop_read_pipe,
+	.poll_fds = loop_poll_fds, .take = loop_take, .close = loop_close,
+	.dmabuf_device = loop_dmabuf_device, .dmabuf_import = loop_dmabuf_import,
+	.dmabuf_read = loop_dmabuf_read, .dmabuf_free = loop_dmabuf_free,
 };
 
 struct wlp_link *wlp_link_loop_open(const char *path, int *err)
@@ -335,7 +379,7 @@ struct wlp_link *wlp_link_loop_open(const char *path, int *err)
 	}
 	for (int i = 0; i < LOOP_MAX_ITEMS; i++)
 		ll->items[i].fd = ll->items[i].peer_fd = -1;
-	ll->link.ops = &loop_ops;
+	ll->link.ops = test_dmabuf_device ? &loop_dmabuf_ops : &loop_ops;
 	ll->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (ll->sock < 0 || connect(ll->sock, (struct sockaddr *)&sa, sizeof(sa))) {
 		*err = -errno;

@@ -50,6 +50,8 @@ static const char usage_text[] =
 	"--wayland-display NAME (the same as --socket) are taken too.\n"
 	"  --host-socket PATH  (tests) connect clients to the compositor at PATH\n"
 	"                      directly, with memfds for host memory\n"
+	"  --host-dmabuf DEV   (tests, with --host-socket) offer dma-buf with device\n"
+	"                      number DEV; any fd that maps is taken as a dma-buf\n"
 	"  --stats             a line per client when it goes: commits, bytes\n"
 	"                      copied, and bytes full-frame copies would have taken\n"
 	"  --verbose           a line per client as it comes and goes\n"
@@ -94,6 +96,8 @@ static void parse(int argc, char **argv, struct proxy *p, const char **name)
 			p->node = argv[++i];
 		} else if (!strcmp(opt, "--host-socket")) {
 			p->host_socket = argv[++i];
+		} else if (!strcmp(opt, "--host-dmabuf")) {
+			wlp_link_loop_dmabuf(strtoull(argv[++i], NULL, 0));
 		} else {
 			usage("unknown option");
 		}
